@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install everything cellpipe needs into ./.venv (system packages too, when missing and root).
+# Usage: bash scripts/setup.sh [--no-system] ; sourced by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+if [[ "${CELLPIPE_SETUP_SYSTEM:-1}" == "1" ]]; then
+  command -v redis-server >/dev/null || need_apt+=(redis-server)
+  [[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
+fi
+if (( ${#need_apt[@]} )); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian packages: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: please install ${need_apt[*]} (sudo apt-get install ${need_apt[*]})" >&2
+  fi
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v -i "warning: location" || true
+echo "setup: installing cellpipe and its test dependencies into .venv"
+.venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v -i "warning: location" || true
+.venv/bin/python -c "import cellpipe" # fail loudly when the install did not work
+
+if [[ -f package.json ]]; then
+  echo "setup: building the JupyterLab extension"
+  export PATH="$ROOT/.venv/bin:$PATH"
+  jlpm install --immutable >/dev/null 2>&1 || jlpm install
+  jlpm build
+  .venv/bin/jupyter labextension develop --overwrite . >/dev/null
+fi

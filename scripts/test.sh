@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up everything (see setup.sh) and run all tests: lint, unit, kernel, git and browser tests.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+.venv/bin/ruff check cellpipe tests benchmarks
+.venv/bin/python -m pytest -p no:cacheprovider -q "$@"
