@@ -23,3 +23,6 @@ def unload_ipython_extension(ipython: Any) -> None:
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "cellpipe"}]
 
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "cellpipe.server"}]

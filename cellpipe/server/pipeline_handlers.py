@@ -1,0 +1,70 @@
+"""HTTP endpoints that check a pipeline without a kernel; thin over `cellpipe.model`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import tornado
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from cellpipe import model
+
+
+def _pipeline(body: dict[str, Any]) -> model.Pipeline:
+    notebook = body.get("notebook")
+    if not isinstance(notebook, dict):
+        raise model.NotebookFormatError("the request needs a 'notebook' object")
+    nb, _ = model.notebook_from_dict({"nbformat": 4, "nbformat_minor": 5, **notebook})
+    return model.pipeline_from_notebook(nb)
+
+
+class PipelineHandler(APIHandler):
+    """Base: parse the JSON body, turn model errors into a 400 with kind and message."""
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+            if not isinstance(body, dict):
+                raise model.NotebookFormatError("the request body must be a JSON object")
+            reply = self.answer(body)
+        except json.JSONDecodeError as exc:
+            self.set_status(400)
+            reply = {"op": "error", "kind": "JSONDecodeError", "message": str(exc)}
+        except model.PipelineError as exc:
+            self.set_status(400)
+            reply = {"op": "error", "kind": type(exc).__name__, "message": str(exc)}
+        self.finish(json.dumps(reply))
+
+
+class CheckEdgeHandler(PipelineHandler):
+    """POST {notebook, parent, child}: may parent -> child be added without a cycle?"""
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        model.check_edge(_pipeline(body), str(body.get("parent")), str(body.get("child")))
+        return {"op": "edge_ok"}
+
+
+class ProblemsHandler(PipelineHandler):
+    """POST {notebook}: the structural problems of the notebook's pipeline."""
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = model.problems(_pipeline(body))
+        return {"op": "problems", "problems": [str(p) for p in found]}
+
+
+def setup_handlers(web_app: Any) -> None:
+    """Mount the endpoints under <base_url>/cellpipe/pipeline/."""
+    base = url_path_join(web_app.settings["base_url"], "cellpipe", "pipeline")
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "check-edge"), CheckEdgeHandler),
+            (url_path_join(base, "problems"), ProblemsHandler),
+        ],
+    )
