@@ -1,0 +1,310 @@
+"""Content-addressed result store: memory in front of an optional on-disk directory.
+
+On disk (DESIGN 3.4): `entries/<key>/manifest.json` plus one file per variable, written
+into `tmp/` and renamed into place, so an entry is either whole or absent. Writes happen
+on a background thread so a run does not wait for the disk; `flush()` waits for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import queue
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from cellpipe.cache.entry import CacheEntry
+from cellpipe.cache.values import StoredValue
+
+MANIFEST_FORMAT = "cellpipe.cache-entry"
+MANIFEST_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """$CELLPIPE_CACHE_DIR, else the user cache dir (platformdirs)."""
+    env = os.environ.get("CELLPIPE_CACHE_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("cellpipe")) / "results"
+
+
+def disk_cache_enabled() -> bool:
+    """False when CELLPIPE_CACHE=memory (global opt-out of the on-disk cache)."""
+    return os.environ.get("CELLPIPE_CACHE", "disk").lower() != "memory"
+
+
+@dataclass
+class EntryInfo:
+    """What `cellpipe cache ls` shows of an entry."""
+
+    key: str
+    component_id: str
+    name: str
+    nbytes: int
+    created: float
+    variables: list[str]
+
+
+class CacheStore:
+    """Cache entries by key, in memory and (when root is given) on disk."""
+
+    def __init__(self, root: Path | None = None, memory_limit: int = 4 << 30) -> None:
+        self.root = root
+        self.memory: dict[str, CacheEntry] = {}
+        self.memory_limit = memory_limit
+        self.last_key: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.failed: dict[str, str] = {}  # component id -> key whose last run failed
+        self._writes: queue.Queue[CacheEntry | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._write_errors: list[str] = []
+
+    # --- lookup -------------------------------------------------------------
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry for key (loaded from disk into memory if needed), or None."""
+        entry = self.memory.get(key)
+        if entry is None and self.root is not None:
+            entry = self._read(key)
+            if entry is not None:
+                self._remember(entry)
+        return entry
+
+    def has(self, key: str) -> bool:
+        if key in self.memory:
+            return True
+        return self.root is not None and (self._entry_dir(key) / "manifest.json").exists()
+
+    def previous(self, component_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(key, key inputs) of the last result recorded for a component, if any."""
+        if component_id in self.last_key:
+            return self.last_key[component_id]
+        if self.root is None:
+            return None
+        path = self.root / "index" / f"{_safe(component_id)}.json"
+        try:
+            data = json.loads(path.read_text())
+            return data["key"], data["inputs"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    # --- updates ------------------------------------------------------------
+    def put(self, entry: CacheEntry, persist: bool = True) -> None:
+        """Keep entry in memory and, if persist and cacheable, write it to disk."""
+        self._remember(entry)
+        self.failed.pop(entry.component_id, None)
+        self.last_key[entry.component_id] = (entry.key, entry.inputs)
+        if persist and self.root is not None and entry.cacheable:
+            self._start_writer()
+            self._writes.put(entry)
+
+    def record_failure(self, component_id: str, key: str, inputs: dict[str, Any]) -> None:
+        self.failed[component_id] = key
+        self.last_key[component_id] = (key, inputs)
+
+    def flush(self) -> list[str]:
+        """Wait for pending disk writes; return the errors they met (and forget them)."""
+        if self._writer is not None:
+            self._writes.join()
+        errors, self._write_errors = self._write_errors, []
+        return errors
+
+    def _remember(self, entry: CacheEntry) -> None:
+        self.memory.pop(entry.key, None)
+        self.memory[entry.key] = entry
+        total = sum(e.nbytes for e in self.memory.values())
+        for key in list(self.memory):  # oldest first; keep what is only in memory
+            if total <= self.memory_limit:
+                break
+            old = self.memory[key]
+            if key != entry.key and self.root is not None and self.has_on_disk(key):
+                total -= old.nbytes
+                del self.memory[key]
+
+    def has_on_disk(self, key: str) -> bool:
+        return self.root is not None and (self._entry_dir(key) / "manifest.json").exists()
+
+    # --- disk ---------------------------------------------------------------
+    def _entry_dir(self, key: str) -> Path:
+        assert self.root is not None
+        return self.root / "entries" / _safe(key)
+
+    def _start_writer(self) -> None:
+        if self._writer is None or not self._writer.is_alive():
+            self._writer = threading.Thread(target=self._write_loop, daemon=True,
+                                            name="cellpipe-cache-writer")
+            self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            entry = self._writes.get()
+            try:
+                if entry is not None:
+                    self.write(entry)
+            except Exception as exc:  # disk full, permissions: report, keep running
+                self._write_errors.append(f"cache entry for {entry.name!r} not written: {exc}")
+            finally:
+                self._writes.task_done()
+
+    def write(self, entry: CacheEntry) -> Path:
+        """Write entry to disk atomically (temp dir, then rename); return its directory."""
+        assert self.root is not None
+        final = self._entry_dir(entry.key)
+        if (final / "manifest.json").exists():
+            self._write_index(entry)
+            return final
+        tmp = self.root / "tmp" / f"{_safe(entry.key)}.{uuid.uuid4().hex}"
+        tmp.mkdir(parents=True)
+        try:
+            variables = []
+            for i, (name, value) in enumerate(entry.variables.items()):
+                fname = f"var{i}.bin"
+                h = hashlib.sha256()
+                with open(tmp / fname, "wb") as f:
+                    for part in (value.data, *value.buffers):
+                        f.write(part)
+                        h.update(part)
+                variables.append({
+                    "name": name, "serializer": value.kind, "file": fname,
+                    "sizes": [len(value.data), *(len(b) for b in value.buffers)],
+                    "sha256": h.hexdigest(), "fingerprint": value.fingerprint,
+                    "type": value.type_name,
+                })
+            manifest = {
+                "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
+                "key": entry.key, "component_id": entry.component_id, "name": entry.name,
+                "inputs": entry.parent_keys, "key_inputs": entry.inputs,
+                "variables": variables, "deleted": entry.deleted,
+                "outputs": entry.outputs, "elapsed": entry.elapsed, "created": entry.created,
+                "run_of": entry.run_of,
+                "python": platform.python_version(), "packages": _package_versions(),
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, default=repr))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not (final / "manifest.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._write_index(entry)
+        return final
+
+    def _write_index(self, entry: CacheEntry) -> None:
+        assert self.root is not None
+        index = self.root / "index"
+        index.mkdir(parents=True, exist_ok=True)
+        tmp = index / f".{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps({"key": entry.key, "inputs": entry.inputs}, default=repr))
+        os.replace(tmp, index / f"{_safe(entry.component_id)}.json")
+
+    def _read(self, key: str) -> CacheEntry | None:
+        folder = self._entry_dir(key)
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
+            return None
+        variables: dict[str, StoredValue] = {}
+        for var in manifest["variables"]:
+            raw = (folder / var["file"]).read_bytes()
+            view = memoryview(raw)
+            sizes = var["sizes"]
+            parts, offset = [], 0
+            for size in sizes:
+                parts.append(view[offset:offset + size])
+                offset += size
+            variables[var["name"]] = StoredValue(
+                kind=var["serializer"], fingerprint=var["fingerprint"],
+                data=bytes(parts[0]), buffers=parts[1:],  # type: ignore[arg-type]
+                type_name=var.get("type", ""),
+            )
+        return CacheEntry(
+            key=manifest["key"], component_id=manifest["component_id"], name=manifest["name"],
+            parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
+            outputs=manifest["outputs"], elapsed=manifest["elapsed"],
+            created=manifest["created"], run_of=manifest.get("run_of"),
+            inputs=manifest.get("key_inputs", {}),
+        )
+
+    # --- maintenance (cellpipe cache ls|clear|gc) ----------------------------
+    def entries(self) -> Iterator[EntryInfo]:
+        """Every entry on disk (or in memory when there is no disk)."""
+        if self.root is None:
+            for e in self.memory.values():
+                yield EntryInfo(e.key, e.component_id, e.name, e.nbytes, e.created,
+                                list(e.variables))
+            return
+        for folder in sorted((self.root / "entries").glob("*")):
+            try:
+                m = json.loads((folder / "manifest.json").read_text())
+            except (OSError, ValueError):
+                continue
+            size = sum(p.stat().st_size for p in folder.iterdir())
+            yield EntryInfo(m["key"], m["component_id"], m["name"], size, m["created"],
+                            [v["name"] for v in m["variables"]])
+
+    def clear(self) -> int:
+        """Remove every entry; return how many were removed."""
+        count = len(list(self.entries()))
+        self.memory.clear()
+        self.last_key.clear()
+        if self.root is not None:
+            for sub in ("entries", "index", "tmp"):
+                shutil.rmtree(self.root / sub, ignore_errors=True)
+        return count
+
+    def gc(self, older_than_days: float | None = None) -> tuple[int, int]:
+        """Remove entries no component points at any more (or older than N days) and
+        leftovers of interrupted writes; return (entries removed, bytes freed)."""
+        if self.root is None:
+            return 0, 0
+        shutil.rmtree(self.root / "tmp", ignore_errors=True)
+        live = set()
+        for path in (self.root / "index").glob("*.json"):
+            try:
+                live.add(json.loads(path.read_text())["key"])
+            except (OSError, ValueError, KeyError):
+                continue
+        removed = freed = 0
+        cutoff = time.time() - older_than_days * 86400 if older_than_days is not None else None
+        for info in list(self.entries()):
+            stale = info.key not in live or (cutoff is not None and info.created < cutoff)
+            if stale:
+                shutil.rmtree(self._entry_dir(info.key), ignore_errors=True)
+                self.memory.pop(info.key, None)
+                removed += 1
+                freed += info.nbytes
+        return removed, freed
+
+
+def _safe(name: str) -> str:
+    """A file name for a key or cell id (ids are [A-Za-z0-9-_]; anything else is hashed)."""
+    if name and all(c.isalnum() or c in "-_" for c in name) and len(name) <= 128:
+        return name
+    return "h" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+_PACKAGES: dict[str, str] | None = None
+
+
+def _package_versions() -> dict[str, str]:
+    global _PACKAGES
+    if _PACKAGES is None:
+        from importlib import metadata
+
+        _PACKAGES = {}
+        for name in ("cellpipe", "numpy", "pandas", "cloudpickle", "ipython"):
+            try:
+                _PACKAGES[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+    return _PACKAGES

@@ -1,0 +1,50 @@
+"""Errors raised while running a pipeline."""
+
+from __future__ import annotations
+
+
+class ComponentError(Exception):
+    """A component's code raised; carries the user-frames-only rendered traceback.
+
+    IPython shows `_render_traceback_()` instead of its own traceback, so the user sees
+    exactly what Jupyter would show for that cell's code, with no cellpipe frames.
+    """
+
+    def __init__(
+        self,
+        component_id: str,
+        component_name: str,
+        ename: str,
+        evalue: str,
+        traceback: list[str],
+        target_name: str | None = None,
+    ) -> None:
+        super().__init__(evalue)
+        self.component_id = component_id
+        self.component_name = component_name
+        self.ename = ename
+        self.evalue = evalue
+        self.traceback = traceback
+        self.target_name = target_name
+
+    def _render_traceback_(self) -> list[str]:
+        return self.traceback
+
+    def __str__(self) -> str:
+        return self.evalue
+
+    def as_named(self) -> ComponentError:
+        """The same error as an instance of a subclass named like the user's exception
+        (so Jupyter's error message says `ZeroDivisionError`, not `ComponentError`)."""
+        cls = type(self.ename, (ComponentError,), {"__module__": "builtins"})
+        named = cls(self.component_id, self.component_name, self.ename, self.evalue,
+                    self.traceback, self.target_name)
+        return named
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was interrupted (SIGINT); completed components keep their results."""
+
+    def __init__(self, component_name: str) -> None:
+        super().__init__(f"interrupted while running component {component_name!r}")
+        self.component_name = component_name

@@ -1,0 +1,100 @@
+"""The namespace a component runs in, and what a component changed in it.
+
+A component's change ("delta") is: the names it bound, rebound or deleted, plus the
+objects it mutated in place among the names it can reach (names its code mentions, and
+the globals of pipeline functions it calls). Mutation is found by comparing a fast
+content fingerprint taken when the value entered the namespace with one taken after.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from cellpipe.cache import CacheEntry, StoredValue, load_value, store_value
+from cellpipe.cache.values import fingerprint
+
+
+def _is_internal(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+class RunNamespace:
+    """One fresh namespace plus the parameters, and which components' effects it holds."""
+
+    def __init__(self, parameters: dict[str, Any]) -> None:
+        self.parameters = parameters
+        self.reset()
+
+    def reset(self) -> None:
+        self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.ns.update(self.parameters)
+        self.fingerprints: dict[str, str | None] = {
+            name: fingerprint(value) for name, value in self.parameters.items()
+        }
+        self.applied: list[str] = []
+
+    def apply(self, entry: CacheEntry) -> None:
+        """Bring a component's stored changes in (consumers get their own copies)."""
+        for name, stored in entry.variables.items():
+            self.ns[name] = load_value(stored, self.ns)
+            self.fingerprints[name] = stored.fingerprint
+        for name in entry.deleted:
+            self.ns.pop(name, None)
+            self.fingerprints.pop(name, None)
+        self.applied.append(entry.component_id)
+
+    def before(self) -> dict[str, Any]:
+        """A shallow copy of the bindings, taken before a component runs."""
+        return dict(self.ns)
+
+    def reachable(self, names: Iterable[str]) -> set[str]:
+        """names plus the globals that pipeline functions among them refer to (transitively)."""
+        found: set[str] = set()
+        stack = [n for n in names if n in self.ns]
+        while stack:
+            name = stack.pop()
+            if name in found:
+                continue
+            found.add(name)
+            value = self.ns.get(name)
+            if isinstance(value, types.FunctionType) and value.__globals__ is self.ns:
+                stack.extend(n for n in _code_names(value.__code__) if n in self.ns)
+        return found
+
+    def changes(
+        self, before: dict[str, Any], mentioned: Iterable[str]
+    ) -> tuple[dict[str, StoredValue], list[str]]:
+        """Snapshot what the component just run changed: (name -> stored value, deleted)."""
+        changed: dict[str, StoredValue] = {}
+        for name, value in self.ns.items():
+            if _is_internal(name):
+                continue
+            if name not in before or before[name] is not value:
+                changed[name] = store_value(name, value, self.ns)
+        deleted = [n for n in before if n not in self.ns and not _is_internal(n)]
+        for name in self.reachable(mentioned):
+            if name in changed or _is_internal(name):
+                continue
+            fp = fingerprint(self.ns[name], self.ns)
+            if fp is None or fp != self.fingerprints.get(name):
+                changed[name] = store_value(name, self.ns[name], self.ns)
+        for name, stored in changed.items():
+            self.fingerprints[name] = stored.fingerprint
+        for name in deleted:
+            self.fingerprints.pop(name, None)
+        return changed, deleted
+
+    def user_items(self) -> dict[str, Any]:
+        """The bindings a user would see (no interpreter internals)."""
+        return {k: v for k, v in self.ns.items() if not _is_internal(k)}
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names

@@ -1,0 +1,177 @@
+"""Planning a run: which components run, which come from the cache, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cellpipe.cache import CacheStore
+from cellpipe.engine import cachekey
+from cellpipe.model import Pipeline, dag
+from cellpipe.model.errors import CycleError, DanglingParentError
+
+
+@dataclass(frozen=True)
+class Step:
+    """One component of a plan."""
+
+    id: str
+    name: str
+    key: str
+    action: Literal["run", "cache"]
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "action": self.action, "reason": self.reason}
+
+
+@dataclass
+class Plan:
+    """The steps to run a target: its ancestors in topological order, then the target."""
+
+    target: str
+    steps: list[Step]
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> dict[str, str]:
+        return {s.id: s.key for s in self.steps}
+
+    def step(self, component_id: str) -> Step:
+        return next(s for s in self.steps if s.id == component_id)
+
+
+def check_runnable(pipeline: Pipeline, target_id: str) -> list[str]:
+    """The target's ancestors and itself in run order; raises on cycles or dangling parents."""
+    graph = pipeline.graph()
+    needed = dag.ancestors(graph, target_id) | {target_id}
+    for node in needed:
+        for parent in graph[node]:
+            if parent not in graph:
+                raise DanglingParentError(pipeline.get(node).name, parent)
+    sub = {n: tuple(p for p in graph[n] if p in needed) for n in graph if n in needed}
+    cycle = dag.find_cycle(sub)
+    if cycle:
+        raise CycleError([pipeline.get(n).name for n in cycle])
+    return dag.topological_order(graph, needed)
+
+
+def key_inputs(pipeline: Pipeline, component_id: str, keys: Mapping[str, str],
+               parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """What a component's key is made of, kept to explain later why it re-ran."""
+    comp = pipeline.get(component_id)
+    return {
+        "code": cachekey.code_hash(comp.code),
+        "parents": {p: keys[p] for p in comp.parents},
+        "parameters": cachekey.parameters_read(comp.code, parameters),
+    }
+
+
+def compute_keys(pipeline: Pipeline, order: list[str], parameters: Mapping[str, Any]) -> dict[str, str]:
+    """Merkle keys for the components in order (parents before children)."""
+    keys: dict[str, str] = {}
+    for cid in order:
+        comp = pipeline.get(cid)
+        keys[cid] = cachekey.cache_key(comp.code, [keys[p] for p in comp.parents], parameters)
+    return keys
+
+
+def explain_miss(
+    pipeline: Pipeline, component_id: str, inputs: dict[str, Any], store: CacheStore
+) -> str:
+    """Why a component has no usable result: never run, code changed, an input changed..."""
+    previous = store.previous(component_id)
+    if previous is None:
+        return "never run"
+    old_key, old = previous
+    reasons = []
+    if old.get("code") != inputs["code"]:
+        reasons.append("code changed")
+    old_parents = old.get("parents", {})
+    changed = [p for p, k in inputs["parents"].items() if old_parents.get(p) != k]
+    if changed:
+        names = ", ".join(repr(pipeline.get(p).name) for p in changed)
+        reasons.append(f"parent {names} changed")
+    old_params = old.get("parameters", {})
+    for name, value in inputs["parameters"].items():
+        if name in old_params and old_params[name] != value:
+            reasons.append(f"parameter {name} changed ({old_params[name]!r} -> {value!r})")
+        elif name not in old_params:
+            reasons.append(f"now reads parameter {name}")
+    if reasons:
+        return "; ".join(reasons)
+    if store.failed.get(component_id) == old_key:
+        return "last run failed"
+    return "result no longer in the cache"
+
+
+def plan_run(
+    pipeline: Pipeline,
+    target_id: str,
+    store: CacheStore,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    force: bool = False,
+    rerun_target: bool = False,
+) -> Plan:
+    """What running target_id will do. Raises CycleError/DanglingParentError first."""
+    params = dict(parameters if parameters is not None else pipeline.parameter_values())
+    order = check_runnable(pipeline, target_id)
+    keys = compute_keys(pipeline, order, params)
+    steps = []
+    for cid in order:
+        comp = pipeline.get(cid)
+        key = keys[cid]
+        action: Literal["run", "cache"] = "run"
+        if force:
+            reason = "forced: cache ignored"
+        elif cid == target_id and rerun_target:
+            reason = "target: re-run on request"
+        else:
+            entry = store.memory.get(key)
+            if entry is not None and not entry.cacheable:
+                reason = "previous result could not be cached: " + entry.not_cacheable_reasons[0]
+            elif store.has(key):
+                action = "cache"
+                reason = "cached: same code, inputs and parameters"
+            else:
+                reason = explain_miss(pipeline, cid, key_inputs(pipeline, cid, keys, params), store)
+        steps.append(Step(cid, comp.name, key, action, reason))
+    return Plan(target_id, steps, params)
+
+
+def component_status(
+    pipeline: Pipeline, store: CacheStore, parameters: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per component: status (not-run, cached, stale, error, invalid) and the reason."""
+    params = dict(parameters if parameters is not None else pipeline.parameter_values())
+    graph = pipeline.graph()
+    bad: set[str] = {n for n, _ in dag.dangling_parents(graph)}
+    cycle = dag.find_cycle(graph)
+    if cycle:
+        bad |= set(cycle)
+    for node in list(bad):
+        bad |= dag.descendants(graph, node)
+    good = [n for n in dag.topological_order(graph, set(graph) - bad)] if len(bad) < len(graph) else []
+    keys = compute_keys(pipeline, good, params)
+    result: dict[str, dict[str, Any]] = {}
+    for comp in pipeline.components:
+        info: dict[str, Any] = {"name": comp.name, "parents": list(comp.parents)}
+        if comp.id in bad:
+            info.update(status="invalid", reason="part of a cycle or depends on a missing parent")
+        else:
+            key = keys[comp.id]
+            inputs = key_inputs(pipeline, comp.id, keys, params)
+            entry = store.memory.get(key)
+            if store.failed.get(comp.id) == key:
+                info.update(status="error", reason="last run failed")
+            elif store.has(key) and (entry is None or entry.cacheable):
+                info.update(status="cached", reason="result is up to date")
+            elif store.previous(comp.id) is not None:
+                info.update(status="stale", reason=explain_miss(pipeline, comp.id, inputs, store))
+            else:
+                info.update(status="not-run", reason="never run")
+            info["key"] = key
+        result[comp.id] = info
+    return result

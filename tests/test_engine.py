@@ -1,0 +1,259 @@
+"""Engine semantics (DESIGN 4) with the plain-Python executor: no kernel involved."""
+
+import threading
+
+import pytest
+from nbutil import make_notebook
+
+from cellpipe.cache import CacheStore
+from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
+from cellpipe.engine.cachekey import cache_key, code_hash
+from cellpipe.model import CycleError, DanglingParentError, pipeline_from_notebook
+
+
+def runner(tmp_path=None):
+    return PipelineRunner(CacheStore(tmp_path), PythonExecutor())
+
+
+def pipe(*cells, parameters=None):
+    return pipeline_from_notebook(make_notebook(list(cells), parameters=parameters))
+
+
+def counted(code, name):
+    """Code that also counts its executions in the shared COUNTS dict."""
+    return f"COUNTS[{name!r}] = COUNTS.get({name!r}, 0) + 1\n{code}"
+
+
+@pytest.fixture
+def counts():
+    import builtins
+
+    builtins.COUNTS = {}
+    yield builtins.COUNTS
+    del builtins.COUNTS
+
+
+def chain3(a="x = [1]", b="y = x + [2]", c="z = y + [3]\nprint(z)"):
+    return pipe(
+        (counted(a, "a"), "a", []),
+        (counted(b, "b"), "b", ["a"]),
+        (counted(c, "c"), "c", ["b"]),
+    )
+
+
+def test_cold_run_then_warm_run_executes_only_what_changed(counts, capsys):
+    r = runner()
+    res = r.run(chain3(), "c")
+    assert res.executed == ["a", "b", "c"] and res.namespace["z"] == [1, 2, 3]
+    assert res.target_outputs == [{"output_type": "stream", "name": "stdout", "text": "[1, 2, 3]\n"}]
+    res = r.run(chain3(), "c", rerun_target=True)
+    assert res.executed == ["c"] and res.reused == ["a", "b"]
+    assert counts == {"a": 1, "b": 1, "c": 2}
+    res = r.run(chain3(), "c")
+    assert res.executed == [] and res.target_from_cache
+    assert res.target_outputs[0]["text"] == "[1, 2, 3]\n"
+    # editing b re-runs b and c, not a
+    res = r.run(chain3(b="y = x + [20]"), "c")
+    assert res.executed == ["b", "c"] and res.namespace["z"] == [1, 20, 3]
+    assert counts == {"a": 1, "b": 2, "c": 3}
+
+
+def test_comment_and_formatting_edits_do_not_invalidate():
+    assert code_hash("x = 1+2  # add") == code_hash("# a comment\nx = (1 +\n     2)\n")
+    assert code_hash("x = 1+2") != code_hash("x = 1+3")
+    assert code_hash("%time x = 1") != code_hash("x = 1")
+    assert cache_key("x = 1", ["p"], {"lr": 1}) == cache_key("x=1 # c", ["p"], {"lr": 2})
+    assert cache_key("x = lr", [], {"lr": 1}) != cache_key("x = lr", [], {"lr": 2})
+
+
+def test_plan_says_why(counts):
+    r = runner()
+    p = chain3()
+    assert [(s.action, s.reason) for s in r.plan(p, "c").steps] == [("run", "never run")] * 3
+    r.run(p, "c")
+    p2 = chain3(a="x = [5]")
+    steps = r.plan(p2, "c").steps
+    assert [s.action for s in steps] == ["run", "run", "run"]
+    assert steps[0].reason == "code changed"
+    assert steps[1].reason == "parent 'a' changed"
+    p3 = chain3(c="z = y + [3] # comment only\nprint(z)")
+    assert [s.action for s in r.plan(p3, "c").steps] == ["cache", "cache", "cache"]
+
+
+def test_parameters_reach_code_and_key(counts):
+    p = pipe((counted("w = lr * 2", "a"), "a", []), ("v = w", "b", ["a"]),
+             parameters={"lr": {"type": "float", "value": 0.5}})
+    r = runner()
+    assert r.run(p, "b").namespace["v"] == 1.0
+    res = r.run(p, "b", {"lr": "2"})
+    assert res.namespace["v"] == 4.0 and res.executed == ["a", "b"]
+    assert "parameter lr changed (2.0 -> 3.0)" in r.plan(p, "b", {"lr": 3}).steps[0].reason
+    assert r.plan(p, "b").steps[0].action == "cache"  # lr=0.5 is still cached
+
+
+def test_mutation_by_ancestor_is_seen_downstream():
+    p = pipe(
+        ("d = {'a': 1}\nrows = [1]", "load", []),
+        ("d['b'] = 2\nrows.append(2)", "mutate", ["load"]),
+        ("seen = (dict(d), list(rows))", "child", ["mutate"]),
+    )
+    r = runner()
+    assert r.run(p, "child").namespace["seen"] == ({"a": 1, "b": 2}, [1, 2])
+    # and the same state when everything comes from the cache
+    res = r.run(p, "child", rerun_target=True)
+    assert res.reused == ["load", "mutate"] and res.namespace["seen"] == ({"a": 1, "b": 2}, [1, 2])
+
+
+def test_mutation_by_sibling_branch_is_never_seen():
+    p = pipe(
+        ("d = {'a': 1}", "load", []),
+        ("d['mutated'] = True", "branch_a", ["load"]),
+        ("seen_b = dict(d)", "branch_b", ["load"]),
+    )
+    r = runner()
+    r.run(p, "branch_a")  # branch A mutates d in place first
+    res = r.run(p, "branch_b")
+    assert res.namespace["seen_b"] == {"a": 1}
+    assert res.namespace["d"] == {"a": 1}
+    # the cached result of load still holds the original
+    assert r.run(p, "load").namespace["d"] == {"a": 1}
+
+
+def test_join_sees_both_parents_and_siblings_are_isolated_in_one_run():
+    p = pipe(
+        ("d = {'n': 0}", "load", []),
+        ("d['left'] = 1\nleft = dict(d)", "left", ["load"]),
+        ("right = dict(d)", "right", ["load"]),
+        ("both = (left, right)", "join", ["left", "right"]),
+    )
+    res = runner().run(p, "join")
+    left, right = res.namespace["both"]
+    assert left == {"n": 0, "left": 1}
+    assert right == {"n": 0}  # right ran after left in the same run, and did not see it
+
+
+def test_descendant_mutation_does_not_reach_ancestor_state():
+    import numpy as np
+
+    p = pipe(
+        ("arr = np.zeros(4)", "load", []),
+        ("arr += 1", "child", ["load"]),
+        ("total = arr.sum()", "other", ["load"]),
+    )
+    r = runner()
+    import builtins
+
+    builtins.np = np
+    try:
+        assert r.run(p, "child").namespace["arr"].tolist() == [1, 1, 1, 1]
+        assert r.run(p, "other").namespace["total"] == 0
+        assert r.run(p, "child", rerun_target=True).namespace["arr"].tolist() == [1, 1, 1, 1]
+    finally:
+        del builtins.np
+
+
+def test_functions_see_the_consumer_namespace():
+    p = pipe(
+        ("scale = 2\ndef f(v):\n    return v * scale", "defs", []),
+        ("scale = 10", "rescale", ["defs"]),
+        ("out = f(3)", "use", ["rescale"]),
+    )
+    r = runner()
+    assert r.run(p, "use").namespace["out"] == 30
+    assert r.run(p, "use", rerun_target=True).namespace["out"] == 30
+
+
+def test_function_that_mutates_a_global_is_tracked():
+    p = pipe(
+        ("rows = []\ndef add(v):\n    rows.append(v)", "defs", []),
+        ("add(1)", "adder", ["defs"]),
+        ("n = len(rows)", "count", ["adder"]),
+    )
+    r = runner()
+    r.run(p, "adder")
+    assert r.run(p, "count").namespace["n"] == 1
+
+
+def test_deleted_names_stay_deleted_downstream():
+    p = pipe(("tmp = 1\nkeep = 2", "a", []), ("del tmp", "b", ["a"]), ("names = sorted(k for k in dir() if not k.startswith('_'))", "c", ["b"]))
+    r = runner()
+    r.run(p, "b")
+    assert "tmp" not in r.run(p, "c").namespace["names"]
+
+
+def test_unpicklable_values_work_and_are_not_cached(counts):
+    p = pipe(
+        (counted("lock = threading.Lock()\nn = 1", "a"), "a", []),
+        ("m = n + 1", "b", ["a"]),
+    )
+    import builtins
+
+    builtins.threading = threading
+    try:
+        r = runner()
+        res = r.run(p, "b")
+        assert res.namespace["m"] == 2
+        assert any("'lock'" in w and "not cached" in w for w in res.warnings)
+        plan = r.plan(p, "b")
+        assert plan.steps[0].action == "run" and "could not be cached" in plan.steps[0].reason
+        r.run(p, "b")
+        assert counts["a"] == 2
+    finally:
+        del builtins.threading
+
+
+def test_error_in_ancestor_names_it_and_keeps_finished_results(counts):
+    p = pipe(
+        (counted("x = 1", "a"), "a", []),
+        ("y = x / 0", "b", ["a"]),
+        ("z = y", "c", ["b"]),
+    )
+    r = runner()
+    with pytest.raises(ComponentError) as err:
+        r.run(p, "c")
+    e = err.value
+    assert e.ename == "ZeroDivisionError" and e.component_name == "b" and e.target_name == "c"
+    text = "".join(e.traceback)
+    assert "'b'" in text.splitlines()[0] and "x / 0" in text and "cellpipe" not in text.split("\n", 1)[1]
+    from cellpipe.engine import component_status
+
+    status = component_status(p, r.store)
+    assert status["a"]["status"] == "cached" and status["b"]["status"] == "error"
+    assert status["c"]["status"] == "not-run"
+
+
+def test_bad_structure_is_refused_before_anything_runs(counts):
+    cyc = pipe((counted("x=1", "a"), "a", ["b"]), ("y=1", "b", ["a"]), ("z=1", "c", []))
+    with pytest.raises(CycleError):
+        runner().run(cyc, "a")
+    assert counts == {}
+    assert runner().run(cyc, "c").namespace["z"] == 1  # the rest still runs
+    dangling = pipe(("x=1", "a", ["gone"]))
+    with pytest.raises(DanglingParentError, match="'a'"):
+        runner().run(dangling, "a")
+
+
+def test_disk_cache_survives_a_new_store(tmp_path, counts):
+    r = runner(tmp_path)
+    r.run(chain3(), "c")
+    fresh = runner(tmp_path)  # a kernel restart: nothing in memory
+    res = fresh.run(chain3(), "c", rerun_target=True)
+    assert res.reused == ["a", "b"] and res.executed == ["c"]
+    assert res.namespace["z"] == [1, 2, 3]
+    assert counts == {"a": 1, "b": 1, "c": 2}
+    assert fresh.store.get(res.plan.keys["a"]).outputs == []
+
+
+def test_persist_opt_out_per_component(tmp_path, counts):
+    nb = make_notebook([(counted("x = 1", "a"), "a", []), (counted("y = x", "b"), "b", ["a"])])
+    nb.cells[0].metadata["cellpipe"]["persist"] = False
+    p = pipeline_from_notebook(nb)
+    runner(tmp_path).run(p, "b")
+    res = runner(tmp_path).run(p, "b")
+    assert res.executed == ["a"] and res.reused == ["b"]
+
+
+def test_global_opt_out(tmp_path, counts, monkeypatch):
+    monkeypatch.setenv("CELLPIPE_CACHE", "memory")
+    runner(tmp_path).run(chain3(), "c")
+    assert not (tmp_path / "entries").exists()
