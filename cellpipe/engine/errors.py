@@ -45,6 +45,10 @@ class ComponentError(Exception):
 class RunInterrupted(KeyboardInterrupt):
     """The run was interrupted (SIGINT); completed components keep their results."""
 
-    def __init__(self, component_name: str) -> None:
+    def __init__(self, component_name: str, traceback: list[str] | None = None) -> None:
         super().__init__(f"interrupted while running component {component_name!r}")
         self.component_name = component_name
+        self.traceback = traceback or [f"KeyboardInterrupt: {self.args[0]}"]
+
+    def _render_traceback_(self) -> list[str]:
+        return self.traceback

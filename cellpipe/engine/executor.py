@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cellpipe.engine import cachekey
-from cellpipe.engine.errors import ComponentError
+from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.model import Component
 
 
@@ -38,7 +38,7 @@ class Executor(Protocol):
     ) -> ExecutionResult:
         """Run component.code in namespace. Outputs are always recorded; with echo they
         also reach the user (the target), otherwise they are captured only (ancestors).
-        KeyboardInterrupt propagates, after capture is undone."""
+        An interrupt raises RunInterrupted, after capture is undone."""
         ...
 
 
@@ -132,8 +132,8 @@ class PythonExecutor:
                                         "data": {"text/plain": text}, "metadata": {}})
                         if echo:
                             print(text)
-        except KeyboardInterrupt:
-            raise
+        except KeyboardInterrupt as exc:
+            raise RunInterrupted(component.name, _user_frames_only(exc, filename)) from None
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything
             lines = _user_frames_only(exc, filename)
             return ExecutionResult(

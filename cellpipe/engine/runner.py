@@ -36,6 +36,7 @@ class RunResult:
     target_outputs: list[dict[str, Any]]
     target_from_cache: bool
     namespace: dict[str, Any]
+    globals_dict: dict[str, Any] = field(default_factory=dict)
     executed: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -95,8 +96,10 @@ class PipelineRunner:
             is_target = step.id == target_id
             try:
                 outcome = self.executor.execute(comp, live.ns, echo=is_target, label=comp.name)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 emit(Event(step.id, step.name, "interrupted"))
+                if isinstance(exc, RunInterrupted):
+                    raise
                 raise RunInterrupted(comp.name) from None
             inputs = key_inputs(pipeline, step.id, plan.keys, plan.parameters)
             if outcome.error is not None:
@@ -127,6 +130,7 @@ class PipelineRunner:
         if materialize:
             self._bring_in(live, order, plan)
             result.namespace = live.user_items()
+            result.globals_dict = live.ns
         result.warnings.extend(self.store.flush())
         result.elapsed = time.perf_counter() - started
         return result

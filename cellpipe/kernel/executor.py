@@ -1,0 +1,53 @@
+"""Running a component's code inside IPython: compiled as a cell, outputs captured."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from IPython.core.interactiveshell import InteractiveShell
+
+from cellpipe.engine.errors import ComponentError, RunInterrupted
+from cellpipe.engine.executor import ExecutionResult, ends_with_semicolon, split_last_expression
+from cellpipe.kernel import tracebacks
+from cellpipe.kernel.capture import CaptureOutputs
+from cellpipe.model import Component
+
+
+class IPythonExecutor:
+    """Executes components in the kernel process, as Jupyter executes a cell."""
+
+    def __init__(self, shell: InteractiveShell) -> None:
+        self.shell = shell
+
+    def execute(
+        self, component: Component, namespace: dict[str, Any], *, echo: bool, label: str
+    ) -> ExecutionResult:
+        shell = self.shell
+        source = shell.transform_cell(component.code)
+        # The target is labelled like the cell being run (In[N]); an ancestor by its name.
+        number: Any = shell.execution_count if echo else label
+        filename = shell.compile.cache(source, number, raw_code=component.code)
+        start = time.perf_counter()
+        capture = CaptureOutputs(shell, echo=echo)
+        try:
+            with capture, shell.builtin_trap:
+                try:
+                    tree = shell.compile.ast_parse(source, filename=filename)
+                    body, last = split_last_expression(tree)
+                    if ends_with_semicolon(source):
+                        body, last = tree, None
+                    exec(shell.compile(body, filename, "exec"), namespace)
+                    if last is not None:
+                        value = eval(shell.compile(last, filename, "eval"), namespace)
+                        capture.show_value(value)
+                finally:
+                    capture.flush_figures()
+        except KeyboardInterrupt as exc:
+            raise RunInterrupted(component.name, tracebacks.render(shell, exc, filename)) from None
+        except BaseException as exc:  # noqa: BLE001 - user code may raise anything
+            stb = tracebacks.render(shell, exc, filename)
+            error = ComponentError(component.id, component.name, type(exc).__name__,
+                                   str(exc), stb)
+            return ExecutionResult(capture.outputs, error, time.perf_counter() - start)
+        return ExecutionResult(capture.outputs, None, time.perf_counter() - start)

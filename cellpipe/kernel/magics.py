@@ -1,0 +1,89 @@
+"""`%cellpipe run|plan|status`: the pipeline for people who type."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from cellpipe.engine import ComponentError
+from cellpipe.kernel.session import KernelSession
+from cellpipe.model.errors import PipelineError
+
+USAGE = """%cellpipe run NAME [--force] [--rerun-target] [-p NAME=VALUE ...] [--notebook PATH]
+%cellpipe run --id CELL_ID ...
+%cellpipe plan NAME [--force] [-p NAME=VALUE ...]
+%cellpipe status"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise PipelineError(f"{message}\nusage:\n{USAGE}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%cellpipe", add_help=False)
+    parser.add_argument("command", choices=["run", "plan", "status"])
+    parser.add_argument("name", nargs="*")
+    parser.add_argument("--id")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--rerun-target", action="store_true")
+    parser.add_argument("-p", "--param", action="append", default=[])
+    parser.add_argument("--notebook")
+    return parser
+
+
+@magics_class
+class CellpipeMagics(Magics):
+    """The %cellpipe line magic."""
+
+    def __init__(self, shell: Any, session: KernelSession) -> None:
+        super().__init__(shell)
+        self.session = session
+
+    @line_magic
+    def cellpipe(self, line: str) -> None:
+        """Run, plan or show the status of pipeline components. See `%cellpipe?`."""
+        try:
+            args = _parser().parse_args(shlex.split(line))
+            if args.notebook:
+                self.session.load(args.notebook)
+            params = dict(_split_param(p) for p in args.param)
+            ref = args.id or " ".join(args.name)
+            if args.command in ("run", "plan") and not ref:
+                raise PipelineError(f"name the component to {args.command}\nusage:\n{USAGE}")
+            if args.command == "run":
+                self.session.run(ref, force=args.force, rerun_target=args.rerun_target,
+                                 parameters=params)
+            elif args.command == "plan":
+                self._print_plan(self.session.plan(ref, force=args.force, parameters=params))
+            else:
+                self._print_status()
+        except ComponentError as error:
+            raise error.as_named() from None
+        except PipelineError as error:
+            print(f"cellpipe: {error}", file=sys.stderr)
+
+    def _print_plan(self, plan: dict[str, Any]) -> None:
+        for step in plan["steps"]:
+            print(f"{step['action']:>5}  {step['name']}  ({step['reason']})")
+
+    def _print_status(self) -> None:
+        state = self.session.state()
+        for info in state["components"].values():
+            print(f"{info['status']:>8}  {info['name']}  ({info['reason']})")
+        for problem in state["problems"]:
+            print(f"problem: {problem}")
+
+
+def _split_param(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise PipelineError(f"parameter {text!r} must be NAME=VALUE")
+    name, value = text.split("=", 1)
+    return name.strip(), value
+
+
+CellpipeMagics.cellpipe.__doc__ = USAGE

@@ -1,0 +1,194 @@
+"""The kernel's cellpipe state: the synced pipeline, the runner, and run bookkeeping.
+
+The comm, the magics and the CLI all go through one KernelSession per kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import types
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from IPython.core.interactiveshell import InteractiveShell
+
+from cellpipe.cache import CacheStore, default_cache_dir, disk_cache_enabled
+from cellpipe.cache.values import _rebind
+from cellpipe.engine import ComponentError, Event, PipelineRunner, RunResult, component_status
+from cellpipe.kernel.capture import replay
+from cellpipe.kernel.executor import IPythonExecutor
+from cellpipe.model import Pipeline, dag, notebook_from_dict, pipeline_from_notebook, read_notebook
+from cellpipe.model.errors import PipelineError
+from cellpipe.model.validate import problems
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class NoPipelineError(PipelineError):
+    """The kernel has not been given a notebook yet."""
+
+
+class KernelSession:
+    """One per kernel: what the front end synced, and how to run it."""
+
+    def __init__(self, shell: InteractiveShell, store: CacheStore | None = None) -> None:
+        self.shell = shell
+        if store is None:
+            store = CacheStore(default_cache_dir() if disk_cache_enabled() else None)
+        self.runner = PipelineRunner(store, IPythonExecutor(shell))
+        self.pipeline: Pipeline | None = None
+        self.notices: list[str] = []
+        self.listeners: list[Listener] = []
+        self.captured_at: dict[str, float] = {}
+        self.running: str | None = None
+
+    @property
+    def store(self) -> CacheStore:
+        return self.runner.store
+
+    # --- the pipeline -------------------------------------------------------
+    def sync(self, notebook: Mapping[str, Any]) -> None:
+        """Take the live notebook (cells with ids and metadata) from the front end."""
+        raw = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, **notebook}
+        raw["cells"] = [
+            {"metadata": {}, "source": "", **cell,
+             **({"outputs": [], "execution_count": None} if cell.get("cell_type") == "code" else {})}
+            for cell in notebook.get("cells", [])
+        ]
+        nb, self.notices = notebook_from_dict(raw, source="the notebook")
+        self.pipeline = pipeline_from_notebook(nb)
+
+    def load(self, path: str) -> None:
+        """Read the pipeline from a notebook file (typed magics, the CLI)."""
+        nb, self.notices = read_notebook(path)
+        self.pipeline = pipeline_from_notebook(nb)
+
+    def require_pipeline(self) -> Pipeline:
+        if self.pipeline is None:
+            path = os.environ.get("JPY_SESSION_NAME")
+            if path and path.endswith(".ipynb") and os.path.exists(path):
+                self.load(path)
+            else:
+                raise NoPipelineError(
+                    "cellpipe has no pipeline in this kernel yet: open the notebook in JupyterLab "
+                    "with cellpipe installed, or use %cellpipe run NAME --notebook PATH.ipynb"
+                )
+        assert self.pipeline is not None
+        return self.pipeline
+
+    # --- queries ------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        pipeline = self.require_pipeline()
+        try:
+            components = component_status(pipeline, self.store)
+        except PipelineError as exc:
+            components = {c.id: {"name": c.name, "parents": list(c.parents), "status": "invalid",
+                                 "reason": str(exc)} for c in pipeline.components}
+        for cid, info in components.items():
+            if self.running == cid:
+                info["status"] = "running"
+        return {
+            "op": "state",
+            "components": components,
+            "problems": [str(p) for p in problems(pipeline)],
+            "notices": self.notices,
+            "parameters": {n: {"type": p.type, "value": p.value}
+                           for n, p in pipeline.parameters.items()},
+        }
+
+    def plan(self, ref: str, force: bool = False, rerun_target: bool = False,
+             parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        pipeline = self.require_pipeline()
+        plan = self.runner.plan(pipeline, ref, parameters, force=force, rerun_target=rerun_target)
+        return {"op": "plan", "target": plan.target, "steps": [s.as_json() for s in plan.steps]}
+
+    def targets(self, mode: str, ref: str | None = None) -> list[str]:
+        """Components to run one after another: every sink, or ref and its descendants."""
+        pipeline = self.require_pipeline()
+        graph = pipeline.graph()
+        if mode == "pipeline":
+            children = dag.children_of(graph)
+            return [cid for cid in graph if not children[cid]]
+        if mode == "downstream" and ref is not None:
+            root = pipeline.find(ref).id
+            wanted = dag.descendants(graph, root) | {root}
+            return dag.topological_order(graph, wanted)
+        raise ValueError(f"unknown targets mode {mode!r}; use 'pipeline' or 'downstream'")
+
+    def captured(self, ref: str) -> dict[str, Any]:
+        """The outputs a component produced in its latest result (captured or shown)."""
+        pipeline = self.require_pipeline()
+        comp = pipeline.find(ref)
+        previous = self.store.previous(comp.id)
+        entry = self.store.get(previous[0]) if previous else None
+        if entry is None:
+            return {"op": "captured", "id": comp.id, "outputs": [], "run_of": None,
+                    "cached_at": None}
+        return {
+            "op": "captured", "id": comp.id, "outputs": entry.outputs, "run_of": entry.run_of,
+            "cached_at": datetime.fromtimestamp(entry.created, timezone.utc).isoformat(),
+        }
+
+    # --- running ------------------------------------------------------------
+    def broadcast(self, message: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(message)
+            except Exception:  # a closed comm must not stop a run
+                self.listeners.remove(listener)
+
+    def run(self, ref: str, *, force: bool = False, rerun_target: bool = False,
+            parameters: Mapping[str, Any] | None = None, publish: bool = True) -> RunResult:
+        """Run a component; show only its output; publish its state to the user namespace."""
+        pipeline = self.require_pipeline()
+        target = pipeline.find(ref)
+        run_id = uuid.uuid4().hex[:12]
+        started = time.perf_counter()
+        plan = self.runner.plan(pipeline, target.id, parameters, force=force,
+                                rerun_target=rerun_target)
+        self.broadcast({"op": "run", "run_id": run_id, "target": target.id, "phase": "start",
+                        "steps": [s.as_json() for s in plan.steps]})
+
+        def on_event(event: Event) -> None:
+            self.running = event.component_id if event.status == "running" else None
+            self.broadcast({"op": "event", "run_id": run_id, "target": target.id,
+                            "id": event.component_id, "name": event.name,
+                            "status": event.status, "elapsed": event.elapsed,
+                            "reason": event.reason, "worker": event.worker})
+
+        status = "error"
+        try:
+            result = self.runner.run(pipeline, target.id, parameters, force=force,
+                                     rerun_target=rerun_target, on_event=on_event)
+            status = "ok"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            self.running = None
+            self.broadcast({"op": "run", "run_id": run_id, "target": target.id, "phase": "end",
+                            "status": status, "elapsed": time.perf_counter() - started})
+            self.broadcast(self.state())
+        if result.target_from_cache:
+            replay(self.shell, result.target_outputs)
+        for warning in result.warnings:
+            print(f"cellpipe: {warning}", file=__import__("sys").stderr)
+        if publish:
+            self.publish(result)
+        return result
+
+    def publish(self, result: RunResult) -> None:
+        """Put the target's state in the user namespace, so a scratch cell can inspect it."""
+        user_ns = self.shell.user_ns
+        for name, value in result.namespace.items():
+            if isinstance(value, types.FunctionType) and value.__globals__ is result.globals_dict:
+                value = _rebind(value, user_ns)
+            user_ns[name] = value
+
+
+def raise_for_user(error: ComponentError) -> None:
+    """Raise error so Jupyter shows it like the user's own exception."""
+    raise error.as_named() from None
