@@ -35,7 +35,7 @@ if [[ -f package.json ]]; then
   export PATH="$ROOT/.venv/bin:$PATH"
   jlpm install --immutable >/dev/null 2>&1 || jlpm install
   jlpm build
-  .venv/bin/jupyter labextension develop --overwrite . >/dev/null
+  .venv/bin/jupyter-builder develop --overwrite . >/dev/null
   # an editable install does not place jupyter-config/; enable the server extension explicitly
   .venv/bin/jupyter server extension enable --sys-prefix cellpipe >/dev/null 2>&1 || true
 fi

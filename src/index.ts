@@ -1,16 +1,112 @@
 import {
+  ILabShell,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
 
+import { CellBadges } from './cellbadges';
+import { addCommands, PALETTE_COMMANDS } from './commands';
 import { gitPlugins } from './git';
+import { PipelineModel } from './model';
+import { GraphPanel } from './panel';
 
+const PLUGIN_ID = 'cellpipe:plugin';
+
+const pipelineIcon = new LabIcon({
+  name: 'cellpipe:pipeline',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+    '<g class="jp-icon3" fill="#616161">' +
+    '<rect x="2" y="2" width="8" height="6" rx="1.5"/>' +
+    '<rect x="14" y="9" width="8" height="6" rx="1.5"/>' +
+    '<rect x="2" y="16" width="8" height="6" rx="1.5"/>' +
+    '<path d="M6 8v8h1.5V8zM10 11.25h4v1.5h-4z"/></g></svg>'
+});
+
+/**
+ * Components, the pipeline graph panel and running components from the notebook.
+ */
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'cellpipe:plugin',
-  description: 'Notebook cells as the components of a pipeline.',
+  id: PLUGIN_ID,
+  description: 'Notebook cells as the components of a pipeline: graph panel and runs.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
-    console.log('cellpipe: front end activated');
+  requires: [INotebookTracker],
+  optional: [ICommandPalette, ISettingRegistry, ITranslator, ILabShell],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null,
+    labShell: ILabShell | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load('cellpipe');
+    const models = new WeakMap<NotebookPanel, PipelineModel>();
+    let syncDelay = 400;
+
+    const graph = new GraphPanel({ commands: app.commands, trans });
+    graph.id = 'cellpipe-graph';
+    graph.title.icon = pipelineIcon;
+    graph.title.caption = trans.__('Pipeline');
+    app.shell.add(graph, 'right', { rank: 600 });
+
+    tracker.widgetAdded.connect((_, panel) => {
+      const model = new PipelineModel({ panel, trans, syncDelay });
+      const badges = new CellBadges(model, trans);
+      models.set(panel, model);
+      panel.disposed.connect(() => {
+        badges.dispose();
+        model.dispose();
+        if (graph.model === model) {
+          graph.model = null;
+        }
+      });
+    });
+
+    const current = (): PipelineModel | null => {
+      const panel = tracker.currentWidget;
+      return panel ? models.get(panel) ?? null : null;
+    };
+    tracker.currentChanged.connect(() => {
+      graph.model = current();
+    });
+
+    addCommands({
+      commands: app.commands,
+      tracker,
+      trans,
+      current,
+      pipelineIcon,
+      showGraph: () => {
+        if (labShell) {
+          labShell.activateById(graph.id);
+        } else {
+          app.shell.activateById(graph.id);
+        }
+      }
+    });
+    if (palette) {
+      const category = trans.__('Pipeline (cellpipe)');
+      for (const command of PALETTE_COMMANDS) {
+        palette.addItem({ command, category });
+      }
+    }
+
+    if (settingRegistry) {
+      void settingRegistry.load(PLUGIN_ID).then(settings => {
+        const apply = () => {
+          syncDelay = settings.get('syncDelay').composite as number;
+          graph.direction = settings.get('layoutDirection').composite as 'TB' | 'LR';
+        };
+        settings.changed.connect(apply);
+        apply();
+      });
+    }
   }
 };
 

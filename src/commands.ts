@@ -1,0 +1,282 @@
+/** The commands of cellpipe: components, edges, runs. Views call these, never the model. */
+import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
+import { ICellModel } from '@jupyterlab/cells';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  addIcon,
+  fastForwardIcon,
+  LabIcon,
+  refreshIcon,
+  runIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { Widget } from '@lumino/widgets';
+
+import { PipelineModel } from './model';
+import * as nb from './notebookpipeline';
+import { CommandIDs } from './tokens';
+
+export interface ICommandContext {
+  commands: CommandRegistry;
+  tracker: INotebookTracker;
+  trans: TranslationBundle;
+  /** The pipeline model of the current notebook. */
+  current: () => PipelineModel | null;
+  pipelineIcon: LabIcon;
+  showGraph: () => void;
+}
+
+/** The component a command acts on: `args.id`, else the active cell. */
+function targetCell(
+  ctx: ICommandContext,
+  args: ReadonlyPartialJSONObject
+): { model: PipelineModel; cell: ICellModel; id: string } | null {
+  const model = ctx.current();
+  if (!model) {
+    return null;
+  }
+  let cell: ICellModel | null = null;
+  if (typeof args.id === 'string') {
+    cell = nb.findCell(model.panel.context.model, args.id);
+  } else if (model.panel.content.activeCell) {
+    cell = model.panel.content.activeCell.model;
+  }
+  return cell ? { model, cell, id: cell.sharedModel.getId() } : null;
+}
+
+function isComponent(ctx: ICommandContext, args: ReadonlyPartialJSONObject): boolean {
+  const target = targetCell(ctx, args);
+  return !!target && nb.componentMetadata(target.cell) !== null;
+}
+
+/** Ask for a component name until it is unique (or the user cancels). */
+async function askName(
+  ctx: ICommandContext,
+  model: PipelineModel,
+  id: string,
+  initial: string,
+  title: string
+): Promise<string | null> {
+  const nbModel = model.panel.context.model;
+  let text = initial;
+  let label = ctx.trans.__('Component name');
+  for (;;) {
+    const result = await InputDialog.getText({ title, label, text, selectionRange: text.length });
+    if (!result.button.accept || result.value === null) {
+      return null;
+    }
+    const name = result.value.trim();
+    if (!name) {
+      label = ctx.trans.__('A component needs a name.');
+    } else if (nb.uniqueName(nbModel, name, id) !== name) {
+      label = ctx.trans.__('%1 is taken: names must be unique.', name);
+      text = name;
+    } else {
+      return name;
+    }
+  }
+}
+
+/** A dialog body with one checkbox per possible parent. */
+class ParentsPicker extends Widget {
+  constructor(choices: { id: string; name: string; checked: boolean }[], emptyText: string) {
+    super();
+    this.addClass('jp-cellpipe-parents-picker');
+    if (!choices.length) {
+      this.node.textContent = emptyText;
+    }
+    for (const choice of choices) {
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.value = choice.id;
+      box.checked = choice.checked;
+      label.append(box, ` ${choice.name}`);
+      this.node.appendChild(label);
+    }
+  }
+
+  getValue(): string[] {
+    return [...this.node.querySelectorAll('input:checked')].map(
+      el => (el as HTMLInputElement).value
+    );
+  }
+}
+
+export function addCommands(ctx: ICommandContext): void {
+  const { commands, trans } = ctx;
+  const hasNotebook = () => ctx.current() !== null;
+
+  commands.addCommand(CommandIDs.toggleComponent, {
+    label: args =>
+      isComponent(ctx, args)
+        ? trans.__('Stop Being a Component')
+        : trans.__('Make Cell a Component'),
+    caption: trans.__('Make this code cell a pipeline component, or stop it being one'),
+    icon: args => (args.toolbar ? ctx.pipelineIcon : undefined),
+    isEnabled: args => {
+      const target = targetCell(ctx, args);
+      return !!target && target.cell.type === 'code';
+    },
+    execute: async args => {
+      const target = targetCell(ctx, args);
+      if (!target || target.cell.type !== 'code') {
+        return;
+      }
+      const nbModel = target.model.panel.context.model;
+      if (nb.componentMetadata(target.cell)) {
+        nb.removeComponent(nbModel, target.cell);
+        return;
+      }
+      const suggested =
+        typeof args.name === 'string'
+          ? args.name
+          : nb.uniqueName(nbModel, trans.__('step %1', nb.notebookComponents(nbModel).length + 1));
+      const name = await askName(ctx, target.model, target.id, suggested, trans.__('Make Cell a Component'));
+      if (name) {
+        nb.setComponentName(target.cell, name);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.renameComponent, {
+    label: trans.__('Rename Component'),
+    isEnabled: args => isComponent(ctx, args),
+    execute: async args => {
+      const target = targetCell(ctx, args);
+      const meta = target && nb.componentMetadata(target.cell);
+      if (!target || !meta) {
+        return;
+      }
+      const name = await askName(ctx, target.model, target.id, meta.name, trans.__('Rename Component'));
+      if (name) {
+        nb.setComponentName(target.cell, name);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.editParents, {
+    label: trans.__('Edit Component Parents…'),
+    isEnabled: args => isComponent(ctx, args),
+    execute: async args => {
+      const target = targetCell(ctx, args);
+      const meta = target && nb.componentMetadata(target.cell);
+      if (!target || !meta) {
+        return;
+      }
+      const others = nb
+        .notebookComponents(target.model.panel.context.model)
+        .filter(c => c.id !== target.id);
+      const picker = new ParentsPicker(
+        others.map(c => ({ id: c.id, name: c.name, checked: meta.parents.includes(c.id) })),
+        trans.__('There are no other components.')
+      );
+      const result = await showDialog({
+        title: trans.__('Parents of %1', meta.name),
+        body: picker,
+        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: trans.__('Save') })]
+      });
+      if (!result.button.accept || result.value === null) {
+        return;
+      }
+      const chosen = result.value;
+      for (const parent of meta.parents.filter(p => !chosen.includes(p))) {
+        target.model.disconnect(parent, target.id);
+      }
+      // New edges go one by one through Python's cycle check.
+      for (const parent of chosen.filter(p => !meta.parents.includes(p))) {
+        if (!(await target.model.connect(parent, target.id))) {
+          break;
+        }
+      }
+    }
+  });
+
+  const runCommand = (
+    id: string,
+    label: string,
+    caption: string,
+    icon: LabIcon,
+    run: (model: PipelineModel, cellId: string) => Promise<unknown>
+  ) =>
+    commands.addCommand(id, {
+      label,
+      caption,
+      icon: args => (args.toolbar ? icon : undefined),
+      isEnabled: args => isComponent(ctx, args),
+      execute: async args => {
+        const target = targetCell(ctx, args);
+        if (target && nb.componentMetadata(target.cell)) {
+          await run(target.model, target.id);
+        }
+      }
+    });
+
+  runCommand(
+    CommandIDs.runComponent,
+    trans.__('Run Component'),
+    trans.__('Run this component: its ancestors run first or come from the cache'),
+    runIcon,
+    (model, id) => model.run(id)
+  );
+  runCommand(
+    CommandIDs.runDownstream,
+    trans.__('Run Component and Downstream'),
+    trans.__('Run this component, then every component that depends on it'),
+    fastForwardIcon,
+    (model, id) => model.runDownstream(id)
+  );
+  runCommand(
+    CommandIDs.forceRun,
+    trans.__('Force Re-run Component'),
+    trans.__('Run this component and its ancestors again, ignoring the cache'),
+    refreshIcon,
+    (model, id) => model.run(id, true)
+  );
+  runCommand(
+    CommandIDs.showCaptured,
+    trans.__('Show Captured Output'),
+    trans.__('Show what this component printed when it ran as an ancestor'),
+    addIcon,
+    (model, id) => model.showCaptured(id)
+  );
+
+  commands.addCommand(CommandIDs.runPipeline, {
+    label: trans.__('Run Pipeline'),
+    caption: trans.__('Run every sink of the pipeline'),
+    isEnabled: () => (ctx.current()?.components.length ?? 0) > 0,
+    execute: async () => {
+      await ctx.current()?.runPipeline();
+    }
+  });
+
+  commands.addCommand(CommandIDs.interrupt, {
+    label: trans.__('Interrupt Pipeline Run'),
+    icon: args => (args.toolbar ? stopIcon : undefined),
+    isEnabled: hasNotebook,
+    execute: async () => {
+      await ctx.current()?.interrupt();
+    }
+  });
+
+  commands.addCommand(CommandIDs.showGraph, {
+    label: trans.__('Show Pipeline Graph'),
+    execute: () => ctx.showGraph()
+  });
+}
+
+export const PALETTE_COMMANDS = [
+  CommandIDs.toggleComponent,
+  CommandIDs.renameComponent,
+  CommandIDs.editParents,
+  CommandIDs.runComponent,
+  CommandIDs.runPipeline,
+  CommandIDs.runDownstream,
+  CommandIDs.forceRun,
+  CommandIDs.interrupt,
+  CommandIDs.showCaptured,
+  CommandIDs.showGraph
+];

@@ -1,0 +1,423 @@
+/**
+ * The pipeline of one open notebook as the views see it: the components the
+ * notebook declares, the statuses the kernel reports (state and live run events),
+ * and the actions (edit edges, run, show captured output). Python owns the logic;
+ * this class only asks it and remembers the answers.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { CodeCell } from '@jupyterlab/cells';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { ServerConnection } from '@jupyterlab/services';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { KernelLink } from './kernel';
+import * as nb from './notebookpipeline';
+import { executeInCell, runMagic } from './runner';
+import {
+  EventStatus,
+  IParameter,
+  IStateMessage,
+  KernelMessage,
+  NodeStatus
+} from './tokens';
+
+/** A message the panel shows above the graph. */
+export interface IBanner {
+  kind: 'error' | 'info';
+  text: string;
+}
+
+export interface IPipelineModelOptions {
+  panel: NotebookPanel;
+  trans: TranslationBundle;
+  /** Milliseconds to wait after an edit before syncing the kernel. */
+  syncDelay?: number;
+}
+
+export class PipelineModel implements IDisposable {
+  constructor(options: IPipelineModelOptions) {
+    this.panel = options.panel;
+    this._trans = options.trans;
+    this._syncDelay = options.syncDelay ?? 400;
+    this.link = new KernelLink(this.panel.sessionContext);
+    this.link.received.connect(this._onKernelMessage, this);
+    this.link.statusChanged.connect(this._onLinkStatus, this);
+    void this.panel.context.ready.then(() => {
+      if (this._disposed) {
+        return;
+      }
+      const model = this.panel.context.model;
+      model.contentChanged.connect(this._onNotebookChanged, this);
+      model.metadataChanged.connect(this._onNotebookChanged, this);
+      model.cells.changed.connect(this._onCellsChanged, this);
+      this._refreshComponents();
+    });
+  }
+
+  readonly panel: NotebookPanel;
+  readonly link: KernelLink;
+
+  /** Emitted whenever anything a view shows changed. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get components(): nb.INotebookComponent[] {
+    return this._components;
+  }
+
+  get state(): IStateMessage | null {
+    return this._state;
+  }
+
+  get banner(): IBanner | null {
+    return this._banner;
+  }
+
+  get isRunning(): boolean {
+    return this._running;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /**
+   * What the graph shows for a component: live run events win while a run goes on and
+   * while the kernel says the result is current; otherwise the kernel's state.
+   */
+  status(id: string): NodeStatus {
+    const live = this._live.get(id);
+    const state = this._state?.components[id]?.status;
+    if (live && (this._running || state === undefined)) {
+      return live;
+    }
+    if (live && state === 'cached' && (live === 'done' || live === 'cached')) {
+      return live;
+    }
+    return state ?? 'not-run';
+  }
+
+  /** Why a component has its status (from the kernel), if it said. */
+  reason(id: string): string {
+    return this._state?.components[id]?.reason ?? '';
+  }
+
+  /** The worker alias a component runs on, or '' for local. */
+  worker(id: string): string {
+    return this._workers.get(id) ?? this._components.find(c => c.id === id)?.worker ?? '';
+  }
+
+  setBanner(banner: IBanner | null): void {
+    this._banner = banner;
+    this._changed.emit();
+  }
+
+  // --- structure -------------------------------------------------------------
+
+  /** Add parent -> child unless Python says it would make a cycle. */
+  async connect(parent: string, child: string): Promise<boolean> {
+    const model = this.panel.context.model;
+    if (parent === child) {
+      this._refuse(this._trans.__('A component cannot be its own parent.'));
+      return false;
+    }
+    const error = await this._checkEdge(parent, child);
+    if (error) {
+      this._refuse(this._trans.__('Edge refused: %1', error));
+      return false;
+    }
+    nb.addEdge(model, parent, child);
+    this.setBanner(null);
+    return true;
+  }
+
+  disconnect(parent: string, child: string): void {
+    nb.removeEdge(this.panel.context.model, parent, child);
+  }
+
+  setParameters(params: { [name: string]: IParameter }): void {
+    nb.setParameters(this.panel.context.model, params);
+  }
+
+  // --- running ---------------------------------------------------------------
+
+  /** Run one component in its own cell (ancestors run or come from the cache). */
+  async run(id: string, force = false): Promise<boolean> {
+    return this._runQueue([id], force);
+  }
+
+  /** Run every sink of the pipeline, one after another. */
+  async runPipeline(force = false): Promise<boolean> {
+    const ids = await this._targets({ op: 'targets', mode: 'pipeline' });
+    return ids ? this._runQueue(ids, force) : false;
+  }
+
+  /** Run a component and then each of its descendants. */
+  async runDownstream(id: string, force = false): Promise<boolean> {
+    const ids = await this._targets({ op: 'targets', mode: 'downstream', id });
+    return ids ? this._runQueue(ids, force) : false;
+  }
+
+  /** Interrupt the kernel and drop the targets still waiting. */
+  async interrupt(): Promise<void> {
+    this._queue = [];
+    await this.panel.sessionContext.session?.kernel?.interrupt();
+  }
+
+  /** Render what a component printed during the last run in its own output area. */
+  async showCaptured(id: string): Promise<void> {
+    const cell = this._codeCell(id);
+    if (!cell) {
+      return;
+    }
+    let reply: KernelMessage;
+    try {
+      reply = await this.link.request({ op: 'captured', id });
+    } catch (error) {
+      this._refuse((error as Error).message);
+      return;
+    }
+    if (reply.op !== 'captured') {
+      this._refuse((reply as any).message ?? this._trans.__('No captured output.'));
+      return;
+    }
+    const label = reply.run_of
+      ? this._trans.__('Output captured during the run of %1', reply.run_of)
+      : this._trans.__('Output captured during an earlier run');
+    const outputs = cell.model.outputs;
+    outputs.clear();
+    outputs.add({
+      output_type: 'display_data',
+      data: { 'text/markdown': `*${label}*` },
+      metadata: { cellpipe: { captured: true, run_of: reply.run_of } }
+    });
+    for (const output of reply.outputs) {
+      outputs.add(output);
+    }
+    if (reply.outputs.length === 0) {
+      outputs.add({
+        output_type: 'stream',
+        name: 'stdout',
+        text: this._trans.__('(it printed nothing)') + '\n'
+      });
+    }
+  }
+
+  /**
+   * Send the live notebook to the kernel; resolve when its state came back. Unless
+   * `force`, nothing is sent when the kernel has this notebook already.
+   */
+  async syncNow(force = false): Promise<void> {
+    window.clearTimeout(this._syncTimer);
+    if (this.link.status !== 'ready') {
+      return;
+    }
+    const notebook = nb.syncPayload(this.panel.context.model);
+    const key = JSON.stringify(notebook);
+    if (!force && key === this._synced) {
+      return;
+    }
+    this._synced = key;
+    try {
+      await this.link.request({ op: 'sync', notebook });
+    } catch (error) {
+      this._synced = '';
+      console.warn('cellpipe: sync failed', error);
+    }
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    window.clearTimeout(this._syncTimer);
+    this.link.dispose();
+    Signal.clearData(this);
+  }
+
+  private async _runQueue(ids: string[], force: boolean): Promise<boolean> {
+    if (this._running) {
+      this._queue.push(...ids.map(id => ({ id, force })));
+      return true;
+    }
+    this._queue = ids.map(id => ({ id, force }));
+    this._running = true;
+    this._changed.emit();
+    let ok = true;
+    try {
+      while (this._queue.length) {
+        const next = this._queue.shift()!;
+        const status = await this._runOne(next.id, next.force);
+        if (status !== 'ok') {
+          ok = false;
+          this._queue = [];
+        }
+      }
+    } finally {
+      this._running = false;
+      this._changed.emit();
+    }
+    return ok;
+  }
+
+  private async _runOne(id: string, force: boolean): Promise<'ok' | 'error' | 'abort'> {
+    const cell = this._codeCell(id);
+    if (!cell) {
+      return 'abort';
+    }
+    if (this.link.status !== 'ready') {
+      try {
+        await this.link.request({ op: 'state' });
+      } catch (error) {
+        this._refuse((error as Error).message);
+        return 'abort';
+      }
+    }
+    await this.syncNow(true);
+    const problems = this._state?.problems ?? [];
+    if (problems.length) {
+      this._refuse(problems.join('\n'));
+      return 'abort';
+    }
+    this._live.set(id, 'queued');
+    this._changed.emit();
+    try {
+      return await executeInCell(cell, runMagic(id, force), this.panel.sessionContext);
+    } catch (error) {
+      this._refuse((error as Error).message);
+      return 'abort';
+    }
+  }
+
+  private async _targets(request: { op: string; [key: string]: any }): Promise<string[] | null> {
+    try {
+      await this.syncNow();
+      const reply = await this.link.request(request);
+      if (reply.op === 'targets') {
+        return reply.ids as string[];
+      }
+      this._refuse((reply as any).message ?? String(reply.op));
+    } catch (error) {
+      this._refuse((error as Error).message);
+    }
+    return null;
+  }
+
+  /** The reason parent -> child is refused, or '' when it is fine. */
+  private async _checkEdge(parent: string, child: string): Promise<string> {
+    const notebook = nb.syncPayload(this.panel.context.model);
+    const settings = ServerConnection.makeSettings();
+    const url = URLExt.join(
+      settings.baseUrl || PageConfig.getBaseUrl(),
+      'cellpipe/pipeline/check-edge'
+    );
+    try {
+      const response = await ServerConnection.makeRequest(
+        url,
+        { method: 'POST', body: JSON.stringify({ notebook, parent, child }) },
+        settings
+      );
+      if (response.status !== 404) {
+        const body = await response.json();
+        return body.op === 'edge_ok' ? '' : String(body.message ?? body.op);
+      }
+    } catch (error) {
+      console.warn('cellpipe: server check failed, asking the kernel', error);
+    }
+    // No server extension: ask the kernel extension instead.
+    await this.syncNow();
+    const reply = await this.link.request({ op: 'check_edge', parent, child });
+    return reply.op === 'edge_ok' ? '' : String((reply as any).message ?? reply.op);
+  }
+
+  private _refuse(text: string): void {
+    this.setBanner({ kind: 'error', text });
+    Notification.error(text, { autoClose: 6000 });
+  }
+
+  private _codeCell(id: string): CodeCell | null {
+    const widget = this.panel.content.widgets.find(w => w.model.sharedModel.getId() === id);
+    return widget instanceof CodeCell ? widget : null;
+  }
+
+  private _onKernelMessage(_: KernelLink, message: KernelMessage): void {
+    switch (message.op) {
+      case 'state':
+        this._state = message as IStateMessage;
+        if (!this._running) {
+          // A result that is no longer current forgets how the last run went.
+          for (const [id, info] of Object.entries(this._state.components ?? {})) {
+            if (info.status !== 'cached') {
+              this._live.delete(id);
+            }
+          }
+        }
+        break;
+      case 'run':
+        if (message.phase === 'start') {
+          for (const step of message.steps ?? []) {
+            this._live.set(step.id, 'queued');
+          }
+        }
+        break;
+      case 'event':
+        this._live.set(message.id, message.status as EventStatus);
+        if (message.worker) {
+          this._workers.set(message.id, message.worker);
+        } else {
+          this._workers.delete(message.id);
+        }
+        break;
+      default:
+        return;
+    }
+    this._changed.emit();
+  }
+
+  private _onLinkStatus(): void {
+    if (this.link.status === 'ready') {
+      this._live.clear();
+      void this.syncNow(true);
+    } else if (this.link.status === 'unavailable') {
+      this.setBanner({ kind: 'info', text: this.link.problem });
+    }
+    this._changed.emit();
+  }
+
+  private _onCellsChanged(): void {
+    nb.renameDuplicates(this.panel.context.model);
+  }
+
+  private _onNotebookChanged(): void {
+    this._refreshComponents();
+    window.clearTimeout(this._syncTimer);
+    this._syncTimer = window.setTimeout(() => void this.syncNow(), this._syncDelay);
+  }
+
+  private _refreshComponents(): void {
+    const next = nb.notebookComponents(this.panel.context.model);
+    if (JSON.stringify(next) !== JSON.stringify(this._components)) {
+      this._components = next;
+      this._changed.emit();
+    }
+  }
+
+  private _banner: IBanner | null = null;
+  private _changed = new Signal<this, void>(this);
+  private _components: nb.INotebookComponent[] = [];
+  private _disposed = false;
+  private _live = new Map<string, EventStatus>();
+  private _queue: { id: string; force: boolean }[] = [];
+  private _running = false;
+  private _state: IStateMessage | null = null;
+  private _syncDelay: number;
+  private _synced = '';
+  private _syncTimer = 0;
+  private _trans: TranslationBundle;
+  private _workers = new Map<string, string>();
+}

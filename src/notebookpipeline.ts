@@ -1,0 +1,199 @@
+/**
+ * The pipeline as it is written in the live notebook model: reading components and
+ * editing their `cellpipe` metadata. Edits go through the shared model, so they are
+ * saved, undoable and shared with collaborators like any other notebook change.
+ */
+import { ICellModel } from '@jupyterlab/cells';
+import { INotebookModel } from '@jupyterlab/notebook';
+
+import {
+  IComponentMetadata,
+  IParameter,
+  IPipelineMetadata,
+  METADATA_KEY
+} from './tokens';
+
+/** A component as the notebook has it (the kernel's view may lag behind). */
+export interface INotebookComponent {
+  id: string;
+  name: string;
+  parents: string[];
+  worker?: string;
+  index: number;
+}
+
+function cellModels(model: INotebookModel): ICellModel[] {
+  const cells: ICellModel[] = [];
+  for (let i = 0; i < model.cells.length; i++) {
+    cells.push(model.cells.get(i));
+  }
+  return cells;
+}
+
+/** The component metadata of a cell, or null when it is not a component. */
+export function componentMetadata(cell: ICellModel): IComponentMetadata | null {
+  if (cell.type !== 'code') {
+    return null;
+  }
+  const meta = cell.getMetadata(METADATA_KEY) as IComponentMetadata | undefined;
+  if (!meta || typeof meta !== 'object' || typeof meta.name !== 'string') {
+    return null;
+  }
+  return {
+    ...meta,
+    parents: Array.isArray(meta.parents) ? meta.parents.filter(p => typeof p === 'string') : []
+  };
+}
+
+/** Every component of the notebook, in notebook order. */
+export function notebookComponents(model: INotebookModel): INotebookComponent[] {
+  const found: INotebookComponent[] = [];
+  cellModels(model).forEach((cell, index) => {
+    const meta = componentMetadata(cell);
+    if (meta) {
+      found.push({
+        id: cell.sharedModel.getId(),
+        name: meta.name,
+        parents: meta.parents,
+        worker: meta.worker,
+        index
+      });
+    }
+  });
+  return found;
+}
+
+export function findCell(model: INotebookModel, id: string): ICellModel | null {
+  return cellModels(model).find(c => c.sharedModel.getId() === id) ?? null;
+}
+
+function writeComponent(cell: ICellModel, meta: IComponentMetadata | null): void {
+  if (meta === null) {
+    cell.deleteMetadata(METADATA_KEY);
+    return;
+  }
+  const clean: IComponentMetadata = {
+    name: meta.name,
+    parents: [...new Set(meta.parents)].sort()
+  };
+  if (meta.worker) {
+    clean.worker = meta.worker;
+  }
+  cell.setMetadata(METADATA_KEY, clean);
+}
+
+/** Make a cell a component named `name` (keeps its parents when it already is one). */
+export function setComponentName(cell: ICellModel, name: string): void {
+  const meta = componentMetadata(cell);
+  writeComponent(cell, { parents: [], ...meta, name });
+}
+
+/** Stop a cell being a component; its children lose it as a parent. */
+export function removeComponent(model: INotebookModel, cell: ICellModel): void {
+  const id = cell.sharedModel.getId();
+  model.sharedModel.transact(() => {
+    writeComponent(cell, null);
+    for (const other of cellModels(model)) {
+      const meta = componentMetadata(other);
+      if (meta && meta.parents.includes(id)) {
+        writeComponent(other, { ...meta, parents: meta.parents.filter(p => p !== id) });
+      }
+    }
+  });
+}
+
+export function setParents(cell: ICellModel, parents: string[]): void {
+  const meta = componentMetadata(cell);
+  if (meta) {
+    writeComponent(cell, { ...meta, parents });
+  }
+}
+
+export function addEdge(model: INotebookModel, parent: string, child: string): void {
+  const cell = findCell(model, child);
+  const meta = cell && componentMetadata(cell);
+  if (cell && meta && !meta.parents.includes(parent)) {
+    writeComponent(cell, { ...meta, parents: [...meta.parents, parent] });
+  }
+}
+
+export function removeEdge(model: INotebookModel, parent: string, child: string): void {
+  const cell = findCell(model, child);
+  const meta = cell && componentMetadata(cell);
+  if (cell && meta) {
+    writeComponent(cell, { ...meta, parents: meta.parents.filter(p => p !== parent) });
+  }
+}
+
+/** A name no other component uses: `base`, or `base 2`, `base 3`, ... */
+export function uniqueName(model: INotebookModel, base: string, exceptId?: string): string {
+  const taken = new Set(
+    notebookComponents(model)
+      .filter(c => c.id !== exceptId)
+      .map(c => c.name)
+  );
+  if (!taken.has(base)) {
+    return base;
+  }
+  let n = 2;
+  while (taken.has(`${base} ${n}`)) {
+    n++;
+  }
+  return `${base} ${n}`;
+}
+
+export function pipelineMetadata(model: INotebookModel): IPipelineMetadata {
+  const meta = model.getMetadata(METADATA_KEY) as IPipelineMetadata | undefined;
+  return meta && typeof meta === 'object' ? meta : { version: 1 };
+}
+
+export function parameters(model: INotebookModel): { [name: string]: IParameter } {
+  return { ...(pipelineMetadata(model).parameters ?? {}) };
+}
+
+export function setParameters(
+  model: INotebookModel,
+  params: { [name: string]: IParameter }
+): void {
+  const meta: IPipelineMetadata = { ...pipelineMetadata(model), version: 1 };
+  if (Object.keys(params).length) {
+    meta.parameters = params;
+  } else {
+    delete meta.parameters;
+  }
+  model.setMetadata(METADATA_KEY, meta);
+}
+
+/** The live notebook in the shape the `sync` request carries. */
+export function syncPayload(model: INotebookModel): { metadata: any; cells: any[] } {
+  return {
+    metadata: model.sharedModel.getMetadata(),
+    cells: cellModels(model).map(cell => ({
+      id: cell.sharedModel.getId(),
+      cell_type: cell.type,
+      source: cell.sharedModel.getSource(),
+      metadata: cell.sharedModel.getMetadata()
+    }))
+  };
+}
+
+/**
+ * After cells were pasted or duplicated: a copy that repeats a component name gets a
+ * unique one, so the pipeline stays valid.
+ */
+export function renameDuplicates(model: INotebookModel): void {
+  const seen = new Set<string>();
+  for (const cell of cellModels(model)) {
+    const meta = componentMetadata(cell);
+    if (!meta) {
+      continue;
+    }
+    if (seen.has(meta.name)) {
+      const name = uniqueName(model, meta.name.replace(/ \(copy\)$/, '') + ' (copy)');
+      writeComponent(cell, { ...meta, name });
+      seen.add(name);
+    } else {
+      seen.add(meta.name);
+    }
+  }
+}

@@ -1,0 +1,204 @@
+/** The right-sidebar panel: the graph of the active notebook, its messages and parameters. */
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
+import { Menu } from '@lumino/widgets';
+import * as React from 'react';
+
+import { GraphView } from './components/GraphView';
+import { ParametersForm } from './components/ParametersForm';
+import { PipelineModel } from './model';
+import * as nb from './notebookpipeline';
+import { CommandIDs } from './tokens';
+
+export interface IGraphPanelOptions {
+  commands: CommandRegistry;
+  trans: TranslationBundle;
+}
+
+function useModelVersion(model: PipelineModel | null): number {
+  const [version, setVersion] = React.useState(0);
+  React.useEffect(() => {
+    if (!model) {
+      return;
+    }
+    const bump = () => setVersion(v => v + 1);
+    model.changed.connect(bump);
+    return () => {
+      model.changed.disconnect(bump);
+    };
+  }, [model]);
+  return version;
+}
+
+function PanelBody(props: {
+  model: PipelineModel | null;
+  trans: TranslationBundle;
+  direction: 'TB' | 'LR';
+  commands: CommandRegistry;
+  menu: Menu;
+}): JSX.Element {
+  const { model, trans, commands } = props;
+  const version = useModelVersion(model);
+  if (!model) {
+    return (
+      <div className="jp-cellpipe-empty">
+        {trans.__('Open a notebook to see its pipeline.')}
+      </div>
+    );
+  }
+  const nbModel = model.panel.context.model;
+  const problems = model.state?.problems ?? [];
+  const banner = model.banner;
+  const linkText: { [key: string]: string } = {
+    'no-kernel': trans.__('no kernel'),
+    loading: trans.__('connecting…'),
+    ready: trans.__('kernel connected'),
+    unavailable: trans.__('kernel extension unavailable')
+  };
+  return (
+    <div className="jp-cellpipe-panel-body">
+      <div className="jp-cellpipe-toolbar">
+        <span className="jp-cellpipe-title" title={model.panel.context.path}>
+          {model.panel.title.label}
+        </span>
+        <span className={`jp-cellpipe-link jp-cellpipe-link-${model.link.status}`}>
+          {linkText[model.link.status]}
+        </span>
+        <button
+          className="jp-Button jp-mod-styled jp-cellpipe-run-pipeline"
+          disabled={model.components.length === 0}
+          onClick={() => void commands.execute(CommandIDs.runPipeline)}
+        >
+          {trans.__('Run pipeline')}
+        </button>
+        <button
+          className="jp-Button jp-mod-styled jp-cellpipe-interrupt"
+          disabled={!model.isRunning}
+          onClick={() => void commands.execute(CommandIDs.interrupt)}
+        >
+          {trans.__('Interrupt')}
+        </button>
+      </div>
+      {banner && (
+        <div
+          className={`jp-cellpipe-message jp-cellpipe-message-${banner.kind}`}
+          role={banner.kind === 'error' ? 'alert' : 'status'}
+        >
+          <span className="jp-cellpipe-message-text">{banner.text}</span>
+          <button
+            className="jp-cellpipe-message-close"
+            aria-label={trans.__('Dismiss')}
+            onClick={() => model.setBanner(null)}
+          >
+            ×
+          </button>
+        </div>
+      )}
+      {problems.length > 0 && (
+        <ul className="jp-cellpipe-problems">
+          {problems.map(p => (
+            <li key={p}>{p}</li>
+          ))}
+        </ul>
+      )}
+      {model.components.length === 0 ? (
+        <div className="jp-cellpipe-empty">
+          {trans.__(
+            'No components yet. Make a code cell a component from its toolbar or with the command "Make Cell a Component".'
+          )}
+        </div>
+      ) : (
+        <GraphView
+          model={model}
+          trans={trans}
+          version={version}
+          direction={props.direction}
+          onRun={id => void commands.execute(CommandIDs.runComponent, { id })}
+          onNodeClick={id => {
+            const notebook = model.panel.content;
+            const index = notebook.widgets.findIndex(w => w.model.sharedModel.getId() === id);
+            if (index >= 0) {
+              notebook.activeCellIndex = index;
+              void notebook.scrollToCell(notebook.widgets[index], 'center');
+            }
+          }}
+          onNodeMenu={(id, x, y) => {
+            props.menu.clearItems();
+            for (const command of [
+              CommandIDs.runComponent,
+              CommandIDs.runDownstream,
+              CommandIDs.forceRun,
+              CommandIDs.showCaptured,
+              CommandIDs.renameComponent,
+              CommandIDs.editParents
+            ]) {
+              props.menu.addItem({ command, args: { id } });
+            }
+            props.menu.open(x, y);
+          }}
+        />
+      )}
+      <details className="jp-cellpipe-params-section" open>
+        <summary>{trans.__('Parameters')}</summary>
+        <ParametersForm
+          parameters={nb.parameters(nbModel)}
+          trans={trans}
+          onChange={params => model.setParameters(params)}
+        />
+      </details>
+    </div>
+  );
+}
+
+/** The pipeline panel; `model` follows the active notebook. */
+export class GraphPanel extends ReactWidget {
+  constructor(options: IGraphPanelOptions) {
+    super();
+    this._commands = options.commands;
+    this._trans = options.trans;
+    this._menu = new Menu({ commands: options.commands });
+    this._menu.addClass('jp-cellpipe-node-menu');
+    this.addClass('jp-cellpipe-panel');
+  }
+
+  get model(): PipelineModel | null {
+    return this._model;
+  }
+
+  set model(model: PipelineModel | null) {
+    if (model !== this._model) {
+      this._model = model;
+      this.update();
+    }
+  }
+
+  set direction(direction: 'TB' | 'LR') {
+    this._direction = direction;
+    this.update();
+  }
+
+  dispose(): void {
+    this._menu.dispose();
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <PanelBody
+        key={this._model?.panel.id ?? 'none'}
+        model={this._model}
+        trans={this._trans}
+        commands={this._commands}
+        direction={this._direction}
+        menu={this._menu}
+      />
+    );
+  }
+
+  private _commands: CommandRegistry;
+  private _direction: 'TB' | 'LR' = 'TB';
+  private _menu: Menu;
+  private _model: PipelineModel | null = null;
+  private _trans: TranslationBundle;
+}
