@@ -1,0 +1,124 @@
+"""Merge and diff of notebook *files*: bytes in, bytes and an exit status out.
+
+This is where bad input is handled: a side that is not a notebook, or that still holds
+an earlier merge's conflicts, is never merged cell by cell; its text is merged line by line
+like git would (both sides kept in markers) and the status says: stop.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from cellpipe.gitnb.cells import dumps_notebook
+from cellpipe.gitnb.diff import NotebookDiff, diff_notebooks
+from cellpipe.gitnb.load import (
+    LoadedNotebook,
+    NotebookInputError,
+    align_ids,
+    parse_notebook,
+    unresolved_conflicts,
+)
+from cellpipe.gitnb.merge import Conflict, merge_notebooks
+from cellpipe.gitnb.threeway import merge_text
+
+STRATEGY_ENV = "CELLPIPE_MERGE_STRATEGY"
+EXIT_CLEAN, EXIT_CONFLICT, EXIT_REFUSED = 0, 1, 2
+
+
+def empty_notebook() -> dict[str, Any]:
+    return {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def strategy_from_env(environ: os._Environ[str] | dict[str, str] | None = None
+                      ) -> tuple[str | None, str | None]:
+    """(strategy, warning) from CELLPIPE_MERGE_STRATEGY (ours|theirs; anything else ignored)."""
+    raw = (environ if environ is not None else os.environ).get(STRATEGY_ENV, "").strip().lower()
+    if raw in ("", "none"):
+        return None, None
+    if raw in ("ours", "theirs"):
+        return raw, None
+    return None, f"{STRATEGY_ENV}={raw!r} ignored: use 'ours' or 'theirs'"
+
+
+@dataclass
+class MergeOutcome:
+    """The merged file text, git's exit status and a one-line message for stderr."""
+
+    text: str
+    status: int
+    message: str
+    conflicts: list[Conflict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _decode(data: str | bytes) -> str:
+    return data.decode("utf-8", errors="surrogateescape") if isinstance(data, bytes) else data
+
+
+def _load(data: str | bytes, label: str) -> LoadedNotebook:
+    text = _decode(data)
+    if not text.strip():
+        return LoadedNotebook(empty_notebook(), [])
+    return parse_notebook(text, label)
+
+
+def merge_files(
+    base: str | bytes,
+    ours: str | bytes,
+    theirs: str | bytes,
+    path: str = "notebook",
+    prefer: str | None = None,
+    marker_size: int = 7,
+) -> MergeOutcome:
+    """Three-way merge of notebook file contents (status 0 clean, 1 conflicts, 2 refused)."""
+    try:
+        sides = [_load(data, f"the {label} version of {path}")
+                 for data, label in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]
+    except NotebookInputError as exc:
+        return _refuse(base, ours, theirs, path, str(exc), marker_size)
+    for side, label in zip(sides, ("base", "ours", "theirs"), strict=True):
+        stuck = unresolved_conflicts(side.nb)
+        if stuck:
+            shown = ", ".join(stuck[:5]) + (" ..." if len(stuck) > 5 else "")
+            reason = (f"the {label} version of {path} still holds unresolved merge conflicts "
+                      f"(cells {shown}); resolve them and commit first")
+            return _refuse(base, ours, theirs, path, reason, marker_size)
+    align_ids(*sides)
+    result = merge_notebooks(sides[0].nb, sides[1].nb, sides[2].nb, prefer, marker_size)
+    status = EXIT_CONFLICT if result.conflicts else EXIT_CLEAN
+    notices = [n for s in sides for n in s.notices]
+    message = f"cellpipe merge {path}: {result.summary()}"
+    return MergeOutcome(dumps_notebook(result.notebook), status, message, result.conflicts,
+                        notices + result.notes)
+
+
+def _refuse(base: str | bytes, ours: str | bytes, theirs: str | bytes, path: str,
+            reason: str, marker_size: int) -> MergeOutcome:
+    """Merge the raw text line by line, keeping both sides; the status always says stop."""
+    merged = merge_text(_decode(base), _decode(ours), _decode(theirs),
+                        labels=("ours", "theirs"), marker_size=marker_size)
+    message = (f"cellpipe merge {path}: not merged cell by cell: {reason}. Merged as plain "
+               f"text instead ({merged.conflicts} conflict region(s)); fix the file by hand, "
+               "then `git add` it")
+    return MergeOutcome(merged.text, EXIT_REFUSED, message)
+
+
+@dataclass
+class FileDiff:
+    """A notebook diff, or (when a side is not a notebook) why not."""
+
+    diff: NotebookDiff | None
+    problem: str | None = None
+
+
+def diff_files(old: str | bytes | None, new: str | bytes | None,
+               labels: tuple[str, str] = ("a", "b")) -> FileDiff:
+    """Diff two notebook file contents (None or empty: the file does not exist)."""
+    try:
+        a = _load(old or "", labels[0]).nb
+        b = _load(new or "", labels[1]).nb
+    except NotebookInputError as exc:
+        return FileDiff(None, str(exc))
+    return FileDiff(diff_notebooks(a, b))
