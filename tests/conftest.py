@@ -2,3 +2,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+
+from cellpipe.kernel.client import PipelineKernel  # noqa: E402
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    """A real ipykernel with cellpipe loaded, its cache in tmp_path; stopped afterwards."""
+    from kernelutil import kernel_env
+
+    with PipelineKernel(cwd=str(tmp_path), env=kernel_env(tmp_path / "cache"), timeout=120) as k:
+        yield k

@@ -52,3 +52,8 @@ class RunInterrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return self.traceback
+
+    def as_named(self) -> RunInterrupted:
+        """The same interrupt as a class named KeyboardInterrupt, as Jupyter reports it."""
+        cls = type("KeyboardInterrupt", (RunInterrupted,), {"__module__": "builtins"})
+        return cls(self.component_name, self.traceback)

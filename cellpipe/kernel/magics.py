@@ -9,7 +9,7 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from cellpipe.engine import ComponentError
+from cellpipe.engine import ComponentError, RunInterrupted
 from cellpipe.kernel.session import KernelSession
 from cellpipe.model.errors import PipelineError
 
@@ -62,7 +62,7 @@ class CellpipeMagics(Magics):
                 self._print_plan(self.session.plan(ref, force=args.force, parameters=params))
             else:
                 self._print_status()
-        except ComponentError as error:
+        except (ComponentError, RunInterrupted) as error:
             raise error.as_named() from None
         except PipelineError as error:
             print(f"cellpipe: {error}", file=sys.stderr)
