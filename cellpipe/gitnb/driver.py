@@ -7,17 +7,23 @@ textconv FILE          the notebook as diffable text (`git log -p`, `git show`)
 
 from __future__ import annotations
 
-import difflib
-import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
-from rich.console import Console
+if __name__ == "__main__":
+    # git starts this once per file. nbformat imports jsonschema, whose optional IRI checker
+    # (rfc3987_syntax) builds a grammar at import: 2.5 s. Nothing here validates IRIs.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 
-from cellpipe.gitnb.files import EXIT_REFUSED, diff_files, merge_files, strategy_from_env
-from cellpipe.gitnb.load import NotebookInputError, parse_notebook
-from cellpipe.gitnb.render import print_diff, text_view
+import difflib  # noqa: E402
+import os  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from rich.console import Console  # noqa: E402
+
+from cellpipe.gitnb.files import EXIT_REFUSED, diff_files, merge_files, strategy_from_env  # noqa: E402
+from cellpipe.gitnb.load import NotebookInputError, parse_notebook  # noqa: E402
+from cellpipe.gitnb.render import print_diff, text_view  # noqa: E402
 
 USAGE = __doc__ or ""
 
