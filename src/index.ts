@@ -55,26 +55,39 @@ const plugin: JupyterFrontEndPlugin<void> = {
     graph.title.caption = trans.__('Pipeline');
     app.shell.add(graph, 'right', { rank: 600 });
 
-    tracker.widgetAdded.connect((_, panel) => {
-      const model = new PipelineModel({ panel, trans, syncDelay });
-      const badges = new CellBadges(model, trans);
-      models.set(panel, model);
-      panel.disposed.connect(() => {
-        badges.dispose();
-        model.dispose();
-        if (graph.model === model) {
-          graph.model = null;
-        }
-      });
-    });
-
+    /** The pipeline model of a notebook panel, made on first use. */
+    const modelFor = (panel: NotebookPanel): PipelineModel => {
+      let model = models.get(panel);
+      if (!model) {
+        const created = new PipelineModel({ panel, trans, syncDelay });
+        const badges = new CellBadges(created, trans);
+        models.set(panel, created);
+        // Toolbar buttons and menus re-check which commands apply.
+        created.changed.connect(() => app.commands.notifyCommandChanged());
+        panel.disposed.connect(() => {
+          badges.dispose();
+          created.dispose();
+          if (graph.model === created) {
+            graph.model = null;
+          }
+        });
+        model = created;
+      }
+      return model;
+    };
     const current = (): PipelineModel | null => {
       const panel = tracker.currentWidget;
-      return panel ? models.get(panel) ?? null : null;
+      return panel ? modelFor(panel) : null;
     };
+    tracker.widgetAdded.connect((_, panel) => {
+      modelFor(panel);
+      graph.model = current();
+    });
     tracker.currentChanged.connect(() => {
       graph.model = current();
     });
+    tracker.forEach(panel => modelFor(panel));
+    graph.model = current();
 
     addCommands({
       commands: app.commands,

@@ -1,0 +1,189 @@
+"""A real `jupyter lab` (loopback, free port, token auth) and headless Debian chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = os.environ.get("CELLPIPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """A running JupyterLab server and where its files live."""
+
+    def __init__(self, url: str, token: str, root: Path) -> None:
+        self.url = url
+        self.token = token
+        self.root = root
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?token={self.token}&reset"
+
+    def write_notebook(self, name: str, sources: list[str]) -> Path:
+        """An nbformat 4.5 notebook with plain code cells (no components yet)."""
+        cells = [
+            {
+                "cell_type": "code",
+                "id": f"cell{i}",
+                "metadata": {},
+                "source": src,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for i, src in enumerate(sources)
+        ]
+        nb = {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+            },
+            "cells": cells,
+        }
+        path = self.root / name
+        path.write_text(json.dumps(nb, indent=1))
+        return path
+
+    def read_notebook(self, name: str) -> dict:
+        return json.loads((self.root / name).read_text())
+
+
+def _labextension_built() -> bool:
+    return (ROOT / "cellpipe" / "labextension" / "package.json").exists()
+
+
+def _link_labextension() -> None:
+    """Serve this tree's build: an editable pip install leaves a copy that goes stale."""
+    installed = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "cellpipe"
+    built = ROOT / "cellpipe" / "labextension"
+    if installed.is_symlink() and installed.resolve() == built.resolve():
+        return
+    subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-builder"), "develop", "--overwrite", str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _quiet_settings(settings: Path) -> None:
+    """No news pop-up over the page."""
+    target = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if not _labextension_built():
+        pytest.fail("the labextension is not built: run `bash scripts/setup.sh` (jlpm build)")
+    _link_labextension()
+    base = tmp_path_factory.mktemp("lab")
+    _quiet_settings(base / "settings")
+    root = base / "notebooks"
+    root.mkdir()
+    port = _free_port()
+    token = secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "CELLPIPE_CACHE_DIR": str(base / "cache"),
+        "IPYTHONDIR": str(base / "ipython"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    cmd = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.jpserver_extensions={'cellpipe': True}",
+        f"--LabApp.user_settings_dir={base / 'settings'}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        "--LabApp.news_url=''",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = (base / "lab.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "jupyter lab did not start:\n" + (base / "lab.log").read_text()[-3000:]
+                    ) from None
+                time.sleep(0.3)
+        yield Lab(url, token, root)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(base / "lab.log", ARTIFACTS / "lab.log")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = request.node.name
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}-final.png"))
+    except Exception:  # the page may be gone after a failure
+        pass
+    (ARTIFACTS / f"{name}-console.log").write_text("\n".join(messages))
+    context.close()

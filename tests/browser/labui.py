@@ -1,0 +1,135 @@
+"""What a person does in JupyterLab with cellpipe, as Playwright steps."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+class NotebookUI:
+    """One open notebook plus cellpipe's graph panel."""
+
+    def __init__(self, page: Page, lab, name: str) -> None:
+        self.page = page
+        self.lab = lab
+        self.name = name
+
+    # --- opening -------------------------------------------------------------
+
+    def open(self) -> NotebookUI:
+        self.page.goto(self.lab.notebook_url(self.name))
+        self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        # the kernel is idle and the cellpipe kernel extension answered
+        self.show_graph()
+        expect(self.panel.locator(".jp-cellpipe-link-ready")).to_be_visible(timeout=60_000)
+        return self
+
+    def show_graph(self) -> None:
+        tab = self.page.locator('.jp-SideBar [data-id="cellpipe-graph"]')
+        if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+            tab.click()
+        expect(self.panel).to_be_visible()
+
+    @property
+    def panel(self) -> Locator:
+        return self.page.locator("#cellpipe-graph")
+
+    # --- cells ---------------------------------------------------------------
+
+    def cell(self, index: int) -> Locator:
+        return self.page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").nth(index)
+
+    def component_cell(self, name: str) -> Locator:
+        return self.page.locator(f'.jp-Notebook .jp-Cell[data-cellpipe-name="{name}"]')
+
+    def select_cell(self, index: int) -> None:
+        self.cell(index).locator(".jp-InputPrompt").click()
+
+    def type_in_cell(self, index: int, code: str, replace: bool = False) -> None:
+        """Put code into a cell's editor as a person would (without auto-closing brackets)."""
+        editor = self.cell(index).locator(".cm-content")
+        editor.click()
+        if replace:
+            self.page.keyboard.press("Control+A")
+            self.page.keyboard.press("Delete")
+        self.page.keyboard.insert_text(code)
+        self.page.keyboard.press("Escape")
+
+    def add_cell_below(self) -> None:
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("b")
+
+    def outputs_text(self, locator: Locator) -> str:
+        return " ".join(locator.locator(".jp-OutputArea-output").all_inner_texts())
+
+    def output_count(self, locator: Locator) -> int:
+        return locator.locator(".jp-OutputArea-output").count()
+
+    def run_palette(self, label: str) -> None:
+        self.page.keyboard.press("Control+Shift+C")
+        box = self.page.locator(".lm-CommandPalette-input")
+        box.fill(label)
+        self.page.locator(".lm-CommandPalette-item.lm-mod-active").click()
+
+    def make_component(self, index: int, name: str) -> None:
+        """The cell toolbar's component button, then the name dialog."""
+        self.select_cell(index)
+        button = self.cell(index).locator(
+            '.jp-cell-toolbar [data-command="cellpipe:toggle-component"]'
+        )
+        button.click()
+        dialog = self.page.locator(".jp-Dialog")
+        dialog.locator("input").fill(name)
+        dialog.locator(".jp-mod-accept").click()
+        expect(dialog).to_have_count(0)
+        expect(self.component_cell(name)).to_have_count(1)
+
+    def save(self) -> None:
+        self.page.keyboard.press("Control+s")
+        time.sleep(0.3)
+        expect(self.page.locator(".jp-NotebookPanel .jp-mod-dirty")).to_have_count(0)
+
+    def saved(self) -> dict:
+        return json.loads((self.lab.root / self.name).read_text())
+
+    # --- graph ---------------------------------------------------------------
+
+    def node(self, name: str) -> Locator:
+        return self.panel.locator(
+            ".react-flow__node", has=self.page.locator(f'.jp-cellpipe-node-name:text-is("{name}")')
+        )
+
+    def expect_status(self, name: str, status: str, timeout: float = 60_000) -> None:
+        expect(self.node(name).locator(".jp-cellpipe-node")).to_have_attribute(
+            "data-status", status, timeout=timeout
+        )
+
+    def connect(self, parent: str, child: str) -> None:
+        """Drag from the parent's bottom handle to the child's top handle."""
+        source = self.node(parent).locator(".react-flow__handle.source").bounding_box()
+        target = self.node(child).locator(".react-flow__handle.target").bounding_box()
+        assert source and target
+        mouse = self.page.mouse
+        mouse.move(source["x"] + source["width"] / 2, source["y"] + source["height"] / 2)
+        mouse.down()
+        tx, ty = target["x"] + target["width"] / 2, target["y"] + target["height"] / 2
+        mouse.move((source["x"] + tx) / 2, (source["y"] + ty) / 2, steps=5)
+        mouse.move(tx, ty, steps=5)
+        mouse.up()
+
+    def edge_count(self) -> int:
+        return self.panel.locator(".react-flow__edge").count()
+
+    def run_node(self, name: str) -> None:
+        self.node(name).locator(".jp-cellpipe-node-run").click()
+
+    def screenshot(self, step: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.name.removesuffix('.ipynb')}-{step}.png"
+        self.page.screenshot(path=str(path))
+        return path
