@@ -228,6 +228,11 @@ def _describe(cid: str, record: dict[str, Any]) -> str:
     kind = record["kind"]
     if kind == "source":
         return f"cell {cid}: both sides changed the same lines of code"
+    if kind == "name":
+        return f"cell {cid}: renamed on both sides ({record.get('ours')!r} / {record.get('theirs')!r})"
+    if kind == "worker":
+        return (f"cell {cid}: worker changed on both sides "
+                f"({record.get('ours', 'local')} / {record.get('theirs', 'local')})")
     if kind in ("metadata", "component"):
         where = ".".join(record.get("path", [])) or "component"
         return f"cell {cid}: both sides changed {where}"
