@@ -14,15 +14,16 @@ from typing import Any
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from cellpipe.engine.executor import _StreamRecorder
+from cellpipe.engine.executor import StreamRecorder
 
 
 class RecordingDisplayPublisher(DisplayPublisher):
     """A DisplayPublisher that appends display_data outputs (and optionally forwards)."""
 
     def __init__(self, outputs: list[dict[str, Any]], forward: DisplayPublisher | None,
-                 **kwargs: Any) -> None:
+                 streams: tuple[StreamRecorder, ...] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._streams = streams
         self._outputs = outputs
         self._forward = forward
         self._clear_pending = False
@@ -30,6 +31,8 @@ class RecordingDisplayPublisher(DisplayPublisher):
     def publish(self, data: dict[str, Any], metadata: dict[str, Any] | None = None,
                 source: str | None = None, *, transient: dict[str, Any] | None = None,
                 update: bool = False, **kwargs: Any) -> None:
+        for stream in self._streams:  # as ipykernel flushes stdout/stderr before a display
+            stream.flush_pending()
         if self._clear_pending:
             self._outputs.clear()
             self._clear_pending = False
@@ -51,6 +54,8 @@ class RecordingDisplayPublisher(DisplayPublisher):
             self._forward.publish(data, metadata, transient=transient, update=update, **kwargs)
 
     def clear_output(self, wait: bool = False) -> None:
+        for stream in self._streams:
+            stream.flush_pending()
         if wait:
             self._clear_pending = True
         else:
@@ -69,13 +74,14 @@ class CaptureOutputs:
 
     def __enter__(self) -> CaptureOutputs:
         self._saved = (sys.stdout, sys.stderr, self.shell.display_pub)
-        self.shell.display_pub = RecordingDisplayPublisher(
-            self.outputs, self._saved[2] if self.echo else None, shell=self.shell
+        self._streams = (
+            StreamRecorder("stdout", self.outputs, self._saved[0] if self.echo else None),
+            StreamRecorder("stderr", self.outputs, self._saved[1] if self.echo else None),
         )
-        sys.stdout = _StreamRecorder("stdout", self.outputs,  # type: ignore[assignment]
-                                     self._saved[0] if self.echo else None)
-        sys.stderr = _StreamRecorder("stderr", self.outputs,  # type: ignore[assignment]
-                                     self._saved[1] if self.echo else None)
+        self.shell.display_pub = RecordingDisplayPublisher(
+            self.outputs, self._saved[2] if self.echo else None, self._streams, shell=self.shell
+        )
+        sys.stdout, sys.stderr = self._streams  # type: ignore[assignment]
         return self
 
     def show_value(self, value: Any) -> None:
@@ -83,6 +89,8 @@ class CaptureOutputs:
         if value is None:
             return
         data, metadata = self.shell.display_formatter.format(value)
+        for stream in self._streams:
+            stream.flush_pending()
         self.outputs.append({"output_type": "execute_result", "data": data,
                              "metadata": metadata, "execution_count": None})
         if self.echo:
@@ -96,6 +104,8 @@ class CaptureOutputs:
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout, sys.stderr, self.shell.display_pub = self._saved
+        for stream in self._streams:
+            stream.flush_pending()
         for out in self.outputs:
             out.pop("_display_id", None)
 

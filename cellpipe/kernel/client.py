@@ -65,7 +65,8 @@ class PipelineKernel:
 
     def start(self) -> None:
         self.km = KernelManager(kernel_name=self.kernel_name)
-        kwargs: dict[str, Any] = {}
+        # the kernel's own TCP notice is noise on a loopback-only connection
+        kwargs: dict[str, Any] = {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
         if self.cwd:
             kwargs["cwd"] = self.cwd
         if self.env is not None:
