@@ -18,12 +18,12 @@ from cellpipe.gitnb.cells import dumps_notebook
 def cell(cid: str, code: str, name: str | None = None, parents: list[str] | None = None,
          worker: str | None = None) -> dict[str, Any]:
     """A code cell with id cid; a component when name is given."""
-    c = nbformat.v4.new_code_cell(code)
-    c.id = cid
+    c: dict[str, Any] = {"cell_type": "code", "id": cid, "source": code, "metadata": {},
+                         "outputs": [], "execution_count": None}
     if name is not None:
-        c.metadata["cellpipe"] = {"name": name, "parents": sorted(parents or [])}
+        c["metadata"]["cellpipe"] = {"name": name, "parents": sorted(parents or [])}
         if worker:
-            c.metadata["cellpipe"]["worker"] = worker
+            c["metadata"]["cellpipe"]["worker"] = worker
     return c
 
 

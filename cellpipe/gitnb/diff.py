@@ -179,6 +179,8 @@ def _compare(cid: str, a: Mapping[str, Any] | None, b: Mapping[str, Any] | None,
             change.status = "changed"
     change.old_outputs = list(a.get("outputs", [])) if a is not None else []
     change.new_outputs = list(b.get("outputs", [])) if b is not None else []
+    if a is None or b is None:
+        change.outputs_changed = bool(change.old_outputs or change.new_outputs)
     return change
 
 
@@ -246,10 +248,15 @@ def _invalidated(cells_a: Mapping[str, Any], cells_b: Mapping[str, Any],
         if cid not in graph_a:
             rekeyed.add(cid)  # new: its descendants' keys change with it
             continue
-        code_a, _ = _code_identity(source_of(cells_a[cid]))
-        code_b, names_b = _code_identity(source_of(cells_b[cid]))
-        _, names_a = _code_identity(source_of(cells_a[cid]))
-        reads_changed = changed_params & (names_a | names_b)
+        src_a, src_b = source_of(cells_a[cid]), source_of(cells_b[cid])
+        code_a = code_b = ""
+        reads_changed: set[str] = set()
+        if src_a != src_b:  # only then can the normalized code differ
+            code_a, names_a = _code_identity(src_a)
+            code_b, names_b = _code_identity(src_b)
+            reads_changed = changed_params & (names_a | names_b)
+        elif changed_params:
+            reads_changed = changed_params & _code_identity(src_b)[1]
         if code_a != code_b or set(parents) != set(graph_a[cid]) or reads_changed:
             rekeyed.add(cid)
     stale = set(rekeyed)

@@ -52,7 +52,7 @@ def cell_facts(diff: NotebookDiff, c: CellChange) -> list[str]:
         facts.append(f"worker {old or 'local'} -> {new or 'local'}")
     if c.metadata_changed:
         facts.append("metadata changed")
-    if c.outputs_changed:
+    if c.outputs_changed and c.status != "added" and c.status != "removed":
         facts.append("outputs changed")
     return facts
 
@@ -106,7 +106,8 @@ def diff_lines(diff: NotebookDiff, outputs: bool = False,
             out.append((f"  + {diff.name(parent)} -> {diff.name(child)}", STYLES["+"]))
         for parent, child in diff.edges_removed:
             out.append((f"  - {diff.name(parent)} -> {diff.name(child)}", STYLES["-"]))
-    changed = diff.changed
+    changed = [c for c in diff.cells
+               if c.status != "same" or c.moved or (outputs and c.outputs_changed)]
     if changed:
         out.append(("cells:", "bold"))
     for c in changed:
