@@ -41,6 +41,11 @@ export class CellBadges implements IDisposable {
     }
     const byId = new Map(this._model.components.map(c => [c.id, c]));
     for (const cell of this._model.panel.content.widgets) {
+      if (!this._hooked.has(cell)) {
+        // A cell of a long notebook builds its DOM when first scrolled into view.
+        this._hooked.add(cell);
+        void cell.ready.then(() => this._update());
+      }
       const component = byId.get(cell.model.sharedModel.getId());
       if (component) {
         const status = this._model.status(component.id);
@@ -61,6 +66,8 @@ export class CellBadges implements IDisposable {
         '<span class="jp-cellpipe-cell-name"></span>' +
         '<span class="jp-cellpipe-badge jp-cellpipe-badge-status"></span>' +
         '<span class="jp-cellpipe-badge jp-cellpipe-badge-remote"></span>';
+    }
+    if (cell.node.firstChild !== badge) {
       cell.node.insertBefore(badge, cell.node.firstChild);
     }
     (badge.children[0] as HTMLElement).textContent = name;
@@ -79,6 +86,7 @@ export class CellBadges implements IDisposable {
   }
 
   private _disposed = false;
+  private _hooked = new WeakSet<Cell>();
 
   private _hide(cell: Cell): void {
     cell.node.querySelector(`:scope > .${BADGE_CLASS}`)?.remove();

@@ -24,6 +24,16 @@ import {
   NodeStatus
 } from './tokens';
 
+/** One component's outcome in the last run. */
+export interface IRunLogEntry {
+  id: string;
+  name: string;
+  status: EventStatus;
+  elapsed: number | null;
+  reason: string;
+  worker: string;
+}
+
 /** A message the panel shows above the graph. */
 export interface IBanner {
   kind: 'error' | 'info';
@@ -75,6 +85,11 @@ export class PipelineModel implements IDisposable {
 
   get banner(): IBanner | null {
     return this._banner;
+  }
+
+  /** What happened to each component in the last run (latest target), in order. */
+  get runLog(): IRunLogEntry[] {
+    return this._runLog;
   }
 
   get isRunning(): boolean {
@@ -360,6 +375,7 @@ export class PipelineModel implements IDisposable {
         break;
       case 'run':
         if (message.phase === 'start') {
+          this._runLog = [];
           for (const step of message.steps ?? []) {
             this._live.set(step.id, 'queued');
           }
@@ -367,6 +383,19 @@ export class PipelineModel implements IDisposable {
         break;
       case 'event':
         this._live.set(message.id, message.status as EventStatus);
+        if (message.status !== 'queued' && message.status !== 'running') {
+          this._runLog = [
+            ...this._runLog.filter(e => e.id !== message.id),
+            {
+              id: message.id,
+              name: message.name,
+              status: message.status,
+              elapsed: message.elapsed ?? null,
+              reason: message.reason ?? '',
+              worker: message.worker ?? ''
+            }
+          ];
+        }
         if (message.worker) {
           this._workers.set(message.id, message.worker);
         } else {
@@ -413,6 +442,7 @@ export class PipelineModel implements IDisposable {
   private _disposed = false;
   private _live = new Map<string, EventStatus>();
   private _queue: { id: string; force: boolean }[] = [];
+  private _runLog: IRunLogEntry[] = [];
   private _running = false;
   private _state: IStateMessage | null = null;
   private _syncDelay: number;

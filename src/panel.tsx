@@ -5,7 +5,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Menu } from '@lumino/widgets';
 import * as React from 'react';
 
-import { GraphView } from './components/GraphView';
+import { GraphView, statusLabel } from './components/GraphView';
 import { ParametersForm } from './components/ParametersForm';
 import { PipelineModel } from './model';
 import * as nb from './notebookpipeline';
@@ -138,6 +138,37 @@ function PanelBody(props: {
             props.menu.open(x, y);
           }}
         />
+      )}
+      {model.runLog.length > 0 && (
+        <details className="jp-cellpipe-runlog-section" open>
+          <summary>{trans.__('Last run')}</summary>
+          <ol className="jp-cellpipe-runlog">
+            {model.runLog.map(entry => (
+              <li
+                key={entry.id}
+                className={`jp-cellpipe-runlog-entry jp-cellpipe-status-${entry.status}`}
+                data-name={entry.name}
+                data-status={entry.status}
+                title={entry.reason}
+              >
+                <span className="jp-cellpipe-runlog-name">{entry.name}</span>
+                <span className="jp-cellpipe-badge jp-cellpipe-badge-status">
+                  {statusLabel(trans, entry.status)}
+                </span>
+                {entry.worker && (
+                  <span className="jp-cellpipe-badge jp-cellpipe-badge-remote">
+                    {trans.__('remote: %1', entry.worker)}
+                  </span>
+                )}
+                {entry.elapsed !== null && (
+                  <span className="jp-cellpipe-runlog-time">
+                    {trans.__('%1 s', entry.elapsed.toFixed(2))}
+                  </span>
+                )}
+              </li>
+            ))}
+          </ol>
+        </details>
       )}
       <details className="jp-cellpipe-params-section" open>
         <summary>{trans.__('Parameters')}</summary>

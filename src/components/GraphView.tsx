@@ -67,6 +67,8 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
 
 const nodeTypes = { component: ComponentNodeView };
 
+const FIT_OPTIONS = { padding: 0.15, maxZoom: 1.2 };
+
 export interface IGraphViewProps {
   model: PipelineModel;
   trans: TranslationBundle;
@@ -118,9 +120,23 @@ function Graph(props: IGraphViewProps): JSX.Element {
     );
   }, [structureKey]);
 
+  // Fit the graph when its structure changes and whenever the panel is resized or shown.
+  const wrapper = React.useRef<HTMLDivElement>(null);
   React.useEffect(() => {
-    const timer = window.setTimeout(() => void flow.fitView({ padding: 0.15, maxZoom: 1.2 }), 30);
-    return () => window.clearTimeout(timer);
+    let timer = 0;
+    const fit = () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => void flow.fitView(FIT_OPTIONS), 40);
+    };
+    fit();
+    const observer = new ResizeObserver(fit);
+    if (wrapper.current) {
+      observer.observe(wrapper.current);
+    }
+    return () => {
+      observer.disconnect();
+      window.clearTimeout(timer);
+    };
   }, [structureKey]);
 
   const nodes: ComponentNode[] = components.map(c => {
@@ -162,8 +178,11 @@ function Graph(props: IGraphViewProps): JSX.Element {
   );
 
   return (
+    <div className="jp-cellpipe-graph-canvas" ref={wrapper}>
     <ReactFlow
       nodes={nodes}
+      fitView
+      fitViewOptions={FIT_OPTIONS}
       edges={edges}
       nodeTypes={nodeTypes}
       nodesDraggable={false}
@@ -205,6 +224,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
       <Background gap={16} size={1} />
       <Controls showInteractive={false} />
     </ReactFlow>
+    </div>
   );
 }
 

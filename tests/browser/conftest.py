@@ -46,19 +46,31 @@ class Lab:
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/lab/tree/{name}?token={self.token}&reset"
 
-    def write_notebook(self, name: str, sources: list[str]) -> Path:
-        """An nbformat 4.5 notebook with plain code cells (no components yet)."""
-        cells = [
-            {
-                "cell_type": "code",
-                "id": f"cell{i}",
-                "metadata": {},
-                "source": src,
-                "outputs": [],
-                "execution_count": None,
-            }
-            for i, src in enumerate(sources)
-        ]
+    def write_notebook(
+        self,
+        name: str,
+        sources: list[str],
+        components: dict[int, tuple[str, list[int]]] | None = None,
+        parameters: dict | None = None,
+    ) -> Path:
+        """An nbformat 4.5 notebook; `components` maps a cell index to (name, parent indexes)."""
+        components = components or {}
+        cells = []
+        for i, src in enumerate(sources):
+            meta = {}
+            if i in components:
+                cname, parents = components[i]
+                meta["cellpipe"] = {"name": cname, "parents": sorted(f"cell{p}" for p in parents)}
+            cells.append(
+                {
+                    "cell_type": "code",
+                    "id": f"cell{i}",
+                    "metadata": meta,
+                    "source": src,
+                    "outputs": [],
+                    "execution_count": None,
+                }
+            )
         nb = {
             "nbformat": 4,
             "nbformat_minor": 5,
@@ -67,6 +79,8 @@ class Lab:
             },
             "cells": cells,
         }
+        if parameters is not None:
+            nb["metadata"]["cellpipe"] = {"version": 1, "parameters": parameters}
         path = self.root / name
         path.write_text(json.dumps(nb, indent=1))
         return path

@@ -125,6 +125,14 @@ class NotebookUI:
     def edge_count(self) -> int:
         return self.panel.locator(".react-flow__edge").count()
 
+    def run_log(self) -> list[tuple[str, str]]:
+        """The panel's "Last run" list as (name, status)."""
+        entries = self.panel.locator(".jp-cellpipe-runlog-entry")
+        return [
+            (e.get_attribute("data-name"), e.get_attribute("data-status"))
+            for e in entries.all()
+        ]
+
     def run_node(self, name: str) -> None:
         self.node(name).locator(".jp-cellpipe-node-run").click()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.labui import NotebookUI
-
-import pytest
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +79,7 @@ def test_build_connect_run_and_cache(lab, page):
         ui.expect_status(name, "done")
     assert runs(lab) == ["A", "B", "C"] * 2
     assert ui.output_count(ui.cell(0)) == 0
+    assert ui.run_log() == [("A", "done"), ("B", "done"), ("C", "done")]
 
     # run C unchanged (keyboard shortcut P R): everything from the cache, nothing executes
     ui.select_cell(2)
@@ -87,6 +89,7 @@ def test_build_connect_run_and_cache(lab, page):
         ui.expect_status(name, "cached")
     expect(ui.cell(2).locator(".jp-OutputArea-output")).to_contain_text("C sees 14")
     assert runs(lab) == ["A", "B", "C"] * 2
+    assert ui.run_log() == [("A", "cached"), ("B", "cached"), ("C", "cached")]
     ui.screenshot("05-cached")
 
     # an ancestor's captured output, on demand, in its own cell
@@ -95,3 +98,80 @@ def test_build_connect_run_and_cache(lab, page):
     expect(ui.cell(0).locator(".jp-OutputArea")).to_contain_text("A says hi")
     expect(ui.cell(0).locator(".jp-OutputArea")).to_contain_text("captured during the run of")
     ui.screenshot("06-captured")
+
+
+def test_error_in_ancestor_shows_in_target_cell(lab, page):
+    lab.write_notebook(
+        "err.ipynb",
+        ["a = 1", "def half(x):\n    return x / 0\n\nb = half(a)", "print('C', a + b)"],
+        components={0: ("A", []), 1: ("B", [0]), 2: ("C", [1])},
+    )
+    ui = NotebookUI(page, lab, "err.ipynb").open()
+    ui.select_cell(2)
+    ui.run_palette("Run Component")
+    error = ui.cell(2).locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    expect(error).to_contain_text("ZeroDivisionError", timeout=60_000)
+    text = error.inner_text()
+    assert "B" in text.splitlines()[0] or "'B'" in text  # the traceback names B
+    assert "return x / 0" in text and "half" in text  # B's own frames and source lines
+    for internal in ("/cellpipe/", "cellpipe.engine", "cellpipe.kernel", "site-packages"):
+        assert internal not in text, f"{internal} leaked into the traceback:\n{text}"
+    ui.expect_status("B", "error")
+    ui.expect_status("A", "done")
+    assert ui.output_count(ui.cell(0)) == 0 and ui.output_count(ui.cell(1)) == 0
+    ui.screenshot("error")
+
+    ui.save()
+    outputs = ui.saved()["cells"][2]["outputs"]
+    assert [o["output_type"] for o in outputs] == ["error"]
+    assert outputs[0]["ename"] == "ZeroDivisionError"
+
+
+def test_cycle_is_refused_and_notebook_unchanged(lab, page):
+    path = lab.write_notebook(
+        "cycle.ipynb",
+        ["a = 1", "b = a", "c = b"],
+        components={0: ("A", []), 1: ("B", [0]), 2: ("C", [1])},
+    )
+    before = [c["metadata"] for c in json.loads(path.read_text())["cells"]]
+    ui = NotebookUI(page, lab, "cycle.ipynb").open()
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(2)
+    ui.connect("C", "A")
+    message = ui.panel.locator(".jp-cellpipe-message-error")
+    expect(message).to_contain_text("cycle")
+    expect(message).to_contain_text("A")
+    ui.screenshot("refused")
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(2)
+    ui.save()
+    assert [c["metadata"] for c in ui.saved()["cells"]] == before
+
+    # removing an edge: select it and press Delete
+    ui.panel.locator(".react-flow__edge").first.click(force=True)
+    ui.page.keyboard.press("Delete")
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(1)
+    ui.save()
+    parents = [c["metadata"]["cellpipe"]["parents"] for c in ui.saved()["cells"]]
+    assert parents.count([]) == 2
+
+
+def test_parameter_change_marks_readers_stale(lab, page):
+    lab.write_notebook(
+        "params.ipynb",
+        ["print('lr is', lr)", "x = 1"],
+        components={0: ("train", []), 1: ("other", [])},
+        parameters={"lr": {"type": "float", "value": 0.1}},
+    )
+    ui = NotebookUI(page, lab, "params.ipynb").open()
+    ui.panel.locator(".jp-cellpipe-run-pipeline").click()
+    expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.1", timeout=60_000)
+    ui.expect_status("train", "done")
+    ui.expect_status("other", "done")
+
+    value = ui.panel.locator('.jp-cellpipe-param[data-name="lr"] .jp-cellpipe-param-value')
+    value.fill("0.5")
+    value.press("Enter")
+    ui.expect_status("train", "stale")
+    ui.expect_status("other", "done")
+    ui.screenshot("param-stale")
+    ui.save()
+    assert ui.saved()["metadata"]["cellpipe"]["parameters"]["lr"] == {"type": "float", "value": 0.5}
