@@ -17,9 +17,10 @@ from rich.text import Text
 from cellpipe.gitnb import gitsetup
 from cellpipe.gitnb.driver import run_merge
 from cellpipe.gitnb.files import diff_files
-from cellpipe.gitnb.gitio import GitError, read_blobs, repo_path
+from cellpipe.gitnb.gitio import GitError
 from cellpipe.gitnb.history import notebook_history
 from cellpipe.gitnb.render import print_diff
+from cellpipe.gitnb.revisions import notebook_at
 from cellpipe.gitnb.svg import dag_diff_svg
 
 
@@ -30,12 +31,8 @@ def _console(colour: bool | None) -> Console:
 
 def _resolve(args: tuple[str, ...]) -> tuple[bytes | None, bytes | None, str, str]:
     """(old bytes, new bytes, old label, new label) for the accepted argument forms."""
-    def git_version(rev: str, notebook: str) -> bytes | None:
-        root, rel = repo_path(notebook)
-        (blob,) = read_blobs(root, [f"{rev}:{rel}"])
-        if blob is None:
-            raise click.ClickException(f"{rel} does not exist in revision {rev!r}")
-        return blob
+    def git_version(rev: str, notebook: str) -> bytes:
+        return notebook_at(notebook, rev)
 
     def file(path: str) -> bytes:
         try:

@@ -1,0 +1,144 @@
+"""HTTP endpoints for the History and conflict views; thin over `cellpipe.gitnb`.
+
+GET  <base>/cellpipe/git/history?path=NB[&limit=N]      commits that touched NB, with summaries
+GET  <base>/cellpipe/git/diff?path=NB&rev=R             what commit R changed (against its parent)
+GET  <base>/cellpipe/git/diff?path=NB&old=R1[&new=R2]   R1 against R2 (default: the file on disk)
+POST <base>/cellpipe/git/checkout {path, rev, mode}     mode "copy": open R as a new notebook;
+                                                        "restore": replace NB (current kept)
+POST <base>/cellpipe/git/resolve {cell, choice}         a conflicted cell resolved (ours/theirs/both)
+Paths are relative to the server's root directory, as in the contents API.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import tornado
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from cellpipe.gitnb import revisions
+from cellpipe.gitnb.gitio import GitError
+from cellpipe.gitnb.history import notebook_history
+from cellpipe.gitnb.render import diff_lines
+from cellpipe.gitnb.resolve import ResolveError, resolve_cell
+from cellpipe.gitnb.svg import dag_diff_svg
+
+
+class RequestError(ValueError):
+    """A request cellpipe cannot serve as asked (a 400)."""
+
+
+class GitHandler(APIHandler):
+    """Base: resolve paths inside the root, run `answer`, turn errors into JSON replies."""
+
+    def root(self) -> Path:
+        return Path(self.contents_manager.root_dir).resolve()
+
+    def notebook_path(self, rel: Any) -> Path:
+        if not isinstance(rel, str) or not rel:
+            raise RequestError("the request needs a notebook 'path'")
+        path = (self.root() / rel.lstrip("/")).resolve()
+        if not path.is_relative_to(self.root()):
+            raise RequestError(f"{rel} is outside the server's root directory")
+        return path
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root()).as_posix()
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reply(self, body: dict[str, Any]) -> None:
+        try:
+            result = self.answer(body)
+        except revisions.RevisionNotFound as exc:
+            self.set_status(404)
+            result = {"kind": "RevisionNotFound", "message": str(exc)}
+        except (GitError, RequestError, ResolveError) as exc:
+            self.set_status(400)
+            result = {"kind": type(exc).__name__, "message": str(exc)}
+        self.finish(json.dumps(result))
+
+
+class HistoryHandler(GitHandler):
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        limit = body.get("limit")
+        entries = notebook_history(self.notebook_path(body.get("path")),
+                                   int(limit) if limit else None)
+        return {"entries": [e.to_json() for e in entries]}
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.reply({k: self.get_argument(k, None) for k in ("path", "limit")})
+
+
+class DiffHandler(GitHandler):
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        path = self.notebook_path(body.get("path"))
+        if body.get("rev"):
+            result = revisions.commit_diff(path, body["rev"])
+        elif body.get("old"):
+            result = revisions.diff_revisions(path, body["old"], body.get("new") or None)
+        else:
+            raise RequestError("give 'rev' (a commit) or 'old' (and optionally 'new')")
+        if result.diff is None:
+            raise RequestError(str(result.problem))
+        d = result.diff
+        return {"summary": d.summary(), "diff": d.to_json(),
+                "lines": [list(line) for line in diff_lines(d)], "svg": dag_diff_svg(d)}
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.reply({k: self.get_argument(k, None) for k in ("path", "rev", "old", "new")})
+
+
+class CheckoutHandler(GitHandler):
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        path, rev, mode = self.notebook_path(body.get("path")), body.get("rev"), body.get("mode")
+        if not isinstance(rev, str) or not rev:
+            raise RequestError("the request needs a revision 'rev'")
+        if mode == "copy":
+            return {"path": self.relative(revisions.open_copy(path, rev)), "backup": None}
+        if mode == "restore":
+            done = revisions.restore(path, rev)
+            backup = self.relative(done.backup) if done.backup else None
+            return {"path": self.relative(done.path), "backup": backup}
+        raise RequestError("mode must be 'copy' or 'restore'")
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        self.reply(_body(self))
+
+
+class ResolveHandler(GitHandler):
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        cell = body.get("cell")
+        if not isinstance(cell, dict):
+            raise RequestError("the request needs the conflicted 'cell'")
+        return {"cell": resolve_cell(cell, str(body.get("choice")))}
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        self.reply(_body(self))
+
+
+def _body(handler: APIHandler) -> dict[str, Any]:
+    try:
+        body = json.loads(handler.request.body or b"{}")
+    except json.JSONDecodeError:
+        body = None
+    return body if isinstance(body, dict) else {}
+
+
+def setup_handlers(web_app: Any) -> None:
+    """Mount the endpoints under <base_url>/cellpipe/git/."""
+    base = url_path_join(web_app.settings["base_url"], "cellpipe", "git")
+    web_app.add_handlers(".*$", [
+        (url_path_join(base, "history"), HistoryHandler),
+        (url_path_join(base, "diff"), DiffHandler),
+        (url_path_join(base, "checkout"), CheckoutHandler),
+        (url_path_join(base, "resolve"), ResolveHandler),
+    ])
