@@ -1,0 +1,49 @@
+/** The CSS of the git views, added once (scoped under .jp-cellpipe-git-* and theme variables). */
+const CSS = `
+.jp-cellpipe-git-history { display: flex; height: 100%; font-size: var(--jp-ui-font-size1);
+  color: var(--jp-ui-font-color1); background: var(--jp-layout-color1); }
+.jp-cellpipe-git-commits { width: 34%; min-width: 220px; overflow: auto;
+  border-right: 1px solid var(--jp-border-color2); }
+.jp-cellpipe-git-commit { padding: 6px 10px; cursor: pointer;
+  border-bottom: 1px solid var(--jp-border-color3); }
+.jp-cellpipe-git-commit:hover { background: var(--jp-layout-color2); }
+.jp-cellpipe-git-commit.jp-mod-selected { background: var(--jp-brand-color3); }
+.jp-cellpipe-git-commit-subject { font-weight: 600; }
+.jp-cellpipe-git-commit-meta, .jp-cellpipe-git-commit-summary { color: var(--jp-ui-font-color2);
+  font-size: var(--jp-ui-font-size0); }
+.jp-cellpipe-git-detail { flex: 1; overflow: auto; padding: 10px 14px; }
+.jp-cellpipe-git-actions { display: flex; gap: 8px; margin: 6px 0 10px; }
+.jp-cellpipe-git-svg { overflow: auto; border: 1px solid var(--jp-border-color2);
+  background: white; margin-bottom: 10px; }
+.jp-cellpipe-git-lines { font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size);
+  white-space: pre-wrap; margin: 0; }
+.jp-cellpipe-git-lines .green { color: var(--jp-success-color0, #1a7f37); }
+.jp-cellpipe-git-lines .red { color: var(--jp-error-color0, #cf222e); }
+.jp-cellpipe-git-lines .yellow { color: var(--jp-warn-color0, #9a6700); }
+.jp-cellpipe-git-lines .cyan { color: var(--jp-info-color0, #0969da); }
+.jp-cellpipe-git-lines .bold { font-weight: 600; }
+.jp-cellpipe-git-message { color: var(--jp-ui-font-color2); padding: 10px; }
+.jp-cellpipe-conflict { outline: 2px solid var(--jp-warn-color1); outline-offset: -2px; }
+.jp-cellpipe-conflict-bar { margin: 4px 8px 4px 72px; padding: 6px 8px;
+  border: 1px solid var(--jp-warn-color1); background: var(--jp-warn-color3);
+  font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color1); }
+.jp-cellpipe-conflict-sides { display: flex; gap: 8px; margin: 6px 0; }
+.jp-cellpipe-conflict-side { flex: 1; min-width: 0; }
+.jp-cellpipe-conflict-side pre { margin: 2px 0 0; padding: 4px; overflow: auto; max-height: 16em;
+  background: var(--jp-layout-color0); border: 1px solid var(--jp-border-color2);
+  font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size); }
+.jp-cellpipe-conflict-buttons { display: flex; gap: 6px; }
+`;
+
+let added = false;
+
+export function addGitStyle(): void {
+  if (added || typeof document === 'undefined') {
+    return;
+  }
+  const style = document.createElement('style');
+  style.id = 'jp-cellpipe-git-style';
+  style.textContent = CSS;
+  document.head.appendChild(style);
+  added = true;
+}
