@@ -236,6 +236,7 @@ def test_bad_structure_is_refused_before_anything_runs(counts):
 def test_disk_cache_survives_a_new_store(tmp_path, counts):
     r = runner(tmp_path)
     r.run(chain3(), "c")
+    r.store.flush()  # disk writes happen in the background
     fresh = runner(tmp_path)  # a kernel restart: nothing in memory
     res = fresh.run(chain3(), "c", rerun_target=True)
     assert res.reused == ["a", "b"] and res.executed == ["c"]
@@ -248,12 +249,16 @@ def test_persist_opt_out_per_component(tmp_path, counts):
     nb = make_notebook([(counted("x = 1", "a"), "a", []), (counted("y = x", "b"), "b", ["a"])])
     nb.cells[0].metadata["cellpipe"]["persist"] = False
     p = pipeline_from_notebook(nb)
-    runner(tmp_path).run(p, "b")
+    first = runner(tmp_path)
+    first.run(p, "b")
+    first.store.flush()
     res = runner(tmp_path).run(p, "b")
     assert res.executed == ["a"] and res.reused == ["b"]
 
 
 def test_global_opt_out(tmp_path, counts, monkeypatch):
     monkeypatch.setenv("CELLPIPE_CACHE", "memory")
-    runner(tmp_path).run(chain3(), "c")
+    r = runner(tmp_path)
+    r.run(chain3(), "c")
+    r.store.flush()
     assert not (tmp_path / "entries").exists()

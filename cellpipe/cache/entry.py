@@ -34,4 +34,4 @@ class CacheEntry:
 
     @property
     def nbytes(self) -> int:
-        return sum(v.nbytes for v in self.variables.values())
+        return sum(v.nbytes for v in self.variables.values()) + 256

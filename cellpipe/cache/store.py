@@ -7,6 +7,7 @@ on a background thread so a run does not wait for the disk; `flush()` waits for 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -65,6 +66,11 @@ class CacheStore:
         self._writes: queue.Queue[CacheEntry | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._write_errors: list[str] = []
+        self._index_cache: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._index_size = -1
+        self._dirs_made = False
+        self._pending: list[CacheEntry] = []
+        self._memory_bytes = 0
 
     # --- lookup -------------------------------------------------------------
     def get(self, key: str) -> CacheEntry | None:
@@ -85,14 +91,28 @@ class CacheStore:
         """(key, key inputs) of the last result recorded for a component, if any."""
         if component_id in self.last_key:
             return self.last_key[component_id]
+        return self._index().get(component_id)
+
+    def _index(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """component id -> (key, inputs), from the append-only index (re-read when it grew)."""
         if self.root is None:
-            return None
-        path = self.root / "index" / f"{_safe(component_id)}.json"
+            return {}
+        path = self.root / "index.jsonl"
         try:
-            data = json.loads(path.read_text())
-            return data["key"], data["inputs"]
-        except (OSError, ValueError, KeyError):
-            return None
+            size = path.stat().st_size
+        except OSError:
+            return {}
+        if self._index_size != size:
+            index: dict[str, tuple[str, dict[str, Any]]] = {}
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    try:
+                        rec = json.loads(line)
+                        index[rec["component_id"]] = (rec["key"], rec["inputs"])
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a torn or foreign line: skip it, keep the rest
+            self._index_cache, self._index_size = index, size
+        return self._index_cache
 
     # --- updates ------------------------------------------------------------
     def put(self, entry: CacheEntry, persist: bool = True) -> None:
@@ -101,8 +121,17 @@ class CacheStore:
         self.failed.pop(entry.component_id, None)
         self.last_key[entry.component_id] = (entry.key, entry.inputs)
         if persist and self.root is not None and entry.cacheable:
+            self._pending.append(entry)
+
+    def start_writes(self) -> None:
+        """Hand the entries kept since the last call to the background writer.
+
+        The runner calls this when a run ends, so disk writes never slow the run itself."""
+        if self._pending:
             self._start_writer()
-            self._writes.put(entry)
+            for entry in self._pending:
+                self._writes.put(entry)
+            self._pending = []
 
     def record_failure(self, component_id: str, key: str, inputs: dict[str, Any]) -> None:
         self.failed[component_id] = key
@@ -110,22 +139,30 @@ class CacheStore:
 
     def flush(self) -> list[str]:
         """Wait for pending disk writes; return the errors they met (and forget them)."""
+        self.start_writes()
         if self._writer is not None:
             self._writes.join()
         errors, self._write_errors = self._write_errors, []
         return errors
 
+    def take_write_errors(self) -> list[str]:
+        """Errors of background writes so far (and forget them), without waiting."""
+        errors, self._write_errors = self._write_errors, []
+        return errors
+
     def _remember(self, entry: CacheEntry) -> None:
-        self.memory.pop(entry.key, None)
+        old = self.memory.pop(entry.key, None)
+        if old is not None:
+            self._memory_bytes -= old.nbytes
         self.memory[entry.key] = entry
-        total = sum(e.nbytes for e in self.memory.values())
+        self._memory_bytes += entry.nbytes
+        if self._memory_bytes <= self.memory_limit:
+            return
         for key in list(self.memory):  # oldest first; keep what is only in memory
-            if total <= self.memory_limit:
+            if self._memory_bytes <= self.memory_limit:
                 break
-            old = self.memory[key]
-            if key != entry.key and self.root is not None and self.has_on_disk(key):
-                total -= old.nbytes
-                del self.memory[key]
+            if key != entry.key and self.has_on_disk(key):
+                self._memory_bytes -= self.memory.pop(key).nbytes
 
     def has_on_disk(self, key: str) -> bool:
         return self.root is not None and (self._entry_dir(key) / "manifest.json").exists()
@@ -140,6 +177,7 @@ class CacheStore:
             self._writer = threading.Thread(target=self._write_loop, daemon=True,
                                             name="cellpipe-cache-writer")
             self._writer.start()
+            atexit.register(self.flush)  # a kernel shutting down finishes its writes
 
     def _write_loop(self) -> None:
         while True:
@@ -159,14 +197,18 @@ class CacheStore:
         if (final / "manifest.json").exists():
             self._write_index(entry)
             return final
-        tmp = self.root / "tmp" / f"{_safe(entry.key)}.{uuid.uuid4().hex}"
-        tmp.mkdir(parents=True)
+        if not self._dirs_made:
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            (self.root / "entries").mkdir(parents=True, exist_ok=True)
+            self._dirs_made = True
+        tmp = os.path.join(self.root, "tmp", f"{_safe(entry.key)}.{uuid.uuid4().hex}")
+        os.mkdir(tmp)
         try:
             variables = []
             for i, (name, value) in enumerate(entry.variables.items()):
                 fname = f"var{i}.bin"
                 h = hashlib.sha256()
-                with open(tmp / fname, "wb") as f:
+                with open(os.path.join(tmp, fname), "wb") as f:
                     for part in (value.data, *value.buffers):
                         f.write(part)
                         h.update(part)
@@ -185,25 +227,30 @@ class CacheStore:
                 "run_of": entry.run_of,
                 "python": platform.python_version(), "packages": _package_versions(),
             }
-            (tmp / "manifest.json").write_text(json.dumps(manifest, default=repr))
-            final.parent.mkdir(parents=True, exist_ok=True)
+            with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as f:
+                f.write(json.dumps(manifest, default=repr))
             try:
                 os.rename(tmp, final)
             except OSError:
                 if not (final / "manifest.json").exists():
                     raise
-        finally:
+                shutil.rmtree(tmp, ignore_errors=True)  # written meanwhile by another kernel
+        except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            raise
         self._write_index(entry)
         return final
 
     def _write_index(self, entry: CacheEntry) -> None:
+        """Append (component, key, inputs) to index.jsonl: one atomic O_APPEND write."""
         assert self.root is not None
-        index = self.root / "index"
-        index.mkdir(parents=True, exist_ok=True)
-        tmp = index / f".{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps({"key": entry.key, "inputs": entry.inputs}, default=repr))
-        os.replace(tmp, index / f"{_safe(entry.component_id)}.json")
+        line = json.dumps({"component_id": entry.component_id, "key": entry.key,
+                           "inputs": entry.inputs}, default=repr) + "\n"
+        fd = os.open(self.root / "index.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
 
     def _read(self, key: str) -> CacheEntry | None:
         folder = self._entry_dir(key)
@@ -256,10 +303,14 @@ class CacheStore:
         """Remove every entry; return how many were removed."""
         count = len(list(self.entries()))
         self.memory.clear()
+        self._memory_bytes = 0
         self.last_key.clear()
         if self.root is not None:
-            for sub in ("entries", "index", "tmp"):
+            for sub in ("entries", "tmp"):
                 shutil.rmtree(self.root / sub, ignore_errors=True)
+            (self.root / "index.jsonl").unlink(missing_ok=True)
+            self._index_size = -1
+            self._dirs_made = False
         return count
 
     def gc(self, older_than_days: float | None = None) -> tuple[int, int]:
@@ -268,12 +319,10 @@ class CacheStore:
         if self.root is None:
             return 0, 0
         shutil.rmtree(self.root / "tmp", ignore_errors=True)
-        live = set()
-        for path in (self.root / "index").glob("*.json"):
-            try:
-                live.add(json.loads(path.read_text())["key"])
-            except (OSError, ValueError, KeyError):
-                continue
+        self._dirs_made = False
+        index = self._index()
+        live = {key for key, _ in index.values()}
+        self._compact_index(index)
         removed = freed = 0
         cutoff = time.time() - older_than_days * 86400 if older_than_days is not None else None
         for info in list(self.entries()):
@@ -284,6 +333,17 @@ class CacheStore:
                 removed += 1
                 freed += info.nbytes
         return removed, freed
+
+
+    def _compact_index(self, index: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        assert self.root is not None
+        tmp = self.root / f".index.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for cid, (key, inputs) in index.items():
+                f.write(json.dumps({"component_id": cid, "key": key, "inputs": inputs},
+                                   default=repr) + "\n")
+        os.replace(tmp, self.root / "index.jsonl")
+        self._index_size = -1
 
 
 def _safe(name: str) -> str:

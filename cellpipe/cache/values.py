@@ -9,9 +9,12 @@ cannot be pickled are shared by reference and make the entry not cacheable.
 from __future__ import annotations
 
 import importlib
+import mmap
+import os
 import pickle
 import sys
 import types
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +70,48 @@ def pickle_parts(obj: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
     return data, buffers
 
 
+_CHUNK = 32 << 20  # buffers above this are hashed in parallel chunks (xxhash drops the GIL)
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                   thread_name_prefix="cellpipe-hash")
+    return _POOL
+
+
+_BIG = 1 << 20
+
+
+def fresh_copy(view: memoryview) -> Any:
+    """A private, writable copy of a buffer. Large ones go to an anonymous mapping whose
+    pages are populated up front (far fewer page faults than a fresh bytearray)."""
+    view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    if view.nbytes < _BIG:
+        return bytearray(view)
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    mapping = mmap.mmap(-1, view.nbytes, flags=flags)
+    mapping[:] = view
+    return mapping
+
+
+def _chunk_digest(view: memoryview) -> bytes:
+    return xxhash.xxh3_64_digest(view)
+
+
 def fingerprint_parts(data: bytes, buffers: list[Any]) -> str:
-    """A fast content hash (xxh3-128) of a pickle and its out-of-band buffers."""
+    """A fast content hash (xxh3) of a pickle and its out-of-band buffers."""
     h = xxhash.xxh3_128(data)
     for buf in buffers:
-        raw = buf.raw() if isinstance(buf, pickle.PickleBuffer) else memoryview(buf)
-        h.update(raw)
+        raw = buf.raw() if isinstance(buf, pickle.PickleBuffer) else memoryview(buf).cast("B")
+        if raw.nbytes <= _CHUNK or (os.cpu_count() or 1) < 2:
+            h.update(raw)
+            continue
+        chunks = [raw[i:i + _CHUNK] for i in range(0, raw.nbytes, _CHUNK)]
+        for digest in _pool().map(_chunk_digest, chunks):
+            h.update(digest)
     return h.hexdigest()
 
 
@@ -130,7 +169,7 @@ def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
             "it is shared by reference and the result is not cached",
         )
     fp = fingerprint_parts(data, pbuffers)
-    buffers = [bytes(b.raw()) for b in pbuffers]  # the one copy that protects the entry
+    buffers = [fresh_copy(b.raw()) for b in pbuffers]  # the one copy that protects the entry
     for b in pbuffers:
         b.release()
     return StoredValue("pickle", fp, data=data, buffers=buffers, type_name=tname)
@@ -162,7 +201,7 @@ def load_value(stored: StoredValue, namespace: dict[str, Any]) -> Any:
     if stored.kind == "function":
         func = stored.value if stored.value is not None else pickle.loads(stored.data)
         return _rebind(func, namespace)
-    copies = [bytearray(b) for b in stored.buffers]
+    copies = [fresh_copy(memoryview(b)) for b in stored.buffers]
     return pickle.loads(stored.data, buffers=copies)
 
 

@@ -34,12 +34,12 @@ class Plan:
     steps: list[Step]
     parameters: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def keys(self) -> dict[str, str]:
-        return {s.id: s.key for s in self.steps}
+    def __post_init__(self) -> None:
+        self.keys: dict[str, str] = {s.id: s.key for s in self.steps}
+        self._by_id = {s.id: s for s in self.steps}
 
     def step(self, component_id: str) -> Step:
-        return next(s for s in self.steps if s.id == component_id)
+        return self._by_id[component_id]
 
 
 def check_runnable(pipeline: Pipeline, target_id: str) -> list[str]:

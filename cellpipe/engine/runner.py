@@ -13,7 +13,7 @@ from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.engine.executor import Executor
 from cellpipe.engine.namespace import RunNamespace
 from cellpipe.engine.plan import Plan, key_inputs, plan_run
-from cellpipe.model import Pipeline, dag
+from cellpipe.model import Pipeline
 
 
 @dataclass
@@ -72,12 +72,34 @@ class PipelineRunner:
     ) -> RunResult:
         """Run target (name or id). Raises ComponentError (user frames only) or
         RunInterrupted; components finished before either keep their results."""
+        try:
+            return self._run(pipeline, target, parameters, force=force,
+                             rerun_target=rerun_target, on_event=on_event,
+                             materialize=materialize)
+        finally:
+            self.store.start_writes()  # disk writes begin once the run is over
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        target: str,
+        parameters: Mapping[str, Any] | None,
+        *,
+        force: bool,
+        rerun_target: bool,
+        on_event: EventSink | None,
+        materialize: bool,
+    ) -> RunResult:
         started = time.perf_counter()
         plan = self.plan(pipeline, target, parameters, force=force, rerun_target=rerun_target)
         emit = on_event or (lambda _e: None)
         target_id = plan.target
-        graph = pipeline.graph()
         order = [s.id for s in plan.steps]
+        # each step's ancestors, in run order, from one pass over the plan
+        graph = pipeline.graph()
+        lineage: dict[str, set[str]] = {}
+        for cid in order:
+            lineage[cid] = set().union(*([{p} | lineage[p] for p in graph[cid]] or [set()]))
         persist_all = pipeline.persist and disk_cache_enabled()
         for step in plan.steps:
             emit(Event(step.id, step.name, "queued", step.reason))
@@ -89,8 +111,9 @@ class PipelineRunner:
                 result.reused.append(step.id)
                 emit(Event(step.id, step.name, "cached", step.reason))
                 continue
-            needed = dag.ancestors(graph, step.id)
-            self._bring_in(live, [c for c in order if c in needed], plan)
+            needed = lineage[step.id]
+            if set(live.applied) != needed or len(live.applied) != len(needed):
+                self._bring_in(live, [c for c in order if c in needed], plan)
             emit(Event(step.id, step.name, "running", step.reason))
             before = live.before()
             is_target = step.id == target_id
@@ -131,7 +154,7 @@ class PipelineRunner:
             self._bring_in(live, order, plan)
             result.namespace = live.user_items()
             result.globals_dict = live.ns
-        result.warnings.extend(self.store.flush())
+        result.warnings.extend(self.store.take_write_errors())
         result.elapsed = time.perf_counter() - started
         return result
 

@@ -20,9 +20,13 @@ from cellpipe.engine.executor import StreamRecorder
 class RecordingDisplayPublisher(DisplayPublisher):
     """A DisplayPublisher that appends display_data outputs (and optionally forwards)."""
 
-    def __init__(self, outputs: list[dict[str, Any]], forward: DisplayPublisher | None,
-                 streams: tuple[StreamRecorder, ...] = (), **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.reset([], None)
+
+    def reset(self, outputs: list[dict[str, Any]], forward: DisplayPublisher | None,
+              streams: tuple[StreamRecorder, ...] = ()) -> None:
+        """Record into outputs from now on (a publisher is costly to make: reuse it)."""
         self._streams = streams
         self._outputs = outputs
         self._forward = forward
@@ -67,10 +71,12 @@ class RecordingDisplayPublisher(DisplayPublisher):
 class CaptureOutputs:
     """Record everything a piece of code shows; with echo, also let it through."""
 
-    def __init__(self, shell: InteractiveShell, echo: bool = False) -> None:
+    def __init__(self, shell: InteractiveShell, echo: bool = False,
+                 publisher: RecordingDisplayPublisher | None = None) -> None:
         self.shell = shell
         self.echo = echo
         self.outputs: list[dict[str, Any]] = []
+        self.publisher = publisher or RecordingDisplayPublisher(shell=shell)
 
     def __enter__(self) -> CaptureOutputs:
         self._saved = (sys.stdout, sys.stderr, self.shell.display_pub)
@@ -78,9 +84,8 @@ class CaptureOutputs:
             StreamRecorder("stdout", self.outputs, self._saved[0] if self.echo else None),
             StreamRecorder("stderr", self.outputs, self._saved[1] if self.echo else None),
         )
-        self.shell.display_pub = RecordingDisplayPublisher(
-            self.outputs, self._saved[2] if self.echo else None, self._streams, shell=self.shell
-        )
+        self.publisher.reset(self.outputs, self._saved[2] if self.echo else None, self._streams)
+        self.shell.display_pub = self.publisher
         sys.stdout, sys.stderr = self._streams  # type: ignore[assignment]
         return self
 
@@ -106,6 +111,7 @@ class CaptureOutputs:
         sys.stdout, sys.stderr, self.shell.display_pub = self._saved
         for stream in self._streams:
             stream.flush_pending()
+        self.publisher.reset([], None)
         for out in self.outputs:
             out.pop("_display_id", None)
 

@@ -93,7 +93,8 @@ class PipelineKernel:
             kc.stop_channels()
         km = getattr(self, "km", None)
         if km is not None and km.has_kernel:
-            km.shutdown_kernel(now=True)
+            # graceful, so the kernel finishes its background cache writes (atexit)
+            km.shutdown_kernel(now=False)
 
     def interrupt(self) -> None:
         self.km.interrupt_kernel()

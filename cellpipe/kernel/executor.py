@@ -10,7 +10,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.engine.executor import ExecutionResult, ends_with_semicolon, split_last_expression
 from cellpipe.kernel import tracebacks
-from cellpipe.kernel.capture import CaptureOutputs
+from cellpipe.kernel.capture import CaptureOutputs, RecordingDisplayPublisher
 from cellpipe.model import Component
 
 
@@ -19,6 +19,7 @@ class IPythonExecutor:
 
     def __init__(self, shell: InteractiveShell) -> None:
         self.shell = shell
+        self.publisher = RecordingDisplayPublisher(shell=shell)
 
     def execute(
         self, component: Component, namespace: dict[str, Any], *, echo: bool, label: str
@@ -29,7 +30,7 @@ class IPythonExecutor:
         number: Any = shell.execution_count if echo else label
         filename = shell.compile.cache(source, number, raw_code=component.code)
         start = time.perf_counter()
-        capture = CaptureOutputs(shell, echo=echo)
+        capture = CaptureOutputs(shell, echo=echo, publisher=self.publisher)
         try:
             with capture, shell.builtin_trap:
                 try:

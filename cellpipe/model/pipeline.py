@@ -125,10 +125,14 @@ class Pipeline:
             raise UnknownComponentError(component_id, [c.name for c in self.components]) from None
 
     def find(self, ref: str) -> Component:
-        """The component with this name, or else this id."""
-        for c in self.components:
-            if c.name == ref:
-                return c
+        """The component with this name, or else this id (an ambiguous name is an error)."""
+        named = [c for c in self.components if c.name == ref]
+        if len(named) > 1:
+            from cellpipe.model.errors import DuplicateNameError
+
+            raise DuplicateNameError(ref, [c.id for c in named])
+        if named:
+            return named[0]
         if ref in self:
             return self.get(ref)
         raise UnknownComponentError(ref, [c.name for c in self.components])
