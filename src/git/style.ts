@@ -12,9 +12,11 @@ const CSS = `
 .jp-cellpipe-git-commit-meta, .jp-cellpipe-git-commit-summary { color: var(--jp-ui-font-color2);
   font-size: var(--jp-ui-font-size0); }
 .jp-cellpipe-git-detail { flex: 1; overflow: auto; padding: 10px 14px; }
-.jp-cellpipe-git-actions { display: flex; gap: 8px; margin: 6px 0 10px; }
+.jp-cellpipe-git-actions { display: flex; flex-wrap: wrap; gap: 8px; margin: 6px 0 10px; }
+.jp-cellpipe-git-actions button { width: auto; padding: 0 12px; white-space: nowrap; }
 .jp-cellpipe-git-svg { overflow: auto; border: 1px solid var(--jp-border-color2);
   background: white; margin-bottom: 10px; }
+.jp-cellpipe-git-svg svg { max-width: 100%; height: auto; display: block; }
 .jp-cellpipe-git-lines { font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size);
   white-space: pre-wrap; margin: 0; }
 .jp-cellpipe-git-lines .green { color: var(--jp-success-color0, #1a7f37); }

@@ -1,0 +1,92 @@
+"""The History view and the conflict view in a real JupyterLab, driven in headless chromium."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+
+import pytest
+from playwright.sync_api import expect
+from test_gitnb_support import by_id, cell, git_env, pipeline_notebook
+
+from cellpipe.gitnb.cells import dumps_notebook
+from cellpipe.gitnb.files import merge_files
+from tests.browser.conftest import ARTIFACTS, browser, lab, page  # noqa: F401  (fixtures)
+from tests.browser.labui import NotebookUI
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+pytestmark = pytest.mark.browser
+
+
+def commit_two_versions(root, tmp_path) -> None:
+    env = {**os.environ, **git_env(tmp_path)}
+    v1 = pipeline_notebook()
+    v1["metadata"]["kernelspec"] = KERNELSPEC
+    v2 = copy.deepcopy(v1)
+    v2["cells"].append(cell("plot", "plot(score)\n", "plot", ["train"]))
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, env=env, check=True)
+    for nb, message in ((v1, "first pipeline"), (v2, "add plot")):
+        (root / "hist.ipynb").write_text(dumps_notebook(nb))
+        subprocess.run(["git", "add", "hist.ipynb"], cwd=root, env=env, check=True)
+        subprocess.run(["git", "commit", "-q", "-m", message], cwd=root, env=env, check=True)
+
+
+def test_history_view_lists_commits_shows_diffs_and_opens_an_old_version(  # noqa: F811
+    lab, page, tmp_path  # noqa: F811
+):
+    commit_two_versions(lab.root, tmp_path)
+    page.goto(lab.notebook_url("hist.ipynb"))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    ui = NotebookUI(page, lab, "hist.ipynb")
+    ui.run_palette("Show Notebook History")
+    view = page.locator(".jp-cellpipe-git-history")
+    commits = view.locator(".jp-cellpipe-git-commit")
+    expect(commits).to_have_count(2)
+    expect(commits.nth(0)).to_contain_text("add plot")
+    expect(commits.nth(0)).to_contain_text("1 component(s) changed, edges +1/-0")
+    detail = view.locator(".jp-cellpipe-git-detail")
+    expect(detail.locator('g.node-added[data-id="plot"]')).to_have_count(1)
+    expect(detail.locator(".jp-cellpipe-git-lines")).to_contain_text(
+        '+ component "plot" (id plot): added')
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gitnb-history-view.png"))
+    commits.nth(1).click()
+    expect(detail.locator("g.node-added")).to_have_count(4)
+    expect(commits.nth(1)).to_have_class("jp-cellpipe-git-commit jp-mod-selected")
+    detail.get_by_text("Open as new notebook").click()
+    expect(page.locator(".lm-TabBar-tab", has_text="hist@")).to_have_count(1, timeout=30_000)
+    copies = [p.name for p in lab.root.glob("hist@*.ipynb")]
+    assert len(copies) == 1
+    assert "plot" not in (lab.root / copies[0]).read_text()
+
+
+def test_conflicted_cell_shows_both_sides_and_keeps_theirs_in_one_click(
+    lab, page  # noqa: F811
+):
+    base = pipeline_notebook()
+    base["metadata"]["kernelspec"] = KERNELSPEC
+    ours, theirs = copy.deepcopy(base), copy.deepcopy(base)
+    by_id(ours)["train"]["source"] = "score = 4\n"
+    by_id(theirs)["train"]["source"] = "score = 5\n"
+    merged = merge_files(*(dumps_notebook(nb) for nb in (base, ours, theirs)))
+    assert merged.status == 1
+    (lab.root / "conflict.ipynb").write_text(merged.text)
+    page.goto(lab.notebook_url("conflict.ipynb"))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    bar = page.locator(".jp-cellpipe-conflict-bar")
+    expect(bar).to_have_count(1)
+    expect(page.locator(".jp-Cell.jp-cellpipe-conflict")).to_have_count(1)
+    expect(bar).to_contain_text("Both sides changed the same lines of this cell.")
+    expect(bar.locator("pre").nth(0)).to_have_text("score = 4\n")
+    expect(bar.locator("pre").nth(1)).to_have_text("score = 5\n")
+    bar.locator('button[data-choice="theirs"]').click()
+    expect(bar).to_have_count(0)
+    expect(page.locator(".jp-Cell.jp-cellpipe-conflict")).to_have_count(0)
+    ui = NotebookUI(page, lab, "conflict.ipynb")
+    ui.save()
+    saved = by_id(json.loads((lab.root / "conflict.ipynb").read_text()))["train"]
+    assert "".join(saved["source"]) == "score = 5\n"
+    assert "cellpipe_merge" not in saved["metadata"]
