@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from cellpipe.model import Pipeline, pipeline_from_notebook, read_notebook
 from cellpipe.model.errors import PipelineError
 
 err = Console(stderr=True, highlight=False)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 out = Console(highlight=False)
 
 
@@ -163,7 +165,10 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
             else:
                 print(f"<{', '.join(data)}>", flush=True)
         elif kind == "error":
-            sys.stderr.write("\n".join(content["traceback"]) + "\n")
+            text = "\n".join(content["traceback"]) + "\n"
+            if not sys.stderr.isatty():  # colours only on a terminal, as git does
+                text = _ANSI.sub("", text)
+            sys.stderr.write(text)
             sys.stderr.flush()
 
     err.print(f"[bold]▶ {name}[/]")

@@ -223,3 +223,21 @@ def test_magics_for_people_who_type(kernel, tmp_path):
     assert "  cached  a  (result is up to date)" in status.splitlines()
     bad = kernel.execute("%cellpipe run nope")
     assert "no component named 'nope'" in streams(bad, "stderr")
+
+
+def test_magics_inside_components_use_the_component_namespace(kernel):
+    nb = make_notebook([
+        ("%%time\nbase = 21\nprint('timed')", "timed", []),
+        ("doubled = base * 2\n!echo shell sees {doubled}\n%who_ls int", "use", ["timed"]),
+    ])
+    kernel.sync(nb)
+    run = kernel.run("use")
+    assert run.status == "ok", run.error
+    assert "shell sees 42" in streams(run)
+    result = [o for o in run.outputs if o["output_type"] == "execute_result"]
+    assert result and "'base'" in result[0]["data"]["text/plain"]
+    assert "'doubled'" in result[0]["data"]["text/plain"]
+    timed = kernel.request({"op": "captured", "id": "timed"})
+    text = "".join(o.get("text", "") for o in timed["outputs"])
+    assert "timed" in text and "Wall time" in text
+    assert streams(kernel.execute("print(doubled)")) == "42\n"

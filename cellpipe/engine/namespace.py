@@ -9,6 +9,7 @@ content fingerprint taken when the value entered the namespace with one taken af
 from __future__ import annotations
 
 import builtins
+import re
 import types
 from collections.abc import Iterable
 from typing import Any
@@ -16,9 +17,12 @@ from typing import Any
 from cellpipe.cache import CacheEntry, StoredValue, load_value, store_value
 from cellpipe.cache.values import fingerprint
 
+# IPython's own bookkeeping names (output cache, input history, shell exit code)
+_IPYTHON_NAMES = re.compile(r"^(_|__|___|_\d+|_i|_ii|_iii|_i\d+|_oh|_ih|_dh|In|Out|_exit_code)$")
+
 
 def _is_internal(name: str) -> bool:
-    return name.startswith("__") and name.endswith("__")
+    return (name.startswith("__") and name.endswith("__")) or bool(_IPYTHON_NAMES.match(name))
 
 
 class RunNamespace:

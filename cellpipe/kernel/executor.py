@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
@@ -38,9 +40,12 @@ class IPythonExecutor:
                     body, last = split_last_expression(tree)
                     if ends_with_semicolon(source):
                         body, last = tree, None
-                    exec(shell.compile(body, filename, "exec"), namespace)
+                    value = None
+                    with self._namespace_as_user_ns(namespace):
+                        exec(shell.compile(body, filename, "exec"), namespace)
+                        if last is not None:
+                            value = eval(shell.compile(last, filename, "eval"), namespace)
                     if last is not None:
-                        value = eval(shell.compile(last, filename, "eval"), namespace)
                         capture.show_value(value)
                 finally:
                     capture.flush_figures()
@@ -52,3 +57,15 @@ class IPythonExecutor:
                                    str(exc), stb)
             return ExecutionResult(capture.outputs, error, time.perf_counter() - start)
         return ExecutionResult(capture.outputs, None, time.perf_counter() - start)
+
+    @contextmanager
+    def _namespace_as_user_ns(self, namespace: dict[str, Any]) -> Iterator[None]:
+        """Magics (`%%time`, `%timeit`, `!cmd {var}`, `%who`) read and write shell.user_ns:
+        point it at the component's namespace while its code runs."""
+        shell = self.shell
+        saved = shell.user_module, shell.user_ns
+        shell.user_module, shell.user_ns = shell.prepare_user_module(user_ns=namespace)
+        try:
+            yield
+        finally:
+            shell.user_module, shell.user_ns = saved
