@@ -174,3 +174,19 @@ def test_cells_without_ids_on_one_side_match_the_other_sides_ids():
     assert [c["id"] for c in merged["cells"]] == ["intro", "load", "clean", "train", "report"]
     assert source(by_id(merged)["train"]).endswith("/ 9\n")
     assert source(by_id(merged)["load"]) == "data = [5]\n"
+
+
+def test_nbformat_3_notebooks_merge_by_content_and_come_out_as_4_5():
+    def v3(*sources: str) -> str:
+        cells = [{"cell_type": "code", "input": s, "language": "python", "metadata": {},
+                  "outputs": [], "collapsed": False} for s in sources]
+        return json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
+                           "worksheets": [{"cells": cells, "metadata": {}}]})
+
+    result = merge_files(v3("a = 1", "b = 2", "c = 3"), v3("a = 1", "b = 20", "c = 3"),
+                         v3("a = 1", "b = 2", "c = 3", "d = 4"))
+    assert result.status == 0, result.message
+    merged = json.loads(result.text)
+    assert (merged["nbformat"], merged["nbformat_minor"]) == (4, 5)
+    assert [source(c) for c in merged["cells"]] == ["a = 1", "b = 20", "c = 3", "d = 4"]
+    nbformat.validate(nbformat.reads(result.text, as_version=4))

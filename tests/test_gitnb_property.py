@@ -17,7 +17,7 @@ from cellpipe.gitnb.files import merge_files
 from cellpipe.model import dag
 
 OPS = ("insert", "delete", "move", "edit", "add_edge", "remove_edge", "rename", "worker",
-       "uncomponent")
+       "uncomponent", "markdown")
 
 op_strategy = st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50),
                         st.booleans())
@@ -84,9 +84,12 @@ def apply(nb: dict[str, Any], ops: list[tuple[str, int, int, bool]], side: str) 
             comps[x % len(comps)]["metadata"]["cellpipe"]["name"] = f"{side}-name-{y % 3}"
         elif kind == "worker" and comps:
             comps[x % len(comps)]["metadata"]["cellpipe"]["worker"] = f"{side}-gpu"
-        elif kind == "uncomponent" and comps:
+        elif kind in ("uncomponent", "markdown") and comps:
             gone = comps[x % len(comps)]
             del gone["metadata"]["cellpipe"]
+            if kind == "markdown":
+                gone["cell_type"] = "markdown"
+                del gone["outputs"], gone["execution_count"]
             for c in cells:
                 spec = c["metadata"].get("cellpipe")
                 if spec and gone["id"] in spec["parents"]:

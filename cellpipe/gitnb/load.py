@@ -67,8 +67,7 @@ def parse_notebook(text: str | bytes, label: str) -> LoadedNotebook:
     return LoadedNotebook(nb, missing, [n for n in notices if "new id" not in n])
 
 
-_MARKER_START = re.compile(r"^<{7,} ", re.M)
-_MARKER_END = re.compile(r"^>{7,} ", re.M)
+_MARKERS = re.compile(r"^<{7,}( [^\n]*)?\n.*?^={7,}\n.*?^>{7,}( |$)", re.M | re.S)
 
 
 def unresolved_conflicts(nb: Mapping[str, Any]) -> list[str]:
@@ -77,7 +76,7 @@ def unresolved_conflicts(nb: Mapping[str, Any]) -> list[str]:
     for cell in nb.get("cells", []):
         src = source_of(cell)
         flagged = CONFLICT_KEY in cell.get("metadata", {})
-        if flagged or (_MARKER_START.search(src) and _MARKER_END.search(src)):
+        if flagged or _MARKERS.search(src):
             found.append(str(cell.get("id", "?")))
     return found
 
