@@ -145,3 +145,16 @@ def test_cache_ls_gc_clear(tmp_path, monkeypatch):
     assert "1 entries" in cli.invoke(main, ["cache", "ls"]).output
     assert "removed 1 entries" in cli.invoke(main, ["cache", "clear", "--yes"]).output
     assert "0 entries" in cli.invoke(main, ["cache", "ls"]).output
+
+
+@pytest.mark.kernel
+def test_the_demo_notebook_runs(tmp_path):
+    demo = os.path.join(os.path.dirname(__file__), "..", "examples", "demo.ipynb")
+    out = tmp_path / "demo_out.ipynb"
+    proc = cellpipe("run", demo, "-p", "n_rows=300", "-o", out, cache=tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr
+    assert "best model:" in proc.stdout and "loaded" not in proc.stdout
+    ran = {c.id: c for c in nbformat.read(out, 4).cells}
+    assert ran["load"].outputs[0]["text"] == "loaded 300 rows\n"
+    assert any("image/png" in o.get("data", {}) for o in ran["compare"].outputs)
+    assert ran["scratch"].outputs == []

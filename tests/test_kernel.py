@@ -241,3 +241,12 @@ def test_magics_inside_components_use_the_component_namespace(kernel):
     text = "".join(o.get("text", "") for o in timed["outputs"])
     assert "timed" in text and "Wall time" in text
     assert streams(kernel.execute("print(doubled)")) == "42\n"
+
+
+def test_name_from_a_non_component_cell_gets_a_hint(kernel):
+    kernel.execute("import math")  # a plain cell, not a component
+    kernel.sync(make_notebook(["import math", ("r = math.sqrt(4)", "uses_math", [])]))
+    run = kernel.run("uses_math")
+    assert run.reply["ename"] == "NameError"
+    text = "\n".join(plain(run.error["traceback"]))
+    assert "'math' exists in the notebook, but no ancestor of component 'uses_math'" in text

@@ -6,6 +6,7 @@ The comm, the magics and the CLI all go through one KernelSession per kernel.
 from __future__ import annotations
 
 import os
+import re
 import time
 import types
 import uuid
@@ -164,6 +165,9 @@ class KernelSession:
             result = self.runner.run(pipeline, target.id, parameters, force=force,
                                      rerun_target=rerun_target, on_event=on_event)
             status = "ok"
+        except ComponentError as error:
+            self._hint_missing_name(error)
+            raise
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -179,6 +183,18 @@ class KernelSession:
         if publish:
             self.publish(result)
         return result
+
+    def _hint_missing_name(self, error: ComponentError) -> None:
+        """A NameError for a name the notebook has, but no ancestor defines: say so."""
+        match = re.search(r"name '(\w+)' is not defined", error.evalue)
+        if error.ename != "NameError" or match is None or match[1] not in self.shell.user_ns:
+            return
+        name = match[1]
+        error.traceback = [*error.traceback, (
+            f"\x1b[33mcellpipe: {name!r} exists in the notebook, but no ancestor of component "
+            f"{error.component_name!r} defines it (components run on their ancestors' state "
+            f"only). Make the cell that defines {name!r} a component and a parent of "
+            f"{error.component_name!r}.\x1b[0m")]
 
     def publish(self, result: RunResult) -> None:
         """Put the target's state in the user namespace, so a scratch cell can inspect it."""
