@@ -148,6 +148,7 @@ export class KernelLink implements IDisposable {
   }
 
   private _onMessage(data: KernelMessage): void {
+    console.debug('cellpipe: kernel says', JSON.stringify(data).slice(0, 300));
     const requestId = (data as any).request_id as string | undefined;
     const pending = requestId ? this._pending.get(requestId) : undefined;
     if (pending && requestId) {

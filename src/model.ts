@@ -113,6 +113,9 @@ export class PipelineModel implements IDisposable {
     if (live && state === 'cached' && (live === 'done' || live === 'cached')) {
       return live;
     }
+    if (live === 'interrupted' && state !== 'cached') {
+      return live; // until the next state after an edit
+    }
     return state ?? 'not-run';
   }
 
@@ -362,17 +365,17 @@ export class PipelineModel implements IDisposable {
 
   private _onKernelMessage(_: KernelLink, message: KernelMessage): void {
     switch (message.op) {
-      case 'state':
+      case 'state': {
+        const before = this._state?.components ?? {};
         this._state = message as IStateMessage;
-        if (!this._running) {
-          // A result that is no longer current forgets how the last run went.
-          for (const [id, info] of Object.entries(this._state.components ?? {})) {
-            if (info.status !== 'cached') {
-              this._live.delete(id);
-            }
+        // A component whose state moved on (edited, or an ancestor was) forgets its last run.
+        for (const [id, info] of Object.entries(this._state.components ?? {})) {
+          if (before[id] && before[id].status !== info.status && info.status !== 'cached') {
+            this._live.delete(id);
           }
         }
         break;
+      }
       case 'run':
         if (message.phase === 'start') {
           this._runLog = [];

@@ -70,5 +70,9 @@ export const git = {
   checkout: (path: string, rev: string, mode: 'copy' | 'restore') =>
     gitRequest<ICheckout>('checkout', {}, { path, rev, mode }),
   resolve: (cell: CellJSON, choice: 'ours' | 'theirs' | 'both') =>
-    gitRequest<{ cell: CellJSON }>('resolve', {}, { cell, choice }).then(r => r.cell)
+    gitRequest<{ cell: CellJSON }>('resolve', {}, { cell, choice }).then(r => r.cell),
+  resolveNotebook: (metadata: { [key: string]: any }, choice: 'ours' | 'theirs') =>
+    gitRequest<{ metadata: { [key: string]: any } }>('resolve', {}, { metadata, choice }).then(
+      r => r.metadata
+    )
 };

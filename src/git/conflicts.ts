@@ -122,6 +122,66 @@ class ConflictBar extends Widget {
   }
 }
 
+/** The bar above a notebook whose metadata (e.g. parameters) conflicts: Keep ours/theirs. */
+class NotebookConflictBar extends Widget {
+  constructor(
+    private readonly panel: NotebookPanel,
+    private readonly trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('jp-cellpipe-conflict-bar');
+    this.addClass('jp-cellpipe-notebook-conflict');
+  }
+
+  render(records: IConflictRecord[]): void {
+    const trans = this.trans;
+    this.node.replaceChildren(
+      element('strong', '', trans.__('Merge conflicts in the notebook metadata')),
+      ...records.map(record => element('div', '', describe(record, trans)))
+    );
+    const buttons = element('div', 'jp-cellpipe-conflict-buttons');
+    for (const [choice, label] of [
+      ['ours', trans.__('Keep ours')],
+      ['theirs', trans.__('Keep theirs')]
+    ] as ['ours' | 'theirs', string][]) {
+      const button = element('button', 'jp-mod-styled', label);
+      button.dataset.choice = choice;
+      button.onclick = () => void this.resolve(choice);
+      buttons.append(button);
+    }
+    this.node.append(buttons);
+    // The header is a box layout: it sizes children by their CSS minimum height.
+    this.node.style.minHeight = '';
+    requestAnimationFrame(() => {
+      this.node.style.minHeight = `${this.node.scrollHeight + 2}px`;
+      this.parent?.fit();
+      this.panel.fit();
+    });
+  }
+
+  private async resolve(choice: 'ours' | 'theirs'): Promise<void> {
+    const model = this.panel.content.model;
+    if (!model) {
+      return;
+    }
+    let resolved: { [key: string]: any };
+    try {
+      resolved = await git.resolveNotebook(model.metadata as { [key: string]: any }, choice);
+    } catch (error) {
+      Notification.error((error as Error).message, { autoClose: 6000 });
+      return;
+    }
+    for (const key of Object.keys(model.metadata)) {
+      if (!(key in resolved)) {
+        model.deleteMetadata(key);
+      }
+    }
+    for (const [key, value] of Object.entries(resolved)) {
+      model.setMetadata(key, value);
+    }
+  }
+}
+
 /** Keeps the conflict bars of one notebook in step with its cells' metadata. */
 export class ConflictTracker {
   constructor(
@@ -146,8 +206,22 @@ export class ConflictTracker {
     }, 200);
   }
 
-  /** Add, update or remove the bar of every cell. */
+  /** Add, update or remove the bar of every cell (and the notebook's own). */
   scan(): void {
+    const notebookMeta = this.panel.content.model?.getMetadata(CONFLICT_KEY) as
+      | { conflicts?: IConflictRecord[] }
+      | undefined;
+    const notebookRecords = notebookMeta?.conflicts ?? [];
+    if (notebookRecords.length) {
+      if (!this._notebookBar || this._notebookBar.isDisposed) {
+        this._notebookBar = new NotebookConflictBar(this.panel, this.trans);
+        this.panel.contentHeader.addWidget(this._notebookBar);
+      }
+      this._notebookBar.render(notebookRecords);
+    } else if (this._notebookBar) {
+      this._notebookBar.dispose();
+      this._notebookBar = null;
+    }
     for (const cell of this.panel.content.widgets) {
       const meta = cell.model.getMetadata(CONFLICT_KEY) as { conflicts?: IConflictRecord[] };
       const records = meta?.conflicts ?? [];
@@ -173,5 +247,6 @@ export class ConflictTracker {
   }
 
   private _bars = new WeakMap<Cell, ConflictBar>();
+  private _notebookBar: NotebookConflictBar | null = null;
   private _timer: ReturnType<typeof setTimeout> | null = null;
 }

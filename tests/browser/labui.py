@@ -111,9 +111,8 @@ class NotebookUI:
 
     def connect(self, parent: str, child: str) -> None:
         """Drag from the parent's bottom handle to the child's top handle."""
-        source = self.node(parent).locator(".react-flow__handle.source").bounding_box()
-        target = self.node(child).locator(".react-flow__handle.target").bounding_box()
-        assert source and target
+        source = self._settled_box(self.node(parent).locator(".react-flow__handle.source"))
+        target = self._settled_box(self.node(child).locator(".react-flow__handle.target"))
         mouse = self.page.mouse
         mouse.move(source["x"] + source["width"] / 2, source["y"] + source["height"] / 2)
         mouse.down()
@@ -121,6 +120,17 @@ class NotebookUI:
         mouse.move((source["x"] + tx) / 2, (source["y"] + ty) / 2, steps=5)
         mouse.move(tx, ty, steps=5)
         mouse.up()
+
+    def _settled_box(self, locator: Locator) -> dict:
+        """Where an element is once the graph stopped moving (layout and fit run after edits)."""
+        last = None
+        for _ in range(50):
+            box = locator.bounding_box()
+            if box is not None and box == last:
+                return box
+            last = box
+            time.sleep(0.1)
+        raise AssertionError(f"{locator} never settled")
 
     def edge_count(self) -> int:
         return self.panel.locator(".react-flow__edge").count()
@@ -134,7 +144,19 @@ class NotebookUI:
         ]
 
     def run_node(self, name: str) -> None:
-        self.node(name).locator(".jp-cellpipe-node-run").click()
+        self._click(self.node(name).locator(".jp-cellpipe-node-run"))
+
+    def node_menu(self, name: str, item: str) -> None:
+        """Right-click a graph node and pick an item of its menu."""
+        self._click(self.node(name).locator(".jp-cellpipe-node-name"), button="right")
+        self.page.locator(".jp-cellpipe-node-menu .lm-Menu-item", has_text=item).click()
+
+    def click_node(self, name: str) -> None:
+        self._click(self.node(name).locator(".jp-cellpipe-node-name"))
+
+    def _click(self, locator: Locator, button: str = "left") -> None:
+        box = self._settled_box(locator)
+        self.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, button=button)
 
     def screenshot(self, step: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

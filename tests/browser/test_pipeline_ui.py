@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -93,8 +94,7 @@ def test_build_connect_run_and_cache(lab, page):
     ui.screenshot("05-cached")
 
     # an ancestor's captured output, on demand, in its own cell
-    ui.node("A").click(button="right")
-    ui.page.locator(".jp-cellpipe-node-menu .lm-Menu-item", has_text="Show Captured Output").click()
+    ui.node_menu("A", "Show Captured Output")
     expect(ui.cell(0).locator(".jp-OutputArea")).to_contain_text("A says hi")
     expect(ui.cell(0).locator(".jp-OutputArea")).to_contain_text("captured during the run of")
     ui.screenshot("06-captured")
@@ -175,3 +175,74 @@ def test_parameter_change_marks_readers_stale(lab, page):
     ui.screenshot("param-stale")
     ui.save()
     assert ui.saved()["metadata"]["cellpipe"]["parameters"]["lr"] == {"type": "float", "value": 0.5}
+
+
+def test_interrupt_stops_a_running_component(lab, page):
+    lab.write_notebook(
+        "slow.ipynb",
+        ["import time\nprint('waiting')\ntime.sleep(60)\nw = 1", "print('after', w)"],
+        components={0: ("wait", []), 1: ("after", [0])},
+    )
+    ui = NotebookUI(page, lab, "slow.ipynb").open()
+    ui.run_node("after")
+    ui.expect_status("wait", "running", timeout=30_000)
+    ui.expect_status("after", "queued", timeout=5_000)
+    ui.screenshot("running")
+    ui.panel.locator(".jp-cellpipe-interrupt").click()
+    expect(ui.cell(1).locator(".jp-OutputArea-output")).to_contain_text(
+        "KeyboardInterrupt", timeout=20_000
+    )
+    ui.expect_status("wait", "interrupted", timeout=10_000)
+    expect(ui.panel.locator(".jp-cellpipe-interrupt")).to_be_disabled()
+    ui.screenshot("interrupted")
+    # the kernel is usable again: the graph reports the state after the run
+    expect(ui.page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=10_000
+    )
+
+
+def test_edges_survive_reload_cut_paste_and_copy(lab, page):
+    lab.write_notebook(
+        "moves.ipynb",
+        ["a = 1", "b = a", "c = b"],
+        components={0: ("A", []), 1: ("B", [0]), 2: ("C", [1])},
+    )
+    ui = NotebookUI(page, lab, "moves.ipynb").open()
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(2)
+
+    # clicking a node makes its cell the active one
+    ui.click_node("C")
+    expect(ui.cell(2)).to_have_class(re.compile("jp-mod-active"))
+
+    # cut A and paste it at the end: the moved cell keeps its id, so B keeps its parent
+    ui.select_cell(0)
+    ui.page.keyboard.press("x")
+    ui.select_cell(1)
+    ui.page.keyboard.press("v")
+    expect(ui.component_cell("A")).to_have_count(1)
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(2)
+
+    # copy B and paste it: the copy is a new component with a unique name and B's parents
+    ui.select_cell(0)
+    ui.page.keyboard.press("c")
+    ui.page.keyboard.press("v")
+    expect(ui.component_cell("B (copy)")).to_have_count(1)
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(4)
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(3)
+    ui.screenshot("pasted")
+    ui.save()
+
+    saved = ui.saved()
+    by_name = {c["metadata"]["cellpipe"]["name"]: c for c in saved["cells"]}
+    assert set(by_name) == {"A", "B", "C", "B (copy)"}
+    assert by_name["A"]["id"] == "cell0"
+    assert by_name["B"]["metadata"]["cellpipe"]["parents"] == ["cell0"]
+    assert by_name["B (copy)"]["metadata"]["cellpipe"]["parents"] == ["cell0"]
+    assert by_name["B (copy)"]["id"] not in ("cell0", "cell1", "cell2")
+
+    # reopen: the graph is the same
+    ui.page.reload()
+    ui.page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    ui.show_graph()
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(4)
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(3)
