@@ -19,7 +19,7 @@ from rich.table import Table
 from cellpipe.cache import CacheStore, default_cache_dir
 from cellpipe.cli_git import register as _register_git
 from cellpipe.engine import plan_run
-from cellpipe.model import Pipeline, pipeline_from_notebook, read_notebook
+from cellpipe.model import Pipeline, pipeline_from_notebook, read_notebook, write_pipeline
 from cellpipe.model.errors import PipelineError
 
 err = Console(stderr=True, highlight=False)
@@ -194,12 +194,34 @@ def _write_back(kernel: Any, nb: nbformat.NotebookNode, pipeline: Pipeline,
         for o in cell.outputs:
             if o.get("output_type") == "execute_result":
                 o["execution_count"] = o.get("execution_count")
+    _write_notebook(nb, path)
+
+
+def _write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write atomically (temp file, then rename): an interrupted write loses nothing."""
     text = nbformat.writes(nb)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
     err.print(f"wrote {path}")
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the converted notebook here (default: NOTEBOOK, in place).")
+def convert(notebook: str, output: str | None) -> None:
+    """Convert a MakinaRocks Link notebook ('canvas' metadata) to cellpipe metadata."""
+    nb, pipeline = _load(notebook)
+    had_link = "canvas" in nb.metadata or any("canvas" in c.metadata for c in nb.cells)
+    if not had_link:
+        err.print("[yellow]note:[/] no Link metadata found; cellpipe metadata written as is")
+    write_pipeline(nb, pipeline)
+    _write_notebook(nb, Path(output or notebook))
+    err.print(f"{len(pipeline.components)} components, "
+              f"{sum(len(c.parents) for c in pipeline.components)} edges, "
+              f"{len(pipeline.parameters)} parameters")
 
 
 @main.command()

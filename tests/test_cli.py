@@ -158,3 +158,25 @@ def test_the_demo_notebook_runs(tmp_path):
     assert ran["load"].outputs[0]["text"] == "loaded 300 rows\n"
     assert any("image/png" in o.get("data", {}) for o in ran["compare"].outputs)
     assert ran["scratch"].outputs == []
+
+
+def test_convert_a_link_notebook(tmp_path):
+    nb = make_notebook(["import os", "x = 1", "print('plain')"])
+    del nb.metadata["cellpipe"]
+    a, b = nb.cells[0].id, nb.cells[1].id
+    nb.cells[0].metadata["canvas"] = {"id": a, "name": "setup", "isComponent": True, "parents": []}
+    nb.cells[1].metadata["canvas"] = {"id": b, "name": "use", "isComponent": True,
+                                      "parents": [{"id": a, "name": "setup"}]}
+    nb.cells[2].metadata["canvas"] = {"id": nb.cells[2].id, "isComponent": False, "parents": []}
+    nb.metadata["canvas"] = {"version": "1.0", "parameters": [
+        {"name": "rate", "type": "float", "value": 0.5}]}
+    path = write(nb, tmp_path / "link.ipynb")
+    out = tmp_path / "converted.ipynb"
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 components, 1 edges, 1 parameters" in result.output
+    converted = nbformat.read(out, 4)
+    assert converted.cells[1].metadata["cellpipe"] == {"name": "use", "parents": [a]}
+    assert "canvas" not in converted.cells[1].metadata
+    assert converted.metadata["cellpipe"]["parameters"] == {"rate": {"type": "float", "value": 0.5}}
+    assert [c.source for c in converted.cells] == [c.source for c in nb.cells]

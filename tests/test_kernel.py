@@ -250,3 +250,28 @@ def test_name_from_a_non_component_cell_gets_a_hint(kernel):
     assert run.reply["ename"] == "NameError"
     text = "\n".join(plain(run.error["traceback"]))
     assert "'math' exists in the notebook, but no ancestor of component 'uses_math'" in text
+
+
+def test_comm_requests_for_the_front_end(kernel):
+    nb = make_notebook([("x = 1", "a", []), ("y = 2", "b", ["a"]), ("z = 3", "c", ["a"]),
+                        ("w = 4", "d", ["b", "c"]), ("v = 5", "e", [])])
+    state = kernel.sync(nb)
+    assert state["op"] == "state" and state["problems"] == []
+    assert state["components"]["d"]["parents"] == ["b", "c"]
+    assert kernel.request({"op": "targets", "mode": "pipeline"})["ids"] == ["d", "e"]
+    assert kernel.request({"op": "targets", "mode": "downstream", "id": "b"})["ids"] == ["b", "d"]
+    assert kernel.request({"op": "check_edge", "parent": "a", "child": "e"})["op"] == "edge_ok"
+    refused = kernel.request({"op": "check_edge", "parent": "d", "child": "a"})
+    assert refused["op"] == "error" and refused["kind"] == "CycleError"
+    assert "the pipeline has a cycle: a -> b -> d -> a" in refused["message"]
+    plan = kernel.request({"op": "plan", "target": "d"})
+    assert [s["name"] for s in plan["steps"]] == ["a", "b", "c", "d"]
+    unknown = kernel.request({"op": "frobnicate"})
+    assert unknown["op"] == "error" and "unknown request" in unknown["message"]
+    missing = kernel.request({"op": "captured"})
+    assert missing["op"] == "error" and "missing field" in missing["message"]
+    bad = nb.copy()
+    bad["cells"] = [dict(c) for c in nb["cells"]]
+    bad["cells"][0] = {**bad["cells"][0], "metadata": {"cellpipe": {"name": 3}}}
+    broken = kernel.sync(bad)
+    assert broken["op"] == "error" and "cell 1" in broken["message"]
