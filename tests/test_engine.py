@@ -262,3 +262,18 @@ def test_global_opt_out(tmp_path, counts, monkeypatch):
     r.run(chain3(), "c")
     r.store.flush()
     assert not (tmp_path / "entries").exists()
+
+
+def test_notebook_classes_and_lambdas_travel_by_value():
+    p = pipe(
+        ("class Point:\n    def __init__(self, x):\n        self.x = x\n"
+         "pt = Point(1)\nops = {'inc': lambda v: v + 1}", "defs", []),
+        ("pt.x = ops['inc'](pt.x)", "bump", ["defs"]),
+        ("seen = (type(pt).__name__, pt.x)", "child", ["bump"]),
+        ("seen = pt.x", "sibling", ["defs"]),
+    )
+    r = runner()
+    r.run(p, "bump")
+    assert r.run(p, "child").namespace["seen"] == ("Point", 2)
+    assert r.run(p, "sibling").namespace["seen"] == 1
+    assert r.run(p, "child", rerun_target=True).namespace["seen"] == ("Point", 2)

@@ -64,8 +64,19 @@ def _type_name(obj: Any) -> str:
 
 
 def pickle_parts(obj: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
-    """Pickle obj (protocol 5, cloudpickle) keeping large buffers out of band, uncopied."""
+    """Pickle obj (protocol 5) keeping large buffers out of band, uncopied.
+
+    The C pickler is several times faster than cloudpickle on many small objects; its
+    result is used unless it refers to `__main__` (classes, functions or lambdas defined
+    in the notebook), which only cloudpickle keeps by value."""
     buffers: list[pickle.PickleBuffer] = []
+    try:
+        data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        if b"__main__" not in data:
+            return data, buffers
+    except Exception:  # lambdas, local classes...: cloudpickle may still manage
+        pass
+    buffers = []
     data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
     return data, buffers
 
