@@ -25,10 +25,16 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v -i "warning: location" || true
+# pip, without this machine's noise about missing local indexes; its failures still stop us
+quiet_pip() {
+  .venv/bin/python -m pip "$@" 2>&1 | { grep -v -i "warning: location" || true; }
+  return "${PIPESTATUS[0]}"
+}
+quiet_pip install -q --upgrade pip
 echo "setup: installing cellpipe and its test dependencies into .venv"
-.venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v -i "warning: location" || true
-.venv/bin/python -c "import cellpipe" # fail loudly when the install did not work
+quiet_pip install -q -e ".[test]"
+# from another directory, so a failed install cannot hide behind ./cellpipe
+(cd / && "$ROOT/.venv/bin/python" -c "import cellpipe.cli, cellpipe.kernel")
 
 if [[ -f package.json ]]; then
   echo "setup: building the JupyterLab extension"
