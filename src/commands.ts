@@ -137,7 +137,7 @@ export function addCommands(ctx: ICommandContext): void {
           : nb.uniqueName(nbModel, trans.__('step %1', nb.notebookComponents(nbModel).length + 1));
       const name = await askName(ctx, target.model, target.id, suggested, trans.__('Make Cell a Component'));
       if (name) {
-        nb.setComponentName(target.cell, name);
+        nb.setComponentName(target.model.panel.context.model, target.cell, name);
       }
     }
   });
@@ -153,7 +153,7 @@ export function addCommands(ctx: ICommandContext): void {
       }
       const name = await askName(ctx, target.model, target.id, meta.name, trans.__('Rename Component'));
       if (name) {
-        nb.setComponentName(target.cell, name);
+        nb.setComponentName(target.model.panel.context.model, target.cell, name);
       }
     }
   });

@@ -67,6 +67,14 @@ export function findCell(model: INotebookModel, id: string): ICellModel | null {
   return cellModels(model).find(c => c.sharedModel.getId() === id) ?? null;
 }
 
+/**
+ * Apply a structure edit as one notebook-level transaction, so the notebook's undo
+ * ("Undo Cell Operation", `Z` in command mode) takes it back in one step.
+ */
+function edit(model: INotebookModel, change: () => void): void {
+  model.sharedModel.transact(change, true);
+}
+
 function writeComponent(cell: ICellModel, meta: IComponentMetadata | null): void {
   if (meta === null) {
     cell.deleteMetadata(METADATA_KEY);
@@ -83,15 +91,15 @@ function writeComponent(cell: ICellModel, meta: IComponentMetadata | null): void
 }
 
 /** Make a cell a component named `name` (keeps its parents when it already is one). */
-export function setComponentName(cell: ICellModel, name: string): void {
+export function setComponentName(model: INotebookModel, cell: ICellModel, name: string): void {
   const meta = componentMetadata(cell);
-  writeComponent(cell, { parents: [], ...meta, name });
+  edit(model, () => writeComponent(cell, { parents: [], ...meta, name }));
 }
 
 /** Stop a cell being a component; its children lose it as a parent. */
 export function removeComponent(model: INotebookModel, cell: ICellModel): void {
   const id = cell.sharedModel.getId();
-  model.sharedModel.transact(() => {
+  edit(model, () => {
     writeComponent(cell, null);
     for (const other of cellModels(model)) {
       const meta = componentMetadata(other);
@@ -102,10 +110,10 @@ export function removeComponent(model: INotebookModel, cell: ICellModel): void {
   });
 }
 
-export function setParents(cell: ICellModel, parents: string[]): void {
+export function setParents(model: INotebookModel, cell: ICellModel, parents: string[]): void {
   const meta = componentMetadata(cell);
   if (meta) {
-    writeComponent(cell, { ...meta, parents });
+    edit(model, () => writeComponent(cell, { ...meta, parents }));
   }
 }
 
@@ -113,7 +121,7 @@ export function addEdge(model: INotebookModel, parent: string, child: string): v
   const cell = findCell(model, child);
   const meta = cell && componentMetadata(cell);
   if (cell && meta && !meta.parents.includes(parent)) {
-    writeComponent(cell, { ...meta, parents: [...meta.parents, parent] });
+    edit(model, () => writeComponent(cell, { ...meta, parents: [...meta.parents, parent] }));
   }
 }
 
@@ -121,7 +129,9 @@ export function removeEdge(model: INotebookModel, parent: string, child: string)
   const cell = findCell(model, child);
   const meta = cell && componentMetadata(cell);
   if (cell && meta) {
-    writeComponent(cell, { ...meta, parents: meta.parents.filter(p => p !== parent) });
+    edit(model, () =>
+      writeComponent(cell, { ...meta, parents: meta.parents.filter(p => p !== parent) })
+    );
   }
 }
 

@@ -153,6 +153,13 @@ def test_cycle_is_refused_and_notebook_unchanged(lab, page):
     parents = [c["metadata"]["cellpipe"]["parents"] for c in ui.saved()["cells"]]
     assert parents.count([]) == 2
 
+    # the notebook's undo (Z in command mode) brings the edge back; redo (Shift+Z) removes it
+    ui.select_cell(0)
+    ui.page.keyboard.press("z")
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(2)
+    ui.page.keyboard.press("Shift+z")
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(1)
+
 
 def test_parameter_change_marks_readers_stale(lab, page):
     lab.write_notebook(
