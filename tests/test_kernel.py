@@ -275,3 +275,24 @@ def test_comm_requests_for_the_front_end(kernel):
     bad["cells"][0] = {**bad["cells"][0], "metadata": {"cellpipe": {"name": 3}}}
     broken = kernel.sync(bad)
     assert broken["op"] == "error" and "cell 1" in broken["message"]
+
+
+def test_traceback_through_a_function_restored_from_disk_shows_its_source(tmp_path):
+    from kernelutil import kernel_env
+
+    from cellpipe.kernel.client import PipelineKernel
+
+    nb = make_notebook([("def f(v):\n    # a comment\n    return 1 / v", "defs", []),
+                        ("f(0)", "use", ["defs"])])
+    env = kernel_env(tmp_path / "cache")
+    with PipelineKernel(cwd=str(tmp_path), env=env) as first:
+        first.sync(nb)
+        before = plain(first.run("use").error["traceback"])
+    with PipelineKernel(cwd=str(tmp_path), env=env) as second:  # defs now comes from disk
+        second.sync(nb)
+        run = second.run("use")
+        assert ("defs", "cached") in event_statuses(second.events)
+        after = plain(run.error["traceback"])
+    assert "----> 3     return 1 / v" in after and "dynamic-code" not in "\n".join(after)
+    # the same frames as before the restart; the function's cell is labelled by its name
+    assert [line.replace("In[defs]", "In[N]") for line in after] == before

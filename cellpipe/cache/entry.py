@@ -23,6 +23,7 @@ class CacheEntry:
     created: float = 0.0
     run_of: str | None = None  # name of the target whose run produced this entry
     inputs: dict[str, Any] = field(default_factory=dict)  # what the key was made of
+    source_file: str | None = None  # where its code was compiled (for tracebacks)
 
     @property
     def not_cacheable_reasons(self) -> list[str]:

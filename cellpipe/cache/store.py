@@ -224,7 +224,7 @@ class CacheStore:
                 "inputs": entry.parent_keys, "key_inputs": entry.inputs,
                 "variables": variables, "deleted": entry.deleted,
                 "outputs": entry.outputs, "elapsed": entry.elapsed, "created": entry.created,
-                "run_of": entry.run_of,
+                "run_of": entry.run_of, "source_file": entry.source_file,
                 "python": platform.python_version(), "packages": _package_versions(),
             }
             with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as f:
@@ -279,7 +279,7 @@ class CacheStore:
             parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
             outputs=manifest["outputs"], elapsed=manifest["elapsed"],
             created=manifest["created"], run_of=manifest.get("run_of"),
-            inputs=manifest.get("key_inputs", {}),
+            inputs=manifest.get("key_inputs", {}), source_file=manifest.get("source_file"),
         )
 
     # --- maintenance (cellpipe cache ls|clear|gc) ----------------------------

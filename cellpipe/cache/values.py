@@ -186,9 +186,22 @@ def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
     return StoredValue("pickle", fp, data=data, buffers=buffers, type_name=tname)
 
 
-def _rebind(func: types.FunctionType, namespace: dict[str, Any]) -> types.FunctionType:
+def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
+    """code (and the code objects nested in it) marked as compiled from filename."""
+    consts = tuple(_with_filename(c, filename) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+def _rebind(func: types.FunctionType, namespace: dict[str, Any],
+            source_file: str | None = None) -> types.FunctionType:
+    code = func.__code__
+    # cloudpickle stores functions as "<dynamic-code>"; give them back their cell's file
+    # name so tracebacks show the component's source lines
+    if source_file and code.co_filename == "<dynamic-code>":
+        code = _with_filename(code, source_file)
     new = types.FunctionType(
-        func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__
+        code, namespace, func.__name__, func.__defaults__, func.__closure__
     )
     new.__kwdefaults__ = func.__kwdefaults__
     new.__qualname__ = func.__qualname__
@@ -199,8 +212,11 @@ def _rebind(func: types.FunctionType, namespace: dict[str, Any]) -> types.Functi
     return new
 
 
-def load_value(stored: StoredValue, namespace: dict[str, Any]) -> Any:
-    """A value for a consumer's namespace: its own copy where mutation could leak."""
+def load_value(stored: StoredValue, namespace: dict[str, Any],
+               source_file: str | None = None) -> Any:
+    """A value for a consumer's namespace: its own copy where mutation could leak.
+
+    source_file: where the producing component's code was compiled (for its functions)."""
     if stored.kind in ("immutable", "shared"):
         if stored.value is None and stored.data:
             stored.value = pickle.loads(stored.data)
@@ -211,7 +227,7 @@ def load_value(stored: StoredValue, namespace: dict[str, Any]) -> Any:
         return stored.value
     if stored.kind == "function":
         func = stored.value if stored.value is not None else pickle.loads(stored.data)
-        return _rebind(func, namespace)
+        return _rebind(func, namespace, source_file)
     copies = [fresh_copy(memoryview(b)) for b in stored.buffers]
     return pickle.loads(stored.data, buffers=copies)
 

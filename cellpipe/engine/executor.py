@@ -28,6 +28,7 @@ class ExecutionResult:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     error: ComponentError | None = None
     elapsed: float = 0.0
+    source_file: str | None = None  # the file name the code was compiled under
 
 
 class Executor(Protocol):
@@ -39,6 +40,11 @@ class Executor(Protocol):
         """Run component.code in namespace. Outputs are always recorded; with echo they
         also reach the user (the target), otherwise they are captured only (ancestors).
         An interrupt raises RunInterrupted, after capture is undone."""
+        ...
+
+    def restore_source(self, component: Component, source_file: str) -> None:
+        """Make tracebacks through code restored from the cache (functions a cached
+        component defined) show that component's source again."""
         ...
 
 
@@ -170,7 +176,13 @@ class PythonExecutor:
                 ComponentError(component.id, component.name, type(exc).__name__, str(exc), lines),
                 time.perf_counter() - start,
             )
-        return ExecutionResult(outputs, None, time.perf_counter() - start)
+        return ExecutionResult(outputs, None, time.perf_counter() - start, filename)
+
+    def restore_source(self, component: Component, source_file: str) -> None:
+        if source_file not in linecache.cache:
+            source = cachekey.transform(component.code)
+            linecache.cache[source_file] = (len(source), None, source.splitlines(True),
+                                            source_file)
 
 
 def _user_frames_only(exc: BaseException, filename: str) -> list[str]:

@@ -43,7 +43,7 @@ class RunNamespace:
     def apply(self, entry: CacheEntry) -> None:
         """Bring a component's stored changes in (consumers get their own copies)."""
         for name, stored in entry.variables.items():
-            self.ns[name] = load_value(stored, self.ns)
+            self.ns[name] = load_value(stored, self.ns, entry.source_file)
             self.fingerprints[name] = stored.fingerprint
         for name in entry.deleted:
             self.ns.pop(name, None)

@@ -113,7 +113,7 @@ class PipelineRunner:
                 continue
             needed = lineage[step.id]
             if set(live.applied) != needed or len(live.applied) != len(needed):
-                self._bring_in(live, [c for c in order if c in needed], plan)
+                self._bring_in(live, [c for c in order if c in needed], plan, pipeline)
             emit(Event(step.id, step.name, "running", step.reason))
             before = live.before()
             is_target = step.id == target_id
@@ -136,6 +136,7 @@ class PipelineRunner:
                 parent_keys=[plan.keys[p] for p in comp.parents], variables=variables,
                 deleted=deleted, outputs=outcome.outputs, elapsed=outcome.elapsed,
                 created=time.time(), run_of=pipeline.get(target_id).name, inputs=inputs,
+                source_file=outcome.source_file,
             )
             self.store.put(entry, persist=persist_all and comp.persist)
             live.applied.append(step.id)
@@ -151,14 +152,15 @@ class PipelineRunner:
             result.target_outputs = cached.outputs if cached else []
             result.target_from_cache = True
         if materialize:
-            self._bring_in(live, order, plan)
+            self._bring_in(live, order, plan, pipeline)
             result.namespace = live.user_items()
             result.globals_dict = live.ns
         result.warnings.extend(self.store.take_write_errors())
         result.elapsed = time.perf_counter() - started
         return result
 
-    def _bring_in(self, live: RunNamespace, required: list[str], plan: Plan) -> None:
+    def _bring_in(self, live: RunNamespace, required: list[str], plan: Plan,
+                  pipeline: Pipeline) -> None:
         """Make live hold exactly the effects of required (in order), reusing what it has."""
         have = live.applied
         if have != required[: len(have)]:
@@ -171,6 +173,9 @@ class PipelineRunner:
                     "run again with force to rebuild it"
                 )
             live.apply(entry)
+            restore = getattr(self.executor, "restore_source", None)
+            if entry.source_file and restore is not None:
+                restore(pipeline.get(cid), entry.source_file)
 
     @staticmethod
     def _error_for(error: ComponentError, name: str, target_name: str,

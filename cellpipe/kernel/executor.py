@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,8 +56,18 @@ class IPythonExecutor:
             stb = tracebacks.render(shell, exc, filename)
             error = ComponentError(component.id, component.name, type(exc).__name__,
                                    str(exc), stb)
-            return ExecutionResult(capture.outputs, error, time.perf_counter() - start)
-        return ExecutionResult(capture.outputs, None, time.perf_counter() - start)
+            return ExecutionResult(capture.outputs, error, time.perf_counter() - start, filename)
+        return ExecutionResult(capture.outputs, None, time.perf_counter() - start, filename)
+
+    def restore_source(self, component: Component, source_file: str) -> None:
+        """After a restart, functions from the disk cache still point at the file name their
+        component was compiled under: register the source there, labelled by the name."""
+        if source_file in linecache.cache:
+            return
+        source = self.shell.transform_cell(component.code)
+        lines = [line + "\n" for line in source.splitlines()]
+        linecache.cache[source_file] = (len(source), None, lines, source_file)
+        self.shell.compile._filename_map[source_file] = component.name
 
     @contextmanager
     def _namespace_as_user_ns(self, namespace: dict[str, Any]) -> Iterator[None]:
