@@ -183,6 +183,12 @@ def test_parameter_change_marks_readers_stale(lab, page):
     ui.save()
     assert ui.saved()["metadata"]["cellpipe"]["parameters"]["lr"] == {"type": "float", "value": 0.5}
 
+    # run it again while editing it (Ctrl+Alt+Enter): it sees the new value
+    ui.cell(0).locator(".cm-content").click()
+    ui.page.keyboard.press("Control+Alt+Enter")
+    expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.5", timeout=60_000)
+    ui.expect_status("train", "done")
+
 
 def test_interrupt_stops_a_running_component(lab, page):
     lab.write_notebook(
