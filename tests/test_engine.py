@@ -277,3 +277,21 @@ def test_notebook_classes_and_lambdas_travel_by_value():
     assert r.run(p, "child").namespace["seen"] == ("Point", 2)
     assert r.run(p, "sibling").namespace["seen"] == 1
     assert r.run(p, "child", rerun_target=True).namespace["seen"] == ("Point", 2)
+
+
+def test_memory_keeps_two_versions_per_component_and_respects_its_limit():
+    store = CacheStore(None, memory_limit=10_000_000)
+    r = PipelineRunner(store, PythonExecutor())
+    for n in range(4):  # four versions of one component
+        r.run(pipe((f"data = bytearray({n + 1} * 1000)", "load", [])), "load")
+    assert sorted(len(r.run(pipe((f"data = bytearray({n + 1} * 1000)", "load", [])), "load")
+                      .namespace["data"]) for n in (2, 3)) == [3000, 4000]
+    assert len([e for e in store.memory.values() if e.component_id == "load"]) == 2
+    small = CacheStore(None, memory_limit=3_000_000)
+    r = PipelineRunner(small, PythonExecutor())
+    chain = pipe(("a = bytearray(2_000_000)", "a", []), ("b = bytearray(2_000_000)", "b", ["a"]),
+                 ("c = len(a) + len(b)", "c", ["b"]))
+    assert r.run(chain, "c").namespace["c"] == 4_000_000  # pinned during the run
+    assert small._memory_bytes <= 3_000_000  # trimmed once the run is over
+    again = r.run(chain, "c")  # 'a' was the oldest: computed again, the rest reused
+    assert again.executed == ["a"] and again.namespace["c"] == 4_000_000

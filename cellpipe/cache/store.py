@@ -37,6 +37,21 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path(platformdirs.user_cache_dir("cellpipe")) / "results"
 
 
+def default_memory_limit() -> int:
+    """$CELLPIPE_MEMORY_LIMIT (bytes, or with a K/M/G suffix), else a quarter of the RAM."""
+    raw = os.environ.get("CELLPIPE_MEMORY_LIMIT", "").strip().upper()
+    if raw:
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1], 1)
+        try:
+            return int(float(raw.rstrip("KMGB")) * scale)
+        except ValueError:
+            pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
 def disk_cache_enabled() -> bool:
     """False when CELLPIPE_CACHE=memory (global opt-out of the on-disk cache)."""
     return os.environ.get("CELLPIPE_CACHE", "disk").lower() != "memory"
@@ -57,10 +72,11 @@ class EntryInfo:
 class CacheStore:
     """Cache entries by key, in memory and (when root is given) on disk."""
 
-    def __init__(self, root: Path | None = None, memory_limit: int = 4 << 30) -> None:
+    def __init__(self, root: Path | None = None, memory_limit: int | None = None) -> None:
         self.root = root
         self.memory: dict[str, CacheEntry] = {}
-        self.memory_limit = memory_limit
+        self.memory_limit = memory_limit if memory_limit is not None else default_memory_limit()
+        self.pinned: set[str] = set()  # keys the current run still needs: never evicted
         self.last_key: dict[str, tuple[str, dict[str, Any]]] = {}
         self.failed: dict[str, str] = {}  # component id -> key whose last run failed
         self._writes: queue.Queue[CacheEntry | None] = queue.Queue()
@@ -156,13 +172,26 @@ class CacheStore:
             self._memory_bytes -= old.nbytes
         self.memory[entry.key] = entry
         self._memory_bytes += entry.nbytes
-        if self._memory_bytes <= self.memory_limit:
+        # a component's older results stay on disk; memory keeps its newest two
+        mine = [k for k, e in self.memory.items() if e.component_id == entry.component_id]
+        for key in mine[:-2]:
+            self._evict(key)
+        self.trim(keep=entry.key)
+
+    def trim(self, keep: str | None = None) -> None:
+        """Keep memory under the limit: drop the oldest entries, first those also on disk
+        (an entry only in memory that is dropped is computed again when next needed)."""
+        for only_on_disk in (True, False):
+            for key in list(self.memory):
+                if self._memory_bytes <= self.memory_limit:
+                    return
+                if key != keep and (not only_on_disk or self.has_on_disk(key)):
+                    self._evict(key)
+
+    def _evict(self, key: str) -> None:
+        if key in self.pinned:
             return
-        for key in list(self.memory):  # oldest first; keep what is only in memory
-            if self._memory_bytes <= self.memory_limit:
-                break
-            if key != entry.key and self.has_on_disk(key):
-                self._memory_bytes -= self.memory.pop(key).nbytes
+        self._memory_bytes -= self.memory.pop(key).nbytes
 
     def has_on_disk(self, key: str) -> bool:
         return self.root is not None and (self._entry_dir(key) / "manifest.json").exists()
