@@ -41,7 +41,9 @@ def test_history_view_lists_commits_shows_diffs_and_opens_an_old_version(  # noq
     page.goto(lab.notebook_url("hist.ipynb"))
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     ui = NotebookUI(page, lab, "hist.ipynb")
-    ui.run_palette("Show Notebook History")
+    ui.select_cell(1)  # the notebook is the current widget: the command is enabled
+    ui.cell(1).locator(".jp-InputPrompt").click(button="right")
+    page.locator(".lm-Menu-item", has_text="Show Notebook History (git)").click()
     view = page.locator(".jp-cellpipe-git-history")
     commits = view.locator(".jp-cellpipe-git-commit")
     expect(commits).to_have_count(2)
@@ -68,15 +70,22 @@ def test_conflicted_cell_shows_both_sides_and_keeps_theirs_in_one_click(
 ):
     base = pipeline_notebook()
     base["metadata"]["kernelspec"] = KERNELSPEC
+    base["metadata"]["cellpipe"]["parameters"] = {"lr": {"type": "float", "value": 0.1}}
     ours, theirs = copy.deepcopy(base), copy.deepcopy(base)
     by_id(ours)["train"]["source"] = "score = 4\n"
     by_id(theirs)["train"]["source"] = "score = 5\n"
+    ours["metadata"]["cellpipe"]["parameters"]["lr"]["value"] = 0.2
+    theirs["metadata"]["cellpipe"]["parameters"]["lr"]["value"] = 0.3
     merged = merge_files(*(dumps_notebook(nb) for nb in (base, ours, theirs)))
     assert merged.status == 1
     (lab.root / "conflict.ipynb").write_text(merged.text)
     page.goto(lab.notebook_url("conflict.ipynb"))
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    bar = page.locator(".jp-cellpipe-conflict-bar")
+    notebook_bar = page.locator(".jp-cellpipe-notebook-conflict")
+    expect(notebook_bar).to_contain_text("Both sides changed cellpipe.parameters.lr.value")
+    notebook_bar.locator('button[data-choice="theirs"]').click()
+    expect(notebook_bar).to_have_count(0)
+    bar = page.locator(".jp-Cell .jp-cellpipe-conflict-bar")
     expect(bar).to_have_count(1)
     expect(page.locator(".jp-Cell.jp-cellpipe-conflict")).to_have_count(1)
     expect(bar).to_contain_text("Both sides changed the same lines of this cell.")
@@ -87,6 +96,9 @@ def test_conflicted_cell_shows_both_sides_and_keeps_theirs_in_one_click(
     expect(page.locator(".jp-Cell.jp-cellpipe-conflict")).to_have_count(0)
     ui = NotebookUI(page, lab, "conflict.ipynb")
     ui.save()
-    saved = by_id(json.loads((lab.root / "conflict.ipynb").read_text()))["train"]
+    saved_nb = json.loads((lab.root / "conflict.ipynb").read_text())
+    assert saved_nb["metadata"]["cellpipe"]["parameters"]["lr"]["value"] == 0.3, saved_nb["metadata"]
+    assert "cellpipe_merge" not in saved_nb["metadata"]
+    saved = by_id(saved_nb)["train"]
     assert "".join(saved["source"]) == "score = 5\n"
     assert "cellpipe_merge" not in saved["metadata"]

@@ -213,7 +213,7 @@ def test_notebook_with_unresolved_markers_is_refused(repo: Repo):
     by_id(theirs)["load"]["source"] = "data = []\n"
     done = repo.branch_merge(base, ours, theirs)
     assert done.returncode != 0
-    assert "still holds unresolved merge conflicts (cells train)" in done.stderr
+    assert "still holds unresolved merge conflicts (in train)" in done.stderr
     text = (repo.path / "nb.ipynb").read_text()
     assert "a = 2" in text and "data = []" in text
 

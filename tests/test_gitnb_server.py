@@ -28,7 +28,7 @@ from cellpipe.gitnb import revisions
 from cellpipe.gitnb.cells import dumps_notebook
 from cellpipe.gitnb.files import merge_files
 from cellpipe.gitnb.gitio import GitError
-from cellpipe.gitnb.resolve import ResolveError, resolve_cell
+from cellpipe.gitnb.resolve import ResolveError, resolve_cell, resolve_notebook_metadata
 
 
 def two_versions(repo: Repo) -> tuple[dict, dict]:
@@ -101,6 +101,24 @@ def test_resolve_cell_choices():
         resolve_cell(resolve_cell(train, "ours"), "ours")
     with pytest.raises(ResolveError):
         resolve_cell(train, "mine")
+
+
+def test_resolve_notebook_metadata_conflicts():
+    base = pipeline_notebook()
+    base["metadata"]["cellpipe"]["parameters"] = {"lr": {"type": "float", "value": 0.1}}
+    ours, theirs = copy.deepcopy(base), copy.deepcopy(base)
+    ours["metadata"]["cellpipe"]["parameters"]["lr"]["value"] = 0.2
+    theirs["metadata"]["cellpipe"]["parameters"]["lr"]["value"] = 0.3
+    del theirs["metadata"]["cellpipe"]["version"]
+    ours["metadata"]["cellpipe"]["version"] = 2
+    merged = json.loads(merge_files(*(dumps_notebook(nb) for nb in (base, ours, theirs))).text)
+    metadata = merged["metadata"]
+    kept = resolve_notebook_metadata(metadata, "theirs")
+    assert kept["cellpipe"] == {"parameters": {"lr": {"type": "float", "value": 0.3}}}
+    assert "cellpipe_merge" not in kept
+    assert resolve_notebook_metadata(metadata, "ours")["cellpipe"]["version"] == 2
+    with pytest.raises(ResolveError):
+        resolve_notebook_metadata(kept, "ours")
 
 
 def free_port() -> int:

@@ -28,6 +28,7 @@ EXIT_CLEAN, EXIT_CONFLICT, EXIT_REFUSED = 0, 1, 2
 
 
 def empty_notebook() -> dict[str, Any]:
+    """A notebook with no cells (what a file that does not exist yet merges as)."""
     return {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -83,7 +84,7 @@ def merge_files(
         if stuck:
             shown = ", ".join(stuck[:5]) + (" ..." if len(stuck) > 5 else "")
             reason = (f"the {label} version of {path} still holds unresolved merge conflicts "
-                      f"(cells {shown}); resolve them and commit first")
+                      f"(in {shown}); resolve them and commit first")
             return _refuse(base, ours, theirs, path, reason, marker_size)
     align_ids(*sides)
     result = merge_notebooks(sides[0].nb, sides[1].nb, sides[2].nb, prefer, marker_size)

@@ -71,8 +71,8 @@ _MARKERS = re.compile(r"^<{7,}( [^\n]*)?\n.*?^={7,}\n.*?^>{7,}( |$)", re.M | re.
 
 
 def unresolved_conflicts(nb: Mapping[str, Any]) -> list[str]:
-    """Ids of cells that still hold merge conflicts (markers or cellpipe's conflict flag)."""
-    found = []
+    """Where a notebook still holds merge conflicts: cell ids, or 'notebook metadata'."""
+    found = ["notebook metadata"] if CONFLICT_KEY in nb.get("metadata", {}) else []
     for cell in nb.get("cells", []):
         src = source_of(cell)
         flagged = CONFLICT_KEY in cell.get("metadata", {})

@@ -53,6 +53,20 @@ def resolve_cell(cell: dict[str, Any], choice: str) -> dict[str, Any]:
     return resolved
 
 
+def resolve_notebook_metadata(metadata: dict[str, Any], choice: str) -> dict[str, Any]:
+    """The notebook metadata with its merge conflicts (e.g. parameters) resolved to one side."""
+    if choice not in ("ours", "theirs"):
+        raise ResolveError(f"choice must be 'ours' or 'theirs', not {choice!r}")
+    records = metadata.get(CONFLICT_KEY, {}).get("conflicts", [])
+    if not records:
+        raise ResolveError("the notebook metadata has no merge conflict to resolve")
+    resolved = copy.deepcopy(metadata)
+    resolved.pop(CONFLICT_KEY)
+    for record in records:
+        _set_path(resolved, record.get("path", []), record.get(choice), present=choice in record)
+    return resolved
+
+
 def _set_path(meta: dict[str, Any], path: list[str], value: Any, present: bool) -> None:
     target = meta
     for key in path[:-1]:

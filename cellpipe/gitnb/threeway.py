@@ -36,6 +36,7 @@ SIDES = ("ours", "theirs")
 
 
 def check_prefer(prefer: str | None) -> None:
+    """Raise ValueError unless prefer is 'ours', 'theirs' or None."""
     if prefer not in (None, *SIDES):
         raise ValueError(f"prefer must be 'ours', 'theirs' or None, not {prefer!r}")
 

@@ -6,6 +6,7 @@ GET  <base>/cellpipe/git/diff?path=NB&old=R1[&new=R2]   R1 against R2 (default: 
 POST <base>/cellpipe/git/checkout {path, rev, mode}     mode "copy": open R as a new notebook;
                                                         "restore": replace NB (current kept)
 POST <base>/cellpipe/git/resolve {cell, choice}         a conflicted cell resolved (ours/theirs/both)
+POST <base>/cellpipe/git/resolve {metadata, choice}     the notebook metadata resolved (ours/theirs)
 Paths are relative to the server's root directory, as in the contents API.
 """
 
@@ -23,7 +24,7 @@ from cellpipe.gitnb import revisions
 from cellpipe.gitnb.gitio import GitError
 from cellpipe.gitnb.history import notebook_history
 from cellpipe.gitnb.render import diff_lines
-from cellpipe.gitnb.resolve import ResolveError, resolve_cell
+from cellpipe.gitnb.resolve import ResolveError, resolve_cell, resolve_notebook_metadata
 from cellpipe.gitnb.svg import dag_diff_svg
 
 
@@ -115,9 +116,12 @@ class CheckoutHandler(GitHandler):
 
 class ResolveHandler(GitHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(body.get("metadata"), dict):
+            return {"metadata": resolve_notebook_metadata(body["metadata"],
+                                                          str(body.get("choice")))}
         cell = body.get("cell")
         if not isinstance(cell, dict):
-            raise RequestError("the request needs the conflicted 'cell'")
+            raise RequestError("the request needs the conflicted 'cell' or notebook 'metadata'")
         return {"cell": resolve_cell(cell, str(body.get("choice")))}
 
     @tornado.web.authenticated
