@@ -190,3 +190,19 @@ def test_nbformat_3_notebooks_merge_by_content_and_come_out_as_4_5():
     assert (merged["nbformat"], merged["nbformat_minor"]) == (4, 5)
     assert [source(c) for c in merged["cells"]] == ["a = 1", "b = 20", "c = 3", "d = 4"]
     nbformat.validate(nbformat.reads(result.text, as_version=4))
+
+
+def test_a_bug_in_the_merge_costs_a_manual_merge_not_a_side(monkeypatch):
+    import cellpipe.gitnb.files as files
+
+    def broken(*args, **kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(files, "merge_notebooks", broken)
+    base, ours, theirs = sides()
+    by_id(ours)["train"]["source"] = "score = 4\n"
+    by_id(theirs)["load"]["source"] = "data = []\n"
+    result = merge_files(*(dumps_notebook(nb) for nb in (base, ours, theirs)), path="nb.ipynb")
+    assert result.status == 2
+    assert "cellpipe failed (KeyError: 'oops'); please report this" in result.message
+    assert "score = 4" in result.text and "data = []" in result.text

@@ -21,8 +21,14 @@ from pathlib import Path  # noqa: E402
 
 from rich.console import Console  # noqa: E402
 
-from cellpipe.gitnb.files import EXIT_REFUSED, diff_files, merge_files, strategy_from_env  # noqa: E402
-from cellpipe.gitnb.load import NotebookInputError, parse_notebook  # noqa: E402
+from cellpipe.gitnb.files import (  # noqa: E402
+    EXIT_REFUSED,
+    FileDiff,
+    diff_files,
+    merge_files,
+    strategy_from_env,
+)
+from cellpipe.gitnb.load import parse_notebook  # noqa: E402
 from cellpipe.gitnb.render import print_diff, text_view  # noqa: E402
 
 USAGE = __doc__ or ""
@@ -69,7 +75,10 @@ def run_git_diff(path: str, old: str, new: str) -> int:
         return None if p == "/dev/null" else Path(p).read_bytes()
 
     old_bytes, new_bytes = read(old), read(new)
-    result = diff_files(old_bytes, new_bytes, (f"a/{path}", f"b/{path}"))
+    try:
+        result = diff_files(old_bytes, new_bytes, (f"a/{path}", f"b/{path}"))
+    except Exception as exc:  # git stops at a failing diff command: never fail
+        result = FileDiff(None, f"cellpipe failed ({type(exc).__name__}: {exc})")
     if result.diff is None:  # not a notebook on one side: a plain line diff
         print(f"cellpipe diff {path}: {result.problem}; showing a line diff")
         lines = difflib.unified_diff(
@@ -88,11 +97,11 @@ def run_textconv(path: str) -> int:
     """Print the text view of a notebook (raw content when it is not one)."""
     data = Path(path).read_bytes()
     try:
-        nb = parse_notebook(data.decode("utf-8", errors="replace"), path).nb
-    except NotebookInputError:
+        view = text_view(parse_notebook(data.decode("utf-8", errors="replace"), path).nb)
+    except Exception:  # not a notebook (or a bug): git then diffs the raw text
         sys.stdout.buffer.write(data)
         return 0
-    sys.stdout.write(text_view(nb))
+    sys.stdout.write(view)
     return 0
 
 

@@ -86,8 +86,12 @@ def merge_files(
             reason = (f"the {label} version of {path} still holds unresolved merge conflicts "
                       f"(in {shown}); resolve them and commit first")
             return _refuse(base, ours, theirs, path, reason, marker_size)
-    align_ids(*sides)
-    result = merge_notebooks(sides[0].nb, sides[1].nb, sides[2].nb, prefer, marker_size)
+    try:
+        align_ids(*sides)
+        result = merge_notebooks(sides[0].nb, sides[1].nb, sides[2].nb, prefer, marker_size)
+    except Exception as exc:  # a bug must cost a manual merge, never a side's changes
+        reason = f"cellpipe failed ({type(exc).__name__}: {exc}); please report this"
+        return _refuse(base, ours, theirs, path, reason, marker_size)
     status = EXIT_CONFLICT if result.conflicts else EXIT_CLEAN
     notices = [n for s in sides for n in s.notices]
     message = f"cellpipe merge {path}: {result.summary()}"
