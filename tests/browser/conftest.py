@@ -52,6 +52,7 @@ class Lab:
         sources: list[str],
         components: dict[int, tuple[str, list[int]]] | None = None,
         parameters: dict | None = None,
+        workers: dict[int, str] | None = None,
     ) -> Path:
         """An nbformat 4.5 notebook; `components` maps a cell index to (name, parent indexes)."""
         components = components or {}
@@ -61,6 +62,8 @@ class Lab:
             if i in components:
                 cname, parents = components[i]
                 meta["cellpipe"] = {"name": cname, "parents": sorted(f"cell{p}" for p in parents)}
+                if workers and i in workers:
+                    meta["cellpipe"]["worker"] = workers[i]
             cells.append(
                 {
                     "cell_type": "code",

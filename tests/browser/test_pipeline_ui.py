@@ -33,8 +33,18 @@ def test_build_connect_run_and_cache(lab, page):
     ui.type_in_cell(1, B_CODE)
     ui.add_cell_below()
     ui.type_in_cell(2, C_CODE)
-    for index, name in enumerate("ABC"):
-        ui.make_component(index, name)
+    ui.make_component(0, "A")
+    ui.make_component(1, "B")
+    # names are unique: the dialog asks again
+    ui.select_cell(2)
+    ui.cell(2).locator('.jp-cell-toolbar [data-command="cellpipe:toggle-component"]').click()
+    dialog = ui.page.locator(".jp-Dialog")
+    dialog.locator("input").fill("A")
+    dialog.locator(".jp-mod-accept").click()
+    expect(dialog).to_contain_text("A is taken")
+    dialog.locator("input").fill("C")
+    dialog.locator(".jp-mod-accept").click()
+    expect(ui.component_cell("C")).to_have_count(1)
     expect(ui.panel.locator(".react-flow__node")).to_have_count(3)
     ui.screenshot("01-components")
 
@@ -259,3 +269,62 @@ def test_edges_survive_reload_cut_paste_and_copy(lab, page):
     ui.show_graph()
     expect(ui.panel.locator(".react-flow__node")).to_have_count(4)
     expect(ui.panel.locator(".react-flow__edge")).to_have_count(3)
+
+
+def test_parents_rename_downstream_remove_and_dark_theme(lab, page):
+    lab.write_notebook(
+        "edit.ipynb",
+        ["print('A ran')\na = 1", "print('B ran', a)", "print('not a component')", "r = 1"],
+        components={0: ("A", []), 1: ("B", []), 3: ("R", [])},
+        workers={3: "gpu-box"},
+    )
+    ui = NotebookUI(page, lab, "edit.ipynb").open()
+    expect(ui.node("R").locator(".jp-cellpipe-badge-remote")).to_have_text("remote: gpu-box")
+    expect(ui.component_cell("R")).to_contain_text("remote: gpu-box")
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(3)
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(0)
+
+    # parents from a checklist
+    ui.node_menu("B", "Edit Component Parents")
+    dialog = ui.page.locator(".jp-Dialog")
+    dialog.locator("label", has_text="A").locator("input").check()
+    dialog.locator(".jp-mod-accept").click()
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(1)
+
+    # rename
+    ui.node_menu("B", "Rename Component")
+    dialog.locator("input").fill("B2")
+    dialog.locator(".jp-mod-accept").click()
+    expect(ui.node("B2")).to_have_count(1)
+    ui.save()
+    meta = ui.saved()["cells"][1]["metadata"]["cellpipe"]
+    assert meta == {"name": "B2", "parents": ["cell0"]}
+
+    # run A and everything downstream: each target shows its output in its own cell
+    ui.node_menu("A", "Run Component and Downstream")
+    expect(ui.cell(1).locator(".jp-OutputArea-output")).to_contain_text("B ran 1", timeout=60_000)
+    expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("A ran")
+    ui.expect_status("A", "cached")  # B2's run took A from the cache A's own run made
+    ui.expect_status("B2", "done")
+    assert ui.output_count(ui.cell(2)) == 0
+
+    # A stops being a component: B2 loses it as a parent
+    ui.select_cell(0)
+    ui.cell(0).locator('.jp-cell-toolbar [data-command="cellpipe:toggle-component"]').click()
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(2)
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(0)
+    ui.save()
+    cells = ui.saved()["cells"]
+    assert "cellpipe" not in cells[0]["metadata"]
+    assert cells[1]["metadata"]["cellpipe"]["parents"] == []
+
+    # the dark theme: colours come from the theme's variables
+    ui.run_palette("Use Theme: JupyterLab Dark")
+    expect(ui.page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
+    expect(ui.page.locator("#jupyterlab-splash")).to_have_count(0, timeout=30_000)
+    ui.show_graph()
+    ui.screenshot("dark")
+    background = ui.node("B2").locator(".jp-cellpipe-node").evaluate(
+        "el => getComputedStyle(el).backgroundColor"
+    )
+    assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), background
