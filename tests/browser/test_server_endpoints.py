@@ -1,0 +1,71 @@
+"""The server extension's pipeline endpoints, over HTTP against the real server."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = {
+    "metadata": {},
+    "cells": [
+        {"id": "a", "cell_type": "code", "source": "x = 1",
+         "metadata": {"cellpipe": {"name": "A", "parents": []}}},
+        {"id": "b", "cell_type": "code", "source": "y = x",
+         "metadata": {"cellpipe": {"name": "B", "parents": ["a"]}}},
+        {"id": "c", "cell_type": "code", "source": "print(y)", "metadata": {}},
+    ],
+}
+
+
+def post(lab, path: str, body, token: str | None = None) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{lab.url}/cellpipe/pipeline/{path}",
+        data=data,
+        method="POST",
+        headers={"Authorization": f"token {token or lab.token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        return error.code, json.loads(text) if text.startswith(b"{") else {}
+
+
+def test_check_edge_accepts_and_refuses_cycles(lab):
+    assert post(lab, "check-edge", {"notebook": NOTEBOOK, "parent": "a", "child": "b"}) == (
+        200, {"op": "edge_ok"},
+    )
+    status, reply = post(lab, "check-edge", {"notebook": NOTEBOOK, "parent": "b", "child": "a"})
+    assert status == 400
+    assert reply["kind"] == "CycleError"
+    assert "A -> B -> A" in reply["message"] or "B -> A -> B" in reply["message"]
+
+
+def test_check_edge_names_unknown_components(lab):
+    status, reply = post(lab, "check-edge", {"notebook": NOTEBOOK, "parent": "a", "child": "c"})
+    assert status == 400
+    assert reply["kind"] == "UnknownComponentError"
+
+
+def test_problems_and_bad_requests(lab):
+    broken = json.loads(json.dumps(NOTEBOOK))
+    broken["cells"][0]["metadata"]["cellpipe"]["parents"] = ["b"]
+    assert post(lab, "problems", {"notebook": NOTEBOOK}) == (200, {"op": "problems", "problems": []})
+    status, reply = post(lab, "problems", {"notebook": broken})
+    assert status == 200 and len(reply["problems"]) == 1 and "cycle" in reply["problems"][0]
+    status, reply = post(lab, "problems", b"not json")
+    assert status == 400 and reply["kind"] == "JSONDecodeError"
+    status, reply = post(lab, "problems", {"no": "notebook"})
+    assert status == 400 and "notebook" in reply["message"]
+
+
+def test_endpoints_need_the_token(lab):
+    status, _ = post(lab, "problems", {"notebook": NOTEBOOK}, token="wrong")
+    assert status == 403
