@@ -101,6 +101,13 @@ def test_build_connect_run_and_cache(lab, page):
     expect(ui.cell(2).locator(".jp-OutputArea-output")).to_contain_text("C sees 14")
     assert runs(lab) == ["A", "B", "C"] * 2
     assert ui.run_log() == [("A", "cached"), ("B", "cached"), ("C", "cached")]
+
+    # force re-run (cell toolbar): nothing comes from the cache
+    ui.select_cell(2)
+    ui.cell(2).locator('.jp-cell-toolbar [data-command="cellpipe:force-run"]').click()
+    for name in "ABC":
+        ui.expect_status(name, "done")
+    assert runs(lab) == ["A", "B", "C"] * 3
     ui.screenshot("05-cached")
 
     # an ancestor's captured output, on demand, in its own cell
@@ -198,6 +205,18 @@ def test_parameter_change_marks_readers_stale(lab, page):
     ui.page.keyboard.press("Control+Alt+Enter")
     expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.5", timeout=60_000)
     ui.expect_status("train", "done")
+
+    # restart the kernel: the front end loads cellpipe into the new kernel by itself,
+    # and the result comes back from the disk cache
+    ui.page.keyboard.press("Escape")
+    ui.run_palette("Restart Kernel…")
+    ui.page.locator(".jp-Dialog .jp-mod-accept").click()
+    expect(ui.panel.locator(".jp-cellpipe-link-ready")).to_have_count(0, timeout=10_000)
+    expect(ui.panel.locator(".jp-cellpipe-link-ready")).to_have_count(1, timeout=60_000)
+    ui.expect_status("train", "cached")
+    ui.run_node("train")
+    expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.5", timeout=60_000)
+    assert ui.run_log() == [("train", "cached")]
 
 
 def test_interrupt_stops_a_running_component(lab, page):
