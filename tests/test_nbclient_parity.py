@@ -76,9 +76,20 @@ def linear_pipeline(name: str, sources: list[str]) -> nbformat.NotebookNode:
 
 
 def normalise(outputs: list[dict]) -> list[dict]:
-    norm = []
+    """Outputs minus what differs between any two runs: execution counts, temp paths,
+    addresses, and how stdout and stderr interleave within one burst of stream output
+    (ipykernel flushes each stream on its own timer, so even Jupyter varies there)."""
+    norm: list[dict] = []
     for o in outputs:
         o = dict(o)
+        if o["output_type"] == "stream":
+            if norm and norm[-1]["output_type"] == "streams":
+                burst = norm[-1]
+            else:
+                burst = {"output_type": "streams", "stdout": "", "stderr": ""}
+                norm.append(burst)
+            burst[o["name"]] += _scrub(o["text"])
+            continue
         o.pop("execution_count", None)
         if "text" in o:
             o["text"] = _scrub(o["text"])
