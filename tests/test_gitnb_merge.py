@@ -206,3 +206,22 @@ def test_a_bug_in_the_merge_costs_a_manual_merge_not_a_side(monkeypatch):
     assert result.status == 2
     assert "cellpipe failed (KeyError: 'oops'); please report this" in result.message
     assert "score = 4" in result.text and "data = []" in result.text
+
+
+def test_merge_never_changes_its_inputs():
+    base, ours, theirs = sides()
+    base["cells"].append(cell("extra", "e = 1\n", "extra"))
+    ours, theirs = copy.deepcopy(base), copy.deepcopy(base)
+    by_id(ours)["load"]["metadata"]["cellpipe"]["parents"] = ["extra"]
+    by_id(theirs)["extra"]["metadata"]["cellpipe"]["parents"] = ["report"]  # a cycle
+    by_id(ours)["report"]["metadata"]["cellpipe"]["parents"] = ["clean", "train"]
+    theirs["cells"] = [c for c in theirs["cells"] if c["id"] != "clean"]  # dangling
+    by_id(theirs)["train"]["metadata"]["cellpipe"]["parents"] = ["load"]
+    snapshot = copy.deepcopy((base, ours, theirs))
+    for prefer in (None, "ours", "theirs"):
+        result = merge_notebooks(base, ours, theirs, prefer)
+        assert (base, ours, theirs) == snapshot
+    assert result.conflicts == []
+    first = merge_notebooks(base, ours, theirs)
+    assert {c.kind for c in first.conflicts} == {"cycle", "dangling-parent"}
+    assert merge_notebooks(base, ours, theirs).notebook == first.notebook  # repeatable

@@ -149,8 +149,19 @@ def _values(base: Any, ours: Any, theirs: Any) -> dict[str, Any]:
             if v is not MISSING}
 
 
+def _own_metadata(cell: Cell) -> dict[str, Any]:
+    """cell's metadata, copied where the merge writes, so the inputs are never changed."""
+    meta = dict(cell.get("metadata", {}))
+    if isinstance(meta.get(METADATA_KEY), dict):
+        meta[METADATA_KEY] = dict(meta[METADATA_KEY])
+    if CONFLICT_KEY in meta:
+        meta[CONFLICT_KEY] = {"conflicts": list(meta[CONFLICT_KEY]["conflicts"])}
+    cell["metadata"] = meta
+    return meta
+
+
 def _flag(cell: Cell, record: dict[str, Any]) -> None:
-    meta = cell.setdefault("metadata", {})
+    meta = _own_metadata(cell)
     meta.setdefault(CONFLICT_KEY, {"conflicts": []})["conflicts"].append(record)
 
 
@@ -281,7 +292,7 @@ def _check_pipeline(nb: dict[str, Any], sides: tuple[Mapping[str, Any], ...],
                         if sc.get(cid) and parent in sc[cid].parents and sc.get(parent)]
             if not added_by:
                 continue  # it dangled before the merge already
-            spec = cells[cid]["metadata"][METADATA_KEY]
+            spec = _own_metadata(cells[cid])[METADATA_KEY]
             spec["parents"] = [p for p in spec["parents"] if p != parent]
             if prefer is not None:
                 notes.append(f"cell {cid}: dropped edge from {parent}, a cell the merge removed")
@@ -304,6 +315,7 @@ def _check_pipeline(nb: dict[str, Any], sides: tuple[Mapping[str, Any], ...],
             spec = cells[cid]["metadata"][METADATA_KEY]
             dropped = [p for p in spec["parents"] if p not in allowed and p in comps]
             if dropped and cid in on_cycles:
+                spec = _own_metadata(cells[cid])[METADATA_KEY]
                 spec["parents"] = [p for p in spec["parents"] if p not in dropped]
                 notes.append(f"cell {cid}: dropped edges from {dropped} to break a cycle")
         comps = {cid: info for cid, c in cells.items() if (info := component_of(c)) is not None}
