@@ -116,9 +116,13 @@ class NotebookUI:
         mouse = self.page.mouse
         mouse.move(source["x"] + source["width"] / 2, source["y"] + source["height"] / 2)
         mouse.down()
+        self.page.wait_for_timeout(100)
         tx, ty = target["x"] + target["width"] / 2, target["y"] + target["height"] / 2
-        mouse.move((source["x"] + tx) / 2, (source["y"] + ty) / 2, steps=5)
-        mouse.move(tx, ty, steps=5)
+        mouse.move((source["x"] + tx) / 2, (source["y"] + ty) / 2, steps=8)
+        mouse.move(tx, ty, steps=8)
+        # let React Flow see the pointer over the handle before the drop
+        expect(self.panel.locator(".react-flow__connectionline")).to_have_count(1)
+        self.page.wait_for_timeout(150)
         mouse.up()
 
     def _settled_box(self, locator: Locator) -> dict:

@@ -215,8 +215,11 @@ def test_parameter_change_marks_readers_stale(lab, page):
     expect(ui.panel.locator(".jp-cellpipe-link-ready")).to_have_count(1, timeout=60_000)
     ui.expect_status("train", "cached")
     ui.run_node("train")
-    expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.5", timeout=60_000)
+    expect(ui.panel.locator('.jp-cellpipe-runlog-entry[data-name="train"]')).to_have_attribute(
+        "data-status", "cached", timeout=60_000
+    )
     assert ui.run_log() == [("train", "cached")]
+    expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.5")
 
 
 def test_interrupt_stops_a_running_component(lab, page):
