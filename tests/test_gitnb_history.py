@@ -124,3 +124,17 @@ def test_git_setup_global(git_home, tmp_path, monkeypatch):
     assert not attributes.exists()
     outside = CliRunner().invoke(git_group, ["git-setup"])
     assert outside.exit_code == 1 and "inside a git repository" in outside.output
+
+
+def test_history_lists_merge_commits_against_their_first_parent(repo: Repo):
+    base = pipeline_notebook()
+    ours, theirs = copy.deepcopy(base), copy.deepcopy(base)
+    by_id(ours)["train"]["source"] = "model = 1\n"
+    theirs["cells"].append(cell("plot", "plot(score)\n", "plot", ["train"]))
+    assert repo.branch_merge(base, ours, theirs).returncode == 0
+    entries = notebook_history(repo.path / "nb.ipynb")
+    assert [e.subject for e in entries] == ["Merge branch 'theirs'", "ours", "theirs", "base"]
+    merge = entries[0]
+    assert merge.status == "merge" and (merge.components_changed, merge.edges_added) == (1, 1)
+    assert [e.subject for e in notebook_history(repo.path / "nb.ipynb", limit=2)] == [
+        "Merge branch 'theirs'", "ours"]

@@ -20,7 +20,7 @@ class HistoryEntry:
     date: str
     subject: str
     path: str
-    status: str  # added | modified | deleted | renamed
+    status: str  # added | modified | deleted | renamed | merge
     summary: str
     components_changed: int
     edges_added: int
@@ -31,18 +31,28 @@ class HistoryEntry:
         return asdict(self)
 
 
-def notebook_history(notebook: str | Path, limit: int | None = None,
-                     rev: str = "HEAD") -> list[HistoryEntry]:
-    """Newest first: commits reachable from rev that touched the notebook (renames followed)."""
-    root, rel = repo_path(notebook)
-    args = ["log", "--follow", "--format=%x1e%H%x1f%P%x1f%an%x1f%aI%x1f%s", "--name-status"]
-    if limit:
-        args.append(f"-n{limit}")
-    raw = run_git([*args, rev, "--", rel], root).decode(errors="replace")
+_FORMAT = "--format=%x1e%H%x1f%P%x1f%an%x1f%aI%x1f%ct%x1f%s"
+
+
+@dataclass
+class _Commit:
+    sha: str
+    parent: str | None
+    author: str
+    date: str
+    time: int
+    subject: str
+    path: str
+    old_path: str
+    status: str
+
+
+def _parse_log(raw: str, rel: str) -> list[_Commit]:
+    """Commits from `git log _FORMAT --name-status`, newest first, following renames of rel."""
     commits = []
     for record in raw.split("\x1e")[1:]:
         head, _, changes = record.partition("\n")
-        sha, parents, author, date, subject = head.split("\x1f", 4)
+        sha, parents, author, date, time, subject = head.split("\x1f", 5)
         path, old_path, status = rel, rel, "modified"
         for line in changes.strip().splitlines():
             fields = line.split("\t")
@@ -52,20 +62,51 @@ def notebook_history(notebook: str | Path, limit: int | None = None,
                 path = old_path = fields[1]
                 status = {"A": "added", "D": "deleted", "M": "modified"}[fields[0]]
         parent = parents.split()[0] if parents.strip() else None
-        commits.append((sha, parent, author, date, subject, path, old_path, status))
+        commits.append(_Commit(sha, parent, author, date, int(time), subject, path, old_path,
+                               status))
         rel = old_path  # older commits know the file by its old name
+    return commits
+
+
+def _merges(root: Path, rev: str, names: list[str], seen: set[str],
+            limit: int | None) -> list[_Commit]:
+    """Merge commits that changed the notebook (`git log --follow` leaves them out)."""
+    args = ["log", "--merges", _FORMAT, *([f"-n{limit}"] if limit else []), rev, "--", *names]
+    found = [c for c in _parse_log(run_git(args, root).decode(errors="replace"), names[0])
+             if c.sha not in seen]
+    for merge in found:
+        blobs = read_blobs(root, [f"{merge.sha}:{name}" for name in names])
+        name = next((n for n, blob in zip(names, blobs, strict=True) if blob is not None),
+                    names[0])
+        merge.path = merge.old_path = name
+        merge.status = "merge"
+    return found
+
+
+def notebook_history(notebook: str | Path, limit: int | None = None,
+                     rev: str = "HEAD") -> list[HistoryEntry]:
+    """Newest first: commits reachable from rev that changed the notebook (renames followed,
+    merges included, each diffed against its first parent)."""
+    root, rel = repo_path(notebook)
+    args = ["log", "--follow", _FORMAT, "--name-status", *([f"-n{limit}"] if limit else [])]
+    commits = _parse_log(run_git([*args, rev, "--", rel], root).decode(errors="replace"), rel)
+    names = list(dict.fromkeys([rel, *(n for c in commits for n in (c.path, c.old_path))]))
+    commits += _merges(root, rev, names, {c.sha for c in commits}, limit)
+    if len(commits) > 1:  # git's own order over every name the notebook had
+        listed = run_git(["log", "--format=%H", rev, "--", *names], root).decode().split()
+        position = {sha: i for i, sha in enumerate(listed)}
+        commits.sort(key=lambda c: (position.get(c.sha, len(position)), -c.time))
+    commits = commits[:limit] if limit else commits
     specs = []
-    for sha, parent, *_rest, path, old_path, _status in commits:
-        specs += [f"{parent}:{old_path}" if parent else "", f"{sha}:{path}"]
-    blobs = read_blobs(root, [s for s in specs if s])
-    it = iter(blobs)
+    for c in commits:
+        specs += [f"{c.parent}:{c.old_path}" if c.parent else "", f"{c.sha}:{c.path}"]
+    blobs = iter(read_blobs(root, [s for s in specs if s]))
     entries = []
-    for (sha, parent, author, date, subject, path, _old, status), (before_spec, _after) in zip(
-        commits, zip(specs[::2], specs[1::2], strict=True), strict=True
-    ):
-        before = next(it) if before_spec else None
-        after = next(it)
-        result = diff_files(before, after, (f"{path}@{(parent or '')[:8]}", f"{path}@{sha[:8]}"))
+    for c in commits:
+        before = next(blobs) if c.parent else None
+        after = next(blobs)
+        result = diff_files(before, after, (f"{c.path}@{(c.parent or '')[:8]}",
+                                            f"{c.path}@{c.sha[:8]}"))
         d = result.diff
         if d is None:
             summary, counts = f"not a readable notebook here: {result.problem}", (0, 0, 0, 0)
@@ -73,6 +114,6 @@ def notebook_history(notebook: str | Path, limit: int | None = None,
             summary = d.summary()
             counts = (d.components_changed, len(d.edges_added), len(d.edges_removed),
                       len(d.changed))
-        entries.append(HistoryEntry(sha, parent, author, date, subject, path, status, summary,
-                                    *counts))
+        entries.append(HistoryEntry(c.sha, c.parent, c.author, c.date, c.subject, c.path,
+                                    c.status, summary, *counts))
     return entries
