@@ -1,4 +1,4 @@
-"""The History view and the conflict view in a real JupyterLab, driven in headless chromium."""
+"""The git History view and the conflict view in a real JupyterLab, driven in chromium."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import subprocess
-import threading
 
 import pytest
 from playwright.sync_api import expect
@@ -14,55 +13,12 @@ from test_gitnb_support import by_id, cell, git_env, pipeline_notebook
 
 from cellpipe.gitnb.cells import dumps_notebook
 from cellpipe.gitnb.files import merge_files
-from tests.browser.conftest import (  # noqa: F401  (the lab fixture)
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    lab,
-)
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.labui import NotebookUI
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def on_page(request):
-    """Run fn(page) in its own thread and chromium.
-
-    The browser tests' session-wide Playwright may be running in this thread already, and
-    Playwright's sync API allows one per thread.
-    """
-    sync_api = pytest.importorskip("playwright.sync_api")
-
-    def run(fn):
-        outcome: dict = {}
-
-        def body():
-            try:
-                with sync_api.sync_playwright() as p:
-                    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                headless=True)
-                    page = browser.new_page(viewport={"width": 1500, "height": 950})
-                    page.set_default_timeout(30_000)
-                    try:
-                        fn(page)
-                    finally:
-                        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"))
-                        browser.close()
-            except BaseException as exc:  # re-raised in the test's thread
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=body)
-        worker.start()
-        worker.join(timeout=300)
-        assert not worker.is_alive(), "the browser steps did not finish in 300 s"
-        if "error" in outcome:
-            raise outcome["error"]
-
-    return run
 
 
 def commit_two_versions(root, tmp_path) -> None:
@@ -78,17 +34,15 @@ def commit_two_versions(root, tmp_path) -> None:
         subprocess.run(["git", "commit", "-q", "-m", message], cwd=root, env=env, check=True)
 
 
-def test_history_view_lists_commits_shows_diffs_and_opens_an_old_version(
-    lab, on_page, tmp_path  # noqa: F811
-):
+def test_history_view_lists_commits_shows_diffs_and_opens_an_old_version(lab, page, tmp_path):
     commit_two_versions(lab.root, tmp_path)
-    on_page(lambda page: history_steps(lab, page))
+    history_steps(lab, page)
     copies = [p.name for p in lab.root.glob("hist@*.ipynb")]
     assert len(copies) == 1
     assert "plot" not in (lab.root / copies[0]).read_text()
 
 
-def history_steps(lab, page) -> None:  # noqa: F811
+def history_steps(lab, page) -> None:
     page.goto(lab.notebook_url("hist.ipynb"))
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     ui = NotebookUI(page, lab, "hist.ipynb")
@@ -113,9 +67,7 @@ def history_steps(lab, page) -> None:  # noqa: F811
     expect(page.locator(".lm-TabBar-tab", has_text="hist@")).to_have_count(1, timeout=30_000)
 
 
-def test_conflicted_cell_shows_both_sides_and_keeps_theirs_in_one_click(
-    lab, on_page  # noqa: F811
-):
+def test_conflicted_cell_shows_both_sides_and_keeps_theirs_in_one_click(lab, page):
     base = pipeline_notebook()
     base["metadata"]["kernelspec"] = KERNELSPEC
     base["metadata"]["cellpipe"]["parameters"] = {"lr": {"type": "float", "value": 0.1}}
@@ -127,7 +79,7 @@ def test_conflicted_cell_shows_both_sides_and_keeps_theirs_in_one_click(
     merged = merge_files(*(dumps_notebook(nb) for nb in (base, ours, theirs)))
     assert merged.status == 1
     (lab.root / "conflict.ipynb").write_text(merged.text)
-    on_page(lambda page: conflict_steps(lab, page))
+    conflict_steps(lab, page)
     saved_nb = json.loads((lab.root / "conflict.ipynb").read_text())
     assert saved_nb["metadata"]["cellpipe"]["parameters"]["lr"]["value"] == 0.3, saved_nb["metadata"]
     assert "cellpipe_merge" not in saved_nb["metadata"]
@@ -136,7 +88,7 @@ def test_conflicted_cell_shows_both_sides_and_keeps_theirs_in_one_click(
     assert "cellpipe_merge" not in saved["metadata"]
 
 
-def conflict_steps(lab, page) -> None:  # noqa: F811
+def conflict_steps(lab, page) -> None:
     page.goto(lab.notebook_url("conflict.ipynb"))
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     notebook_bar = page.locator(".jp-cellpipe-notebook-conflict")
