@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
+# nbformat imports jsonschema, whose optional IRI checker (rfc3987_syntax) builds a grammar
+# when imported (~2.5 s); nothing in the CLI validates IRIs, so keep it out of this process.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 import json
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
