@@ -1,69 +1,18 @@
-"""Merkle cache keys (DESIGN 3.3) and the static facts about a component's code."""
+"""Merkle cache keys (DESIGN 3.3)."""
 
 from __future__ import annotations
 
-import ast
-import builtins
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
+from cellpipe.model.code import code_hash, names_used, normalized_code, parse, transform
+
+__all__ = ["cache_key", "code_hash", "names_used", "normalized_code", "parameters_read",
+           "parse", "transform"]
+
 KEY_FORMAT_VERSION = "cellpipe-key-1"
-
-
-@lru_cache(maxsize=4096)
-def transform(code: str) -> str:
-    """The code as Python source after IPython's input transforms (magics, !shell, ...)."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return code
-    try:
-        return TransformerManager().transform_cell(code)
-    except Exception:  # malformed magic syntax etc.: keep the raw text
-        return code
-
-
-@lru_cache(maxsize=4096)
-def parse(code: str) -> ast.Module | None:
-    """The AST of the transformed code, or None when it does not parse."""
-    try:
-        return ast.parse(transform(code))
-    except SyntaxError:
-        return None
-
-
-@lru_cache(maxsize=4096)
-def normalized_code(code: str) -> str:
-    """What identifies code for caching: the AST dump (comments/formatting ignored) or raw text."""
-    tree = parse(code)
-    if tree is None:
-        return "raw:" + code
-    return "ast:" + ast.dump(tree, annotate_fields=False, include_attributes=False)
-
-
-def code_hash(code: str) -> str:
-    """sha256 of the normalized code."""
-    return hashlib.sha256(normalized_code(code).encode()).hexdigest()
-
-
-@lru_cache(maxsize=4096)
-def names_used(code: str) -> frozenset[str]:
-    """Every identifier the code mentions as a name (read, bound or deleted), at any depth."""
-    tree = parse(code)
-    if tree is None:
-        return frozenset()
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            names.update(node.names)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return frozenset(names - set(dir(builtins)))
 
 
 def _canonical(value: Any) -> str:

@@ -7,10 +7,8 @@ renderers.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from cellpipe.gitnb.cells import (
@@ -23,6 +21,7 @@ from cellpipe.gitnb.cells import (
 )
 from cellpipe.gitnb.sequence import moved_items
 from cellpipe.model import dag
+from cellpipe.model.code import names_used, normalized_code
 
 
 @dataclass
@@ -126,18 +125,9 @@ class NotebookDiff:
         }
 
 
-@lru_cache(maxsize=8192)
 def _code_identity(code: str) -> tuple[str, frozenset[str]]:
     """(normalized code, names it mentions): comments and formatting do not count (DESIGN 3.3)."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        python = TransformerManager().transform_cell(code)
-        tree = ast.parse(python)
-    except Exception:  # does not parse: the raw text is its identity
-        return "raw:" + code, frozenset()
-    names = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
-    return "ast:" + ast.dump(tree, annotate_fields=False), names
+    return normalized_code(code), names_used(code)
 
 
 def _other_metadata(cell: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""What identifies a component's code: IPython-transformed source, its AST, the names it uses.
+
+Pure functions shared by the engine (cache keys, DESIGN 3.3) and gitnb (which caches a
+change invalidates): comments and formatting never count.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+from functools import lru_cache
+
+
+@lru_cache(maxsize=4096)
+def transform(code: str) -> str:
+    """The code as Python source after IPython's input transforms (magics, !shell, ...)."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return code
+    try:
+        return TransformerManager().transform_cell(code)
+    except Exception:  # malformed magic syntax etc.: keep the raw text
+        return code
+
+
+@lru_cache(maxsize=4096)
+def parse(code: str) -> ast.Module | None:
+    """The AST of the transformed code, or None when it does not parse."""
+    try:
+        return ast.parse(transform(code))
+    except SyntaxError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def normalized_code(code: str) -> str:
+    """What identifies code for caching: the AST dump (comments/formatting ignored) or raw text."""
+    tree = parse(code)
+    if tree is None:
+        return "raw:" + code
+    return "ast:" + ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+def code_hash(code: str) -> str:
+    """sha256 of the normalized code."""
+    return hashlib.sha256(normalized_code(code).encode()).hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def names_used(code: str) -> frozenset[str]:
+    """Every identifier the code mentions as a name (read, bound or deleted), at any depth."""
+    tree = parse(code)
+    if tree is None:
+        return frozenset()
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return frozenset(names - set(dir(builtins)))
