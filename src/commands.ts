@@ -195,6 +195,27 @@ export function addCommands(ctx: ICommandContext): void {
     }
   });
 
+  commands.addCommand(CommandIDs.setWorker, {
+    label: trans.__('Set Component Worker…'),
+    caption: trans.__('Run this component on a registered remote worker, or locally'),
+    isEnabled: args => isComponent(ctx, args),
+    execute: async args => {
+      const target = targetCell(ctx, args);
+      const meta = target && nb.componentMetadata(target.cell);
+      if (!target || !meta) {
+        return;
+      }
+      const result = await InputDialog.getText({
+        title: trans.__('Worker for %1', meta.name),
+        label: trans.__('Worker alias; leave empty to run it locally'),
+        text: meta.worker ?? ''
+      });
+      if (result.button.accept && result.value !== null) {
+        nb.setWorker(target.model.panel.context.model, target.cell, result.value.trim());
+      }
+    }
+  });
+
   const runCommand = (
     id: string,
     label: string,
@@ -272,6 +293,7 @@ export const PALETTE_COMMANDS = [
   CommandIDs.toggleComponent,
   CommandIDs.renameComponent,
   CommandIDs.editParents,
+  CommandIDs.setWorker,
   CommandIDs.runComponent,
   CommandIDs.runPipeline,
   CommandIDs.runDownstream,

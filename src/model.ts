@@ -126,7 +126,7 @@ export class PipelineModel implements IDisposable {
 
   /** The worker alias a component runs on, or '' for local. */
   worker(id: string): string {
-    return this._workers.get(id) ?? this._components.find(c => c.id === id)?.worker ?? '';
+    return this._components.find(c => c.id === id)?.worker || this._workers.get(id) || '';
   }
 
   setBanner(banner: IBanner | null): void {
@@ -143,7 +143,12 @@ export class PipelineModel implements IDisposable {
       this._refuse(this._trans.__('A component cannot be its own parent.'));
       return false;
     }
-    const error = await this._checkEdge(parent, child);
+    let error: string;
+    try {
+      error = await this._checkEdge(parent, child);
+    } catch (reason) {
+      error = this._trans.__('it could not be checked (%1)', (reason as Error).message);
+    }
     if (error) {
       this._refuse(this._trans.__('Edge refused: %1', error));
       return false;

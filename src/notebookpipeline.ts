@@ -117,6 +117,20 @@ export function setParents(model: INotebookModel, cell: ICellModel, parents: str
   }
 }
 
+/** Run a component on the worker registered as `alias`, or locally when it is ''. */
+export function setWorker(model: INotebookModel, cell: ICellModel, alias: string): void {
+  const meta = componentMetadata(cell);
+  if (meta) {
+    const next: IComponentMetadata = { ...meta };
+    if (alias) {
+      next.worker = alias;
+    } else {
+      delete next.worker;
+    }
+    edit(model, () => writeComponent(cell, next));
+  }
+}
+
 export function addEdge(model: INotebookModel, parent: string, child: string): void {
   const cell = findCell(model, child);
   const meta = cell && componentMetadata(cell);

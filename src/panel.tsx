@@ -131,7 +131,8 @@ function PanelBody(props: {
               CommandIDs.forceRun,
               CommandIDs.showCaptured,
               CommandIDs.renameComponent,
-              CommandIDs.editParents
+              CommandIDs.editParents,
+              CommandIDs.setWorker
             ]) {
               props.menu.addItem({ command, args: { id } });
             }

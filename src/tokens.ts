@@ -115,6 +115,7 @@ export namespace CommandIDs {
   export const toggleComponent = 'cellpipe:toggle-component';
   export const renameComponent = 'cellpipe:rename-component';
   export const editParents = 'cellpipe:edit-parents';
+  export const setWorker = 'cellpipe:set-worker';
   export const runComponent = 'cellpipe:run-component';
   export const runPipeline = 'cellpipe:run-pipeline';
   export const runDownstream = 'cellpipe:run-downstream';

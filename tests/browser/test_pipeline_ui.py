@@ -313,6 +313,16 @@ def test_parents_rename_downstream_remove_and_dark_theme(lab, page):
     dialog.locator(".jp-mod-accept").click()
     expect(ui.panel.locator(".react-flow__edge")).to_have_count(1)
 
+    # a worker from the node menu; empty again means local
+    ui.node_menu("B", "Set Component Worker")
+    dialog.locator("input").fill("big-box")
+    dialog.locator(".jp-mod-accept").click()
+    expect(ui.node("B").locator(".jp-cellpipe-badge-remote")).to_have_text("remote: big-box")
+    ui.node_menu("B", "Set Component Worker")
+    dialog.locator("input").fill("")
+    dialog.locator(".jp-mod-accept").click()
+    expect(ui.node("B").locator(".jp-cellpipe-badge-remote")).to_have_count(0)
+
     # rename
     ui.node_menu("B", "Rename Component")
     dialog.locator("input").fill("B2")
