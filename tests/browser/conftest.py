@@ -102,11 +102,16 @@ def _link_labextension() -> None:
     built = ROOT / "cellpipe" / "labextension"
     if installed.is_symlink() and installed.resolve() == built.resolve():
         return
-    subprocess.run(
+    done = subprocess.run(
         [str(Path(sys.executable).parent / "jupyter-builder"), "develop", "--overwrite", str(ROOT)],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        pytest.fail(
+            f"could not link {built} into {installed} (install cellpipe with `pip install -e .`):\n"
+            + done.stderr[-2000:]
+        )
 
 
 def _quiet_settings(settings: Path) -> None:
