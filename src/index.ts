@@ -114,6 +114,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void settingRegistry.load(PLUGIN_ID).then(settings => {
         const apply = () => {
           syncDelay = settings.get('syncDelay').composite as number;
+          tracker.forEach(panel => {
+            const model = models.get(panel);
+            if (model) {
+              model.syncDelay = syncDelay;
+            }
+          });
           graph.direction = settings.get('layoutDirection').composite as 'TB' | 'LR';
         };
         settings.changed.connect(apply);

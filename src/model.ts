@@ -129,6 +129,11 @@ export class PipelineModel implements IDisposable {
     return this._components.find(c => c.id === id)?.worker || this._workers.get(id) || '';
   }
 
+  /** Milliseconds to wait after an edit before syncing the kernel. */
+  set syncDelay(delay: number) {
+    this._syncDelay = delay;
+  }
+
   setBanner(banner: IBanner | null): void {
     this._banner = banner;
     this._changed.emit();

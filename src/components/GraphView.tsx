@@ -28,6 +28,7 @@ type ComponentNodeData = {
   worker: string;
   workerLabel: string;
   runLabel: string;
+  vertical: boolean;
   onRun: (id: string) => void;
 };
 
@@ -41,7 +42,11 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
       data-status={data.status}
       title={data.reason ? `${data.name}: ${data.reason}` : data.name}
     >
-      <Handle type="target" position={Position.Top} className="jp-cellpipe-handle" />
+      <Handle
+        type="target"
+        position={data.vertical ? Position.Top : Position.Left}
+        className="jp-cellpipe-handle"
+      />
       <div className="jp-cellpipe-node-name">{data.name}</div>
       <div className="jp-cellpipe-node-badges">
         <span className="jp-cellpipe-badge jp-cellpipe-badge-status">{data.statusLabel}</span>
@@ -60,7 +65,11 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
       >
         ▶
       </button>
-      <Handle type="source" position={Position.Bottom} className="jp-cellpipe-handle" />
+      <Handle
+        type="source"
+        position={data.vertical ? Position.Bottom : Position.Right}
+        className="jp-cellpipe-handle"
+      />
     </div>
   );
 }
@@ -157,6 +166,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
         worker,
         workerLabel: trans.__('remote: %1', worker),
         runLabel: trans.__('Run component %1', c.name),
+        vertical: direction === 'TB',
         onRun: props.onRun
       }
     };
