@@ -87,7 +87,7 @@ export class PipelineModel implements IDisposable {
     return this._banner;
   }
 
-  /** What happened to each component in the last run (latest target), in order. */
+  /** What happened to each component in the last run (all its targets), in order. */
   get runLog(): IRunLogEntry[] {
     return this._runLog;
   }
@@ -274,6 +274,7 @@ export class PipelineModel implements IDisposable {
       return true;
     }
     this._queue = ids.map(id => ({ id, force }));
+    this._runLog = [];
     this._running = true;
     this._changed.emit();
     let ok = true;
@@ -388,7 +389,6 @@ export class PipelineModel implements IDisposable {
       }
       case 'run':
         if (message.phase === 'start') {
-          this._runLog = [];
           for (const step of message.steps ?? []) {
             this._live.set(step.id, 'queued');
           }
@@ -396,7 +396,10 @@ export class PipelineModel implements IDisposable {
         break;
       case 'event':
         this._live.set(message.id, message.status as EventStatus);
-        if (message.status !== 'queued' && message.status !== 'running') {
+        const earlier = this._runLog.find(e => e.id === message.id);
+        // In a batch of targets, "ran" is news and "from the cache" after it is not.
+        const keep = earlier && earlier.status !== 'cached' && message.status === 'cached';
+        if (message.status !== 'queued' && message.status !== 'running' && !keep) {
           this._runLog = [
             ...this._runLog.filter(e => e.id !== message.id),
             {

@@ -190,6 +190,7 @@ def test_parameter_change_marks_readers_stale(lab, page):
     expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.1", timeout=60_000)
     ui.expect_status("train", "done")
     ui.expect_status("other", "done")
+    assert sorted(ui.run_log()) == [("other", "done"), ("train", "done")]
 
     value = ui.panel.locator('.jp-cellpipe-param[data-name="lr"] .jp-cellpipe-param-value')
     value.fill("0.5")
