@@ -104,7 +104,8 @@ class NotebookUI:
             ".react-flow__node", has=self.page.locator(f'.jp-cellpipe-node-name:text-is("{name}")')
         )
 
-    def expect_status(self, name: str, status: str, timeout: float = 60_000) -> None:
+    def expect_status(self, name: str, status, timeout: float = 60_000) -> None:
+        """Wait until a graph node shows `status` (a string or a compiled pattern)."""
         expect(self.node(name).locator(".jp-cellpipe-node")).to_have_attribute(
             "data-status", status, timeout=timeout
         )

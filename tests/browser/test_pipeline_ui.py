@@ -134,7 +134,7 @@ def test_error_in_ancestor_shows_in_target_cell(lab, page):
     for internal in ("/cellpipe/", "cellpipe.engine", "cellpipe.kernel", "site-packages"):
         assert internal not in text, f"{internal} leaked into the traceback:\n{text}"
     ui.expect_status("B", "error")
-    ui.expect_status("A", "done")
+    ui.expect_status("A", re.compile("done|cached"))  # `a = 1` may be cached by another test
     assert ui.output_count(ui.cell(0)) == 0 and ui.output_count(ui.cell(1)) == 0
     ui.screenshot("error")
 
@@ -189,14 +189,14 @@ def test_parameter_change_marks_readers_stale(lab, page):
     ui.panel.locator(".jp-cellpipe-run-pipeline").click()
     expect(ui.cell(0).locator(".jp-OutputArea-output")).to_contain_text("lr is 0.1", timeout=60_000)
     ui.expect_status("train", "done")
-    ui.expect_status("other", "done")
-    assert sorted(ui.run_log()) == [("other", "done"), ("train", "done")]
+    ui.expect_status("other", re.compile("done|cached"))  # `x = 1` may be cached already
+    assert ("train", "done") in ui.run_log() and len(ui.run_log()) == 2
 
     value = ui.panel.locator('.jp-cellpipe-param[data-name="lr"] .jp-cellpipe-param-value')
     value.fill("0.5")
     value.press("Enter")
     ui.expect_status("train", "stale")
-    ui.expect_status("other", "done")
+    ui.expect_status("other", re.compile("done|cached"))
     ui.screenshot("param-stale")
     ui.save()
     assert ui.saved()["metadata"]["cellpipe"]["parameters"]["lr"] == {"type": "float", "value": 0.5}
