@@ -1,5 +1,6 @@
 import {
   ILabShell,
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
@@ -36,14 +37,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Notebook cells as the components of a pipeline: graph panel and runs.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ICommandPalette, ISettingRegistry, ITranslator, ILabShell],
+  optional: [ICommandPalette, ISettingRegistry, ITranslator, ILabShell, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
-    labShell: ILabShell | null
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null
   ) => {
     const trans = (translator ?? nullTranslator).load('cellpipe');
     const models = new WeakMap<NotebookPanel, PipelineModel>();
@@ -54,6 +56,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     graph.title.icon = pipelineIcon;
     graph.title.caption = trans.__('Pipeline');
     app.shell.add(graph, 'right', { rank: 600 });
+    // Reopen the panel after a reload if it was open.
+    restorer?.add(graph, graph.id);
 
     /** The pipeline model of a notebook panel, made on first use. */
     const modelFor = (panel: NotebookPanel): PipelineModel => {
