@@ -10,6 +10,13 @@ import { statusLabel } from './components/GraphView';
 import { PipelineModel } from './model';
 
 const BADGE_CLASS = 'jp-cellpipe-cell-badge';
+
+/** Touch the DOM only when the text changes (this runs on every edit). */
+function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
+}
 const STATUS_PREFIX = 'jp-cellpipe-status-';
 
 export class CellBadges implements IDisposable {
@@ -70,25 +77,32 @@ export class CellBadges implements IDisposable {
     if (cell.node.firstChild !== badge) {
       cell.node.insertBefore(badge, cell.node.firstChild);
     }
-    (badge.children[0] as HTMLElement).textContent = name;
-    (badge.children[1] as HTMLElement).textContent = label;
+    setText(badge.children[0] as HTMLElement, name);
+    setText(badge.children[1] as HTMLElement, label);
     const remote = badge.children[2] as HTMLElement;
-    remote.textContent = worker ? this._trans.__('remote: %1', worker) : '';
+    setText(remote, worker ? this._trans.__('remote: %1', worker) : '');
     remote.hidden = !worker;
     cell.addClass('jp-cellpipe-component');
-    for (const cls of [...cell.node.classList]) {
-      if (cls.startsWith(STATUS_PREFIX) && cls !== STATUS_PREFIX + status) {
-        cell.removeClass(cls);
+    if (!cell.hasClass(STATUS_PREFIX + status)) {
+      for (const cls of [...cell.node.classList]) {
+        if (cls.startsWith(STATUS_PREFIX)) {
+          cell.removeClass(cls);
+        }
       }
+      cell.addClass(STATUS_PREFIX + status);
     }
-    cell.addClass(STATUS_PREFIX + status);
-    cell.node.dataset.cellpipeName = name;
+    if (cell.node.dataset.cellpipeName !== name) {
+      cell.node.dataset.cellpipeName = name;
+    }
   }
 
   private _disposed = false;
   private _hooked = new WeakSet<Cell>();
 
   private _hide(cell: Cell): void {
+    if (!cell.hasClass('jp-cellpipe-component')) {
+      return;
+    }
     cell.node.querySelector(`:scope > .${BADGE_CLASS}`)?.remove();
     cell.removeClass('jp-cellpipe-component');
     for (const cls of [...cell.node.classList]) {
