@@ -149,7 +149,17 @@ class NotebookUI:
         ]
 
     def run_node(self, name: str) -> None:
-        self._click(self.node(name).locator(".jp-cellpipe-node-run"))
+        """Click a node's run button; click again if the graph moved under the first click
+        (the cell's prompt shows whether the run reached the kernel)."""
+        prompt = self.component_cell(name).locator(".jp-InputPrompt")
+        before = prompt.inner_text()
+        for _ in range(2):
+            self._click(self.node(name).locator(".jp-cellpipe-node-run"))
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if prompt.inner_text() != before:
+                    return
+                time.sleep(0.1)
 
     def node_menu(self, name: str, item: str) -> None:
         """Right-click a graph node and pick an item of its menu."""
@@ -167,4 +177,6 @@ class NotebookUI:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{self.name.removesuffix('.ipynb')}-{step}.png"
         self.page.screenshot(path=str(path))
+        # and the graph panel alone
+        self.panel.screenshot(path=str(path.with_name(path.stem + "-panel.png")))
         return path
