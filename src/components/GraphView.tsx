@@ -135,7 +135,13 @@ function Graph(props: IGraphViewProps): JSX.Element {
     let timer = 0;
     const fit = () => {
       window.clearTimeout(timer);
-      timer = window.setTimeout(() => void flow.fitView(FIT_OPTIONS), 40);
+      timer = window.setTimeout(() => {
+        const box = wrapper.current?.getBoundingClientRect();
+        // A hidden or collapsing panel has no size to fit into; the next resize refits.
+        if (box && box.width > 20 && box.height > 20) {
+          void flow.fitView(FIT_OPTIONS);
+        }
+      }, 60);
     };
     fit();
     const observer = new ResizeObserver(fit);
@@ -227,7 +233,9 @@ function Graph(props: IGraphViewProps): JSX.Element {
       }}
       onNodeClick={(_, node) => props.onNodeClick(node.id)}
       onNodeContextMenu={(event, node) => {
+        // Ours alone: JupyterLab's own context menu would close this one.
         event.preventDefault();
+        event.stopPropagation();
         props.onNodeMenu(node.id, event.clientX, event.clientY);
       }}
     >
