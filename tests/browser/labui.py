@@ -155,7 +155,7 @@ class NotebookUI:
         before = prompt.inner_text()
         for _ in range(2):
             self._click(self.node(name).locator(".jp-cellpipe-node-run"))
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 15  # generous: a second run would skew counts
             while time.monotonic() < deadline:
                 if prompt.inner_text() != before:
                     return
