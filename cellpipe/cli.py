@@ -103,6 +103,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
         raise click.ClickException(str(exc)) from None
     ids = _targets(pipeline, targets)
     env = dict(os.environ)
+    env["JPY_SESSION_NAME"] = str(Path(notebook).resolve())  # which notebook, as Jupyter says
     if no_cache:
         env["CELLPIPE_CACHE"] = "memory"
     cwd = str(Path(notebook).resolve().parent)
@@ -238,6 +239,7 @@ def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_js
     """Show what running the targets would do, and why (no kernel needed)."""
     _, pipeline = _load(notebook)
     store = CacheStore(default_cache_dir())
+    store.scope = str(Path(notebook).resolve())
     plans = []
     for cid in _targets(pipeline, targets):
         try:

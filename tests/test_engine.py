@@ -295,3 +295,18 @@ def test_memory_keeps_two_versions_per_component_and_respects_its_limit():
     assert small._memory_bytes <= 3_000_000  # trimmed once the run is over
     again = r.run(chain, "c")  # 'a' was the oldest: computed again, the rest reused
     assert again.executed == ["a"] and again.namespace["c"] == 4_000_000
+
+
+def test_history_is_per_notebook_when_ids_are_shared(tmp_path):
+    first = runner(tmp_path)
+    first.store.scope = "/work/a.ipynb"
+    first.run(pipe(("x = 1", "load", [])), "load")
+    first.store.flush()
+    copy = runner(tmp_path)  # a copy of the notebook: same cell ids, other code
+    copy.store.scope = "/work/a-copy.ipynb"
+    assert copy.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "never run"
+    same = runner(tmp_path)
+    same.store.scope = "/work/a.ipynb"
+    assert same.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "code changed"
+    same.store.gc()  # compaction keeps each notebook's history
+    assert same.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "code changed"

@@ -24,6 +24,7 @@ class CacheEntry:
     run_of: str | None = None  # name of the target whose run produced this entry
     inputs: dict[str, Any] = field(default_factory=dict)  # what the key was made of
     source_file: str | None = None  # where its code was compiled (for tracebacks)
+    scope: str = ""  # the notebook it came from (cell ids are unique only within one)
 
     @property
     def not_cacheable_reasons(self) -> list[str]:

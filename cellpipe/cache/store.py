@@ -78,6 +78,9 @@ class CacheStore:
         self.memory_limit = memory_limit if memory_limit is not None else default_memory_limit()
         self.pinned: set[str] = set()  # keys the current run still needs: never evicted
         self.last_key: dict[str, tuple[str, dict[str, Any]]] = {}
+        # whose history previous() answers from: the notebook's path when known, since
+        # copies of a notebook share cell ids
+        self.scope = ""
         self.failed: dict[str, str] = {}  # component id -> key whose last run failed
         self._writes: queue.Queue[CacheEntry | None] = queue.Queue()
         self._writer: threading.Thread | None = None
@@ -105,9 +108,10 @@ class CacheStore:
 
     def previous(self, component_id: str) -> tuple[str, dict[str, Any]] | None:
         """(key, key inputs) of the last result recorded for a component, if any."""
-        if component_id in self.last_key:
-            return self.last_key[component_id]
-        return self._index().get(component_id)
+        scoped = _scoped(self.scope, component_id)
+        if scoped in self.last_key:
+            return self.last_key[scoped]
+        return self._index().get(scoped)
 
     def _index(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """component id -> (key, inputs), from the append-only index (re-read when it grew)."""
@@ -124,7 +128,8 @@ class CacheStore:
                 for line in f:
                     try:
                         rec = json.loads(line)
-                        index[rec["component_id"]] = (rec["key"], rec["inputs"])
+                        scoped = _scoped(rec.get("scope", ""), rec["component_id"])
+                        index[scoped] = (rec["key"], rec["inputs"])
                     except (ValueError, KeyError, TypeError):
                         continue  # a torn or foreign line: skip it, keep the rest
             self._index_cache, self._index_size = index, size
@@ -135,7 +140,8 @@ class CacheStore:
         """Keep entry in memory and, if persist and cacheable, write it to disk."""
         self._remember(entry)
         self.failed.pop(entry.component_id, None)
-        self.last_key[entry.component_id] = (entry.key, entry.inputs)
+        entry.scope = self.scope
+        self.last_key[_scoped(self.scope, entry.component_id)] = (entry.key, entry.inputs)
         if persist and self.root is not None and entry.cacheable:
             self._pending.append(entry)
 
@@ -151,7 +157,7 @@ class CacheStore:
 
     def record_failure(self, component_id: str, key: str, inputs: dict[str, Any]) -> None:
         self.failed[component_id] = key
-        self.last_key[component_id] = (key, inputs)
+        self.last_key[_scoped(self.scope, component_id)] = (key, inputs)
 
     def flush(self) -> list[str]:
         """Wait for pending disk writes; return the errors they met (and forget them)."""
@@ -273,8 +279,8 @@ class CacheStore:
     def _write_index(self, entry: CacheEntry) -> None:
         """Append (component, key, inputs) to index.jsonl: one atomic O_APPEND write."""
         assert self.root is not None
-        line = json.dumps({"component_id": entry.component_id, "key": entry.key,
-                           "inputs": entry.inputs}, default=repr) + "\n"
+        line = json.dumps({"component_id": entry.component_id, "scope": entry.scope,
+                           "key": entry.key, "inputs": entry.inputs}, default=repr) + "\n"
         fd = os.open(self.root / "index.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
@@ -368,11 +374,16 @@ class CacheStore:
         assert self.root is not None
         tmp = self.root / f".index.{uuid.uuid4().hex}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            for cid, (key, inputs) in index.items():
-                f.write(json.dumps({"component_id": cid, "key": key, "inputs": inputs},
-                                   default=repr) + "\n")
+            for scoped, (key, inputs) in index.items():
+                scope, cid = scoped.split("\x00", 1)
+                f.write(json.dumps({"component_id": cid, "scope": scope, "key": key,
+                                    "inputs": inputs}, default=repr) + "\n")
         os.replace(tmp, self.root / "index.jsonl")
         self._index_size = -1
+
+
+def _scoped(scope: str, component_id: str) -> str:
+    return f"{scope}\x00{component_id}"
 
 
 def _safe(name: str) -> str:

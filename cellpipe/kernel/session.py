@@ -40,6 +40,10 @@ class KernelSession:
         if store is None:
             store = CacheStore(default_cache_dir() if disk_cache_enabled() else None)
         self.runner = PipelineRunner(store, IPythonExecutor(shell))
+        # jupyter_server tells a kernel which notebook it serves; copies share cell ids
+        session_path = os.environ.get("JPY_SESSION_NAME", "")
+        if session_path.endswith(".ipynb"):
+            store.scope = os.path.abspath(session_path)
         self.pipeline: Pipeline | None = None
         self.notices: list[str] = []
         self.listeners: list[Listener] = []
@@ -66,6 +70,7 @@ class KernelSession:
         """Read the pipeline from a notebook file (typed magics, the CLI)."""
         nb, self.notices = read_notebook(path)
         self.pipeline = pipeline_from_notebook(nb)
+        self.store.scope = os.path.abspath(path)
 
     def require_pipeline(self) -> Pipeline:
         if self.pipeline is None:
