@@ -6,23 +6,13 @@ import { Notification } from '@jupyterlab/apputils';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
 import { CellJSON, git } from './api';
+import { element } from './dom';
 
 export const CONFLICT_KEY = 'cellpipe_merge';
 
 interface IConflictRecord {
   kind: string;
   [key: string]: any;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  node.textContent = text;
-  return node;
 }
 
 function describe(record: IConflictRecord, trans: TranslationBundle): string {

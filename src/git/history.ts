@@ -3,6 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { git, ICommitDiff, IHistoryEntry } from './api';
+import { element } from './dom';
 
 export interface IHistoryViewOptions {
   /** The notebook's path, relative to the server root. */
@@ -12,17 +13,6 @@ export interface IHistoryViewOptions {
   open: (path: string) => Promise<unknown>;
   /** Restore the notebook to a revision; resolves to a message for the user. */
   restore: (rev: string) => Promise<string>;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  node.textContent = text;
-  return node;
 }
 
 export class HistoryView extends Widget {
