@@ -117,7 +117,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
             for cid in ids:
                 name = pipeline.get(cid).name
                 execution = _run_one(kernel, cid, name, force or no_cache, parameters)
-                target_outputs[cid] = [o for o in execution.outputs]
+                target_outputs[cid] = list(execution.outputs)
                 if execution.status != "ok":
                     failed = True
                     break
@@ -197,9 +197,6 @@ def _write_back(kernel: Any, nb: nbformat.NotebookNode, pipeline: Pipeline,
                 continue
             outputs = reply["outputs"]
         cell.outputs = [nbformat.from_dict(o) for o in outputs]
-        for o in cell.outputs:
-            if o.get("output_type") == "execute_result":
-                o["execution_count"] = o.get("execution_count")
     _write_notebook(nb, path)
 
 

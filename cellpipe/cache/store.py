@@ -102,9 +102,8 @@ class CacheStore:
         return entry
 
     def has(self, key: str) -> bool:
-        if key in self.memory:
-            return True
-        return self.root is not None and (self._entry_dir(key) / "manifest.json").exists()
+        """Whether a result for key exists, in memory or on disk."""
+        return key in self.memory or self.has_on_disk(key)
 
     def previous(self, component_id: str) -> tuple[str, dict[str, Any]] | None:
         """(key, key inputs) of the last result recorded for a component, if any."""

@@ -12,7 +12,6 @@ import importlib
 import mmap
 import os
 import pickle
-import sys
 import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -231,6 +230,3 @@ def load_value(stored: StoredValue, namespace: dict[str, Any],
     copies = [fresh_copy(memoryview(b)) for b in stored.buffers]
     return pickle.loads(stored.data, buffers=copies)
 
-
-def python_version() -> str:
-    return sys.version.split()[0]

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Protocol
 
 from cellpipe.engine import cachekey
@@ -185,10 +186,13 @@ class PythonExecutor:
                                             source_file)
 
 
-def _user_frames_only(exc: BaseException, filename: str) -> list[str]:
-    tb = exc.__traceback__
+def user_traceback(tb: TracebackType | None, filename: str) -> TracebackType | None:
+    """tb from the first frame of the component's code on (cellpipe's frames dropped)."""
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next
-    if isinstance(exc, SyntaxError):
-        tb = None
+    return tb
+
+
+def _user_frames_only(exc: BaseException, filename: str) -> list[str]:
+    tb = None if isinstance(exc, SyntaxError) else user_traceback(exc.__traceback__, filename)
     return traceback.format_exception(type(exc), exc, tb)

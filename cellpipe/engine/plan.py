@@ -153,7 +153,7 @@ def component_status(
         bad |= set(cycle)
     for node in list(bad):
         bad |= dag.descendants(graph, node)
-    good = [n for n in dag.topological_order(graph, set(graph) - bad)] if len(bad) < len(graph) else []
+    good = dag.topological_order(graph, set(graph) - bad)
     keys = compute_keys(pipeline, good, params)
     result: dict[str, dict[str, Any]] = {}
     for comp in pipeline.components:

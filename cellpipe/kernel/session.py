@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 import types
 import uuid
@@ -184,7 +185,7 @@ class KernelSession:
         if result.target_from_cache:
             replay(self.shell, result.target_outputs)
         for warning in result.warnings:
-            print(f"cellpipe: {warning}", file=__import__("sys").stderr)
+            print(f"cellpipe: {warning}", file=sys.stderr)
         if publish:
             self.publish(result)
         return result

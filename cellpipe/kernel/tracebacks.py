@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import sys
-from types import TracebackType
 
 from IPython.core.interactiveshell import InteractiveShell
 
-
-def user_traceback(tb: TracebackType | None, filename: str) -> TracebackType | None:
-    """tb from the first frame of the component's code on (cellpipe's frames dropped)."""
-    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
-        tb = tb.tb_next
-    return tb
+from cellpipe.engine.executor import user_traceback
 
 
 def render(shell: InteractiveShell, exc: BaseException, filename: str) -> list[str]:

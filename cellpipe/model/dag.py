@@ -99,7 +99,7 @@ def would_create_cycle(graph: Graph, parent: str, child: str) -> list[str] | Non
     """The cycle that adding parent -> child would close (child ... parent), or None."""
     if parent == child:
         return [child]
-    if child in ancestors(graph, parent) or child == parent:
+    if child in ancestors(graph, parent):
         path = _path(graph, parent, child)
         return path
     return None

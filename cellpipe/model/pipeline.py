@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cellpipe.model.errors import ParameterError, UnknownComponentError
+from cellpipe.model.errors import DuplicateNameError, ParameterError, UnknownComponentError
 
 PARAMETER_TYPES = ("int", "float", "str", "bool", "json")
 
@@ -128,8 +128,6 @@ class Pipeline:
         """The component with this name, or else this id (an ambiguous name is an error)."""
         named = [c for c in self.components if c.name == ref]
         if len(named) > 1:
-            from cellpipe.model.errors import DuplicateNameError
-
             raise DuplicateNameError(ref, [c.id for c in named])
         if named:
             return named[0]
