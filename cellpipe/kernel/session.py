@@ -184,6 +184,9 @@ class KernelSession:
             self.broadcast(self.state())
         if result.target_from_cache:
             replay(self.shell, result.target_outputs)
+        # the cell finishes once its results are on disk: a kernel restart right after a
+        # run must not lose them
+        result.warnings.extend(self.store.flush())
         for warning in result.warnings:
             print(f"cellpipe: {warning}", file=sys.stderr)
         if publish:
