@@ -5,7 +5,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest  # noqa: E402
 
-from cellpipe.kernel.client import PipelineKernel  # noqa: E402
+from cellpipe.cli.kernel_driver import PipelineKernel  # noqa: E402
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import nbformat
 from click.testing import CliRunner
 from test_gitnb_support import by_id, cell, pipeline_notebook
 
-from cellpipe.cli_git import git_group
+from cellpipe.cli.git import git_group
 from cellpipe.gitnb.cells import dumps_notebook
 from cellpipe.gitnb.diff import diff_notebooks
 from cellpipe.gitnb.render import diff_lines, text_view

@@ -19,7 +19,7 @@ from test_gitnb_support import (  # noqa: F401  (fixtures)
     source,
 )
 
-from cellpipe.cli_git import git_group
+from cellpipe.cli.git import git_group
 from cellpipe.gitnb.cells import dumps_notebook
 
 

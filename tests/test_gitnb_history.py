@@ -15,7 +15,7 @@ from test_gitnb_support import (  # noqa: F401  (fixtures)
     repo_fixture,
 )
 
-from cellpipe.cli_git import git_group
+from cellpipe.cli.git import git_group
 from cellpipe.gitnb import gitsetup
 from cellpipe.gitnb.history import notebook_history
 

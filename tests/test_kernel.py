@@ -194,7 +194,7 @@ def test_unpicklable_output_works_and_is_not_cached(kernel, tmp_path):
 def test_results_survive_a_kernel_restart(tmp_path):
     from kernelutil import kernel_env
 
-    from cellpipe.kernel.client import PipelineKernel
+    from cellpipe.cli.kernel_driver import PipelineKernel
 
     log = tmp_path / "log.txt"
     nb = three_level(str(log))
@@ -280,7 +280,7 @@ def test_comm_requests_for_the_front_end(kernel):
 def test_traceback_through_a_function_restored_from_disk_shows_its_source(tmp_path):
     from kernelutil import kernel_env
 
-    from cellpipe.kernel.client import PipelineKernel
+    from cellpipe.cli.kernel_driver import PipelineKernel
 
     nb = make_notebook([("def f(v):\n    # a comment\n    return 1 / v", "defs", []),
                         ("f(0)", "use", ["defs"])])

@@ -1,7 +1,6 @@
-"""The git commands of the `cellpipe` CLI: diff, log, merge, git-setup (issue 5).
+"""The git commands of the `cellpipe` CLI: diff, log, merge, git-setup.
 
-`cellpipe/cli.py` adds them to the main group with `register(main)`; `python -m
-cellpipe.cli_git` runs them alone.
+`register(main)` adds them to the main group; `git_group` holds them alone (tests).
 """
 
 from __future__ import annotations
@@ -164,6 +163,3 @@ def git_group() -> None:
 
 
 register(git_group)
-
-if __name__ == "__main__":
-    git_group()

@@ -1,4 +1,4 @@
-"""Driving a real kernel with cellpipe loaded over the Jupyter protocol (CLI, tests).
+"""Driving a real kernel with cellpipe loaded over the Jupyter protocol (`cellpipe run`, tests).
 
 This is the same path JupyterLab takes: `%load_ext cellpipe`, a `cellpipe` comm for
 sync/plan/captured and run events, and `%cellpipe run --id ID` executed like a cell.

@@ -1,0 +1,59 @@
+"""`cellpipe cache ls|clear|gc`: inspect and clean the on-disk results cache."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from rich.table import Table
+
+from cellpipe.cache import CacheStore, default_cache_dir
+from cellpipe.cli.console import human_size, out
+
+
+def register(main: click.Group) -> None:
+    """Add the `cache` group to the main group."""
+    main.add_command(cache)
+
+
+@click.group()
+def cache() -> None:
+    """Inspect and clean the on-disk results cache ($CELLPIPE_CACHE_DIR)."""
+
+
+@cache.command("ls")
+def cache_ls() -> None:
+    """List cache entries."""
+    store = CacheStore(default_cache_dir())
+    table = Table(title=str(store.root), title_justify="left")
+    for col in ("component", "key", "size", "created", "variables"):
+        table.add_column(col)
+    total = 0
+    for info in store.entries():
+        total += info.nbytes
+        table.add_row(info.name, info.key[:12], human_size(info.nbytes),
+                      datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M"),
+                      ", ".join(info.variables[:6]) + (" ..." if len(info.variables) > 6 else ""))
+    out.print(table)
+    out.print(f"{table.row_count} entries, {human_size(total)}")
+
+
+@cache.command("clear")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def cache_clear(yes: bool) -> None:
+    """Remove every cache entry."""
+    store = CacheStore(default_cache_dir())
+    if not yes:
+        click.confirm(f"remove every entry in {store.root}?", abort=True)
+    out.print(f"removed {store.clear()} entries")
+
+
+@cache.command("gc")
+@click.option("--older-than", type=float, default=None, metavar="DAYS",
+              help="Also remove entries created more than DAYS ago.")
+def cache_gc(older_than: float | None) -> None:
+    """Remove entries no component uses any more, and leftovers of interrupted writes."""
+    removed, freed = CacheStore(default_cache_dir()).gc(older_than)
+    out.print(f"removed {removed} entries, freed {human_size(freed)}")
+
+

@@ -1,0 +1,63 @@
+"""Reading and writing the notebook a command names, and picking its targets."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+import nbformat
+
+from cellpipe.cli.console import err
+from cellpipe.model import Pipeline, pipeline_from_notebook, read_notebook
+from cellpipe.model.errors import PipelineError
+
+
+def parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    """`-p NAME=VALUE` options as a dict."""
+    params = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} must be NAME=VALUE", param_hint="-p")
+        name, value = item.split("=", 1)
+        params[name.strip()] = value
+    return params
+
+
+def load_notebook(path: str) -> tuple[nbformat.NotebookNode, Pipeline]:
+    """The notebook and its pipeline; reading notices go to stderr."""
+    try:
+        nb, notices = read_notebook(path)
+        pipeline = pipeline_from_notebook(nb)
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    for notice in notices:
+        err.print(f"[yellow]note:[/] {notice}")
+    return nb, pipeline
+
+
+def resolve_targets(pipeline: Pipeline, names: tuple[str, ...]) -> list[str]:
+    """Component ids for --target names or ids; every sink when none is given."""
+    from cellpipe.model import dag
+
+    if not pipeline.components:
+        raise click.ClickException("the notebook has no components: mark cells as components "
+                                   "in JupyterLab (or add 'cellpipe' metadata) first")
+    try:
+        if names:
+            return [pipeline.find(n).id for n in names]
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    children = dag.children_of(pipeline.graph())
+    return [cid for cid in pipeline.ids if not children[cid]]
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write atomically (temp file, then rename): an interrupted write loses nothing."""
+    text = nbformat.writes(nb)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    err.print(f"wrote {path}")

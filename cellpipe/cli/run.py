@@ -1,0 +1,151 @@
+"""`cellpipe run`: run a notebook's pipeline headless in a real kernel."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import nbformat
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from cellpipe.cli.console import err
+from cellpipe.cli.notebooks import load_notebook, parse_params, resolve_targets, write_notebook
+from cellpipe.model import Pipeline
+from cellpipe.model.errors import PipelineError
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def register(main: click.Group) -> None:
+    """Add `run` to the main group."""
+    main.add_command(run)
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("--target", "-t", "targets", multiple=True,
+              help="Component to run (name or cell id); repeat for several. Default: every sink.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Set a pipeline parameter for this run.")
+@click.option("--no-cache", is_flag=True,
+              help="Run everything: read nothing from the cache, write nothing to disk.")
+@click.option("--force", is_flag=True, help="Re-run everything, then cache the new results.")
+@click.option("--inplace", is_flag=True, help="Write the outputs back into NOTEBOOK.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the notebook with outputs to this file.")
+@click.option("--timeout", default=3600.0, show_default=True,
+              help="Seconds to wait for one target.")
+def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cache: bool,
+        force: bool, inplace: bool, output: str | None, timeout: float) -> None:
+    """Run the pipeline of NOTEBOOK in a real kernel, showing the targets' output."""
+    from cellpipe.cli.kernel_driver import KernelFailure, PipelineKernel
+
+    if inplace and output:
+        raise click.UsageError("use either --inplace or -o/--output, not both")
+    nb, pipeline = load_notebook(notebook)
+    parameters = parse_params(params)
+    try:
+        pipeline.parameter_values(parameters)
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    ids = resolve_targets(pipeline, targets)
+    env = dict(os.environ)
+    env["JPY_SESSION_NAME"] = str(Path(notebook).resolve())  # which notebook, as Jupyter says
+    if no_cache:
+        env["CELLPIPE_CACHE"] = "memory"
+    cwd = str(Path(notebook).resolve().parent)
+    target_outputs: dict[str, list[dict[str, Any]]] = {}
+    failed = False
+    try:
+        with PipelineKernel(cwd=cwd, env=env, timeout=timeout) as kernel:
+            state = kernel.sync(nb)
+            if state.get("op") == "error":
+                raise click.ClickException(state["message"])
+            for cid in ids:
+                name = pipeline.get(cid).name
+                execution = _run_one(kernel, cid, name, force or no_cache, parameters)
+                target_outputs[cid] = list(execution.outputs)
+                if execution.status != "ok":
+                    failed = True
+                    break
+            if inplace or output:
+                _write_back(kernel, nb, pipeline, target_outputs, Path(output or notebook))
+    except KernelFailure as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        sys.exit(130)
+    if failed:
+        sys.exit(1)
+
+
+def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str]) -> Any:
+    """Run one target with a progress display; print its outputs as they come."""
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                        console=err, transient=True)
+    task = progress.add_task(f"{name}: planning", total=None)
+
+    def on_message(msg: dict[str, Any]) -> None:
+        kind = msg["msg_type"]
+        content = msg["content"]
+        if kind == "comm_msg":
+            data = content["data"]
+            if data.get("op") == "run" and data.get("phase") == "start":
+                progress.update(task, total=len(data["steps"]), completed=0)
+            elif data.get("op") == "event":
+                status = data["status"]
+                label = data["name"]
+                if status == "running":
+                    progress.update(task, description=f"{name}: running {label}")
+                elif status in ("done", "cached"):
+                    progress.advance(task)
+                    took = f" {data['elapsed']:.2f} s" if data.get("elapsed") is not None else ""
+                    mark = "[green]done[/]" if status == "done" else "[cyan]cached[/]"
+                    progress.console.print(f"  {mark}  {label}{took}  [dim]{data['reason']}[/]")
+                elif status in ("error", "interrupted"):
+                    progress.console.print(f"  [red]{status}[/]  {label}")
+        elif kind == "stream":
+            progress.console.file.flush()
+            stream = sys.stdout if content["name"] == "stdout" else sys.stderr
+            stream.write(content["text"])
+            stream.flush()
+        elif kind in ("display_data", "execute_result"):
+            data = content.get("data", {})
+            text = data.get("text/plain")
+            if text is not None:
+                print(text, flush=True)
+            else:
+                print(f"<{', '.join(data)}>", flush=True)
+        elif kind == "error":
+            text = "\n".join(content["traceback"]) + "\n"
+            if not sys.stderr.isatty():  # colours only on a terminal, as git does
+                text = _ANSI.sub("", text)
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+    err.print(f"[bold]▶ {name}[/]")
+    with progress:
+        return kernel.run(cid, force=force, parameters=parameters, on_message=on_message)
+
+
+def _write_back(kernel: Any, nb: nbformat.NotebookNode, pipeline: Pipeline,
+                target_outputs: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """Each component cell gets its latest outputs; targets get what the client saw."""
+    for cell in nb.cells:
+        cid = cell.get("id")
+        if cid not in pipeline:
+            continue
+        if cid in target_outputs:
+            outputs = target_outputs[cid]
+        else:
+            reply = kernel.request({"op": "captured", "id": cid})
+            if reply.get("op") != "captured" or reply["run_of"] is None:
+                continue
+            outputs = reply["outputs"]
+        cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    write_notebook(nb, path)
