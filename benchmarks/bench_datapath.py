@@ -36,7 +36,7 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 
-from cellpipe.kernel.client import PipelineKernel
+from cellpipe.cli.kernel_driver import PipelineKernel
 
 BIN = Path(sys.executable).parent
 
