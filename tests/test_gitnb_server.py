@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ from test_gitnb_support import (  # noqa: F401  (fixtures)
     cell,
     git_env,
     git_home_fixture,
+    notebook,
     pipeline_notebook,
     repo_fixture,
 )
@@ -141,6 +143,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Repo
         subprocess.run(["git", *args], cwd=path, env=env, check=True)
     old = pipeline_notebook()
     (path / "nb.ipynb").write_text(dumps_notebook(old))
+    (path / "other.ipynb").write_text(dumps_notebook(notebook(cell("s", "SECRET = 1\n"))))
+    subprocess.run(["git", "add", "other.ipynb"], cwd=path, env=env, check=True)
     new = copy.deepcopy(old)
     new["cells"].append(cell("plot", "plot(score)\n", "plot", ["train"]))
     for nb, message in ((old, "v1"), (new, "v2")):
@@ -202,7 +206,8 @@ def test_http_history_diff_checkout_resolve(server):
     assert status == 200 and copied["path"].startswith("nb@")
     assert (repo.path / copied["path"]).exists()
     status, error = call(url % "diff" + "&path=nb.ipynb&old=nope")
-    assert status == 400 and error["kind"] == "GitError"
+    assert status == 400 and error["kind"] == "UnknownRevision"
+    assert error["message"] == "unknown revision 'nope'"
     status, error = call(url % "history" + "&path=../outside.ipynb")
     assert status == 400 and "outside" in error["message"]
     cells = conflicted_cells()
@@ -214,3 +219,152 @@ def test_http_history_diff_checkout_resolve(server):
                                                "mode": "restore"})
     assert status == 200 and restored["backup"] is None
     assert "plot" not in (repo.path / "nb.ipynb").read_text()
+
+
+def call_raw(url: str, data: bytes) -> tuple[int, dict]:
+    """POST raw bytes (not necessarily JSON) and decode the JSON reply."""
+    request = urllib.request.Request(url, data=data, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+SMUGGLED = ["HEAD:other.ipynb\nx", "HEAD\nHEAD:other.ipynb", "HEAD:other.ipynb",
+            "HEAD~1 ", " HEAD", "HEAD\tx", "HEAD\r"]
+
+
+def test_a_revision_never_names_another_file(repo: Repo):
+    """rev is resolved to a commit first: no ':', whitespace or newline reaches cat-file."""
+    two_versions(repo)
+    repo.commit(notebook(cell("s", "SECRET = 1\n")), "other", name="other.ipynb")
+    nb = repo.path / "nb.ipynb"
+    before = nb.read_bytes()
+    for rev in SMUGGLED:
+        for action in (revisions.notebook_at, revisions.open_copy, revisions.restore,
+                       revisions.commit_diff):
+            with pytest.raises(GitError, match="is not a revision: name a commit"):
+                action(nb, rev)
+        with pytest.raises(GitError, match="is not a revision"):
+            revisions.diff_revisions(nb, rev, None)
+    assert nb.read_bytes() == before
+    assert sorted(p.name for p in repo.path.iterdir()) == [".git", ".gitattributes",
+                                                           "nb.ipynb", "other.ipynb"]
+    with pytest.raises(GitError, match="unknown revision '--output=x'"):
+        revisions.notebook_at(nb, "--output=x")  # an option is never taken as one
+    assert b"SECRET" not in revisions.notebook_at(nb, "HEAD")
+
+
+def test_cli_diff_refuses_a_revision_naming_another_file(repo: Repo):
+    from click.testing import CliRunner
+
+    from cellpipe.cli_git import git_group
+
+    two_versions(repo)
+    repo.commit(notebook(cell("s", "SECRET = 1\n")), "other", name="other.ipynb")
+    for args in (["HEAD:other.ipynb", "nb.ipynb"], ["HEAD\nHEAD:other.ipynb", "HEAD", "nb.ipynb"]):
+        done = CliRunner().invoke(git_group, ["diff", "--json", *args])
+        assert done.exit_code == 1, done.output
+        assert "is not a revision: name a commit" in done.output
+        assert "SECRET" not in done.output
+    done = CliRunner().invoke(git_group, ["log", "-n", "0", "nb.ipynb"])
+    assert done.exit_code == 2 and "0 is not in the range" in done.output
+
+
+def test_http_revisions_stay_inside_the_notebook(server):
+    url, repo = server
+    nb = repo.path / "nb.ipynb"
+    before, files = nb.read_bytes(), sorted(p.name for p in repo.path.iterdir())
+    for rev in SMUGGLED:
+        quoted = urllib.parse.quote(rev)
+        for query in (f"&rev={quoted}", f"&old={quoted}", f"&old=HEAD&new={quoted}"):
+            status, error = call(url % "diff" + "&path=nb.ipynb" + query)
+            assert status == 400, (rev, query, error)
+            assert error["kind"] == "BadRevision" and "is not a revision" in error["message"]
+        for mode in ("restore", "copy"):
+            status, error = call(url % "checkout", {"path": "nb.ipynb", "rev": rev, "mode": mode})
+            assert (status, error["kind"]) == (400, "BadRevision")
+    assert nb.read_bytes() == before  # restore never wrote another file over the notebook
+    assert sorted(p.name for p in repo.path.iterdir()) == files
+
+
+MALFORMED_GIT = [
+    ("history", "GET", "&path=nb.ipynb&limit=abc", "limit must be a whole number"),
+    ("history", "GET", "&path=nb.ipynb&limit=-1", "limit must be a whole number"),
+    ("history", "GET", "&path=nb.ipynb&limit=0", "limit must be a whole number"),
+    ("history", "GET", "&path=nb.ipynb&limit=1.5", "limit must be a whole number"),
+    ("history", "GET", "", "needs a notebook 'path'"),
+    ("diff", "GET", "&path=nb.ipynb", "give 'rev'"),
+    ("checkout", "POST", b"not json", "not valid JSON"),
+    ("checkout", "POST", b"\xff\xfe{}", "not valid JSON"),
+    ("checkout", "POST", b"[1, 2]", "must be a JSON object"),
+    ("checkout", "POST", {"path": 5}, "needs a notebook 'path'"),
+    ("checkout", "POST", {"path": "a\u0000b", "rev": "HEAD", "mode": "copy"}, "NUL character"),
+    ("checkout", "POST", {"path": "nb.ipynb", "rev": 5, "mode": "copy"}, "'rev' must be"),
+    ("checkout", "POST", {"path": "nb.ipynb", "rev": "HEAD", "mode": "x"}, "mode must be"),
+    ("checkout", "POST", {"path": "nb.ipynb", "mode": "copy"}, "needs a revision"),
+    ("resolve", "POST", b"{", "not valid JSON"),
+    ("resolve", "POST", {"cell": [], "choice": "ours"}, "conflicted 'cell'"),
+    ("resolve", "POST", {"cell": {"metadata": []}, "choice": "ours"}, "must be an object"),
+    ("resolve", "POST", {"cell": {"metadata": {"cellpipe_merge": "x"}}, "choice": "ours"},
+     "not a list of conflict records"),
+    ("resolve", "POST", {"cell": {"metadata": {"cellpipe_merge": {"conflicts": [{"kind": 1}]}}},
+                         "choice": "ours"}, "not a list of conflict records"),
+    ("resolve", "POST", {"cell": {"metadata": {"cellpipe_merge": {"conflicts": [
+        {"kind": "source", "ours": 1, "theirs": "a"}]}}}, "choice": "ours"}, "malformed 'source'"),
+    ("resolve", "POST", {"cell": {"metadata": {"cellpipe_merge": {"conflicts": [
+        {"kind": "delete-modify", "deleted_by": "ours", "theirs": None}]}}}, "choice": "ours"},
+     "malformed 'delete-modify'"),
+    ("resolve", "POST", {"metadata": {"cellpipe_merge": {"conflicts": [
+        {"kind": "metadata", "path": "abc"}]}}, "choice": "ours"}, "malformed 'metadata'"),
+    ("resolve", "POST", {"metadata": {"a": 1, "cellpipe_merge": {"conflicts": [
+        {"kind": "metadata", "path": ["a", "b"], "ours": 2}]}}, "choice": "ours"},
+     "a is not an object"),
+    ("resolve", "POST", {"metadata": {"cellpipe_merge": {"conflicts": []}}, "choice": 3},
+     "choice must be"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "method", "payload", "message"), MALFORMED_GIT)
+def test_http_git_malformed_requests_are_a_clear_400(server, endpoint, method, payload, message):
+    url, _ = server
+    if method == "GET":
+        status, error = call(url % endpoint + payload)
+    else:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        status, error = call_raw(url % endpoint, data)
+    assert status == 400, error
+    assert message in error["message"] and "\n" not in error["message"]
+
+
+MALFORMED_PIPELINE = [
+    ("problems", b"\xff\xfe", "not valid JSON"),
+    ("problems", b"[]", "must be a JSON object"),
+    ("problems", {"notebook": {"cells": "x"}}, ""),
+    ("problems", {"notebook": {"cells": [1, "x"]}}, ""),
+    ("problems", {"notebook": {"metadata": [], "cells": []}}, ""),
+    ("problems", {"notebook": {"nbformat": "4", "cells": []}}, ""),
+    ("problems", {"notebook": {"cells": [{"cell_type": "code", "source": 5, "metadata": {
+        "cellpipe": {"name": "a", "parents": "b"}}}]}}, ""),
+    ("problems", {"notebook": {"cells": [{"cell_type": "code", "source": "", "metadata": {
+        "cellpipe": {"name": ["a"], "parents": [1, None]}}}]}}, ""),
+    ("problems", {"notebook": {"cells": [{"cell_type": "code", "source": "", "metadata": {
+        "cellpipe": "x"}}], "metadata": {"cellpipe": {"parameters": "lr"}}}}, ""),
+    ("check-edge", {"notebook": {"cells": []}, "parent": {"a": 1}, "child": None}, ""),
+    ("check-edge", b"\"x\"", "must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "payload", "message"), MALFORMED_PIPELINE)
+def test_http_pipeline_malformed_requests_are_a_400_not_a_500(server, endpoint, payload,
+                                                                message):
+    url, _ = server
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    status, reply = call_raw((url % endpoint).replace("/cellpipe/git/", "/cellpipe/pipeline/"),
+                             data)
+    assert status in (200, 400), reply  # 200 when cellpipe can read past it and report problems
+    if status == 400:
+        assert reply["op"] == "error" and reply["message"] and message in reply["message"]
+    else:
+        assert reply["op"] == "problems" and not message

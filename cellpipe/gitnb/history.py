@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cellpipe.gitnb.files import diff_files
-from cellpipe.gitnb.gitio import read_blobs, repo_path, run_git
+from cellpipe.gitnb.gitio import blob_spec, read_blobs, repo_path, resolve_commit, run_git
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _merges(root: Path, rev: str, names: list[str], seen: set[str],
     found = [c for c in _parse_log(run_git(args, root).decode(errors="replace"), names[0])
              if c.sha not in seen]
     for merge in found:
-        blobs = read_blobs(root, [f"{merge.sha}:{name}" for name in names])
+        blobs = read_blobs(root, [blob_spec(merge.sha, name) for name in names])
         name = next((n for n, blob in zip(names, blobs, strict=True) if blob is not None),
                     names[0])
         merge.path = merge.old_path = name
@@ -88,6 +88,7 @@ def notebook_history(notebook: str | Path, limit: int | None = None,
     """Newest first: commits reachable from rev that changed the notebook (renames followed,
     merges included, each diffed against its first parent)."""
     root, rel = repo_path(notebook)
+    rev = resolve_commit(root, rev)
     args = ["log", "--follow", _FORMAT, "--name-status", *([f"-n{limit}"] if limit else [])]
     commits = _parse_log(run_git([*args, rev, "--", rel], root).decode(errors="replace"), rel)
     names = list(dict.fromkeys([rel, *(n for c in commits for n in (c.path, c.old_path))]))
@@ -99,7 +100,7 @@ def notebook_history(notebook: str | Path, limit: int | None = None,
     commits = commits[:limit] if limit else commits
     specs = []
     for c in commits:
-        specs += [f"{c.parent}:{c.old_path}" if c.parent else "", f"{c.sha}:{c.path}"]
+        specs += [blob_spec(c.parent, c.old_path) if c.parent else "", blob_spec(c.sha, c.path)]
     blobs = iter(read_blobs(root, [s for s in specs if s]))
     entries = []
     for c in commits:

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cellpipe.gitnb.files import FileDiff, diff_files
-from cellpipe.gitnb.gitio import GitError, read_blobs, repo_path, run_git
+from cellpipe.gitnb.gitio import (
+    GitError,
+    blob_spec,
+    read_blobs,
+    repo_path,
+    resolve_commit,
+    run_git,
+)
 
 
 class RevisionNotFound(GitError):
@@ -19,14 +26,15 @@ class RevisionNotFound(GitError):
 
 
 def notebook_at(path: str | Path, rev: str) -> bytes:
-    """The notebook file's bytes at rev (path is a work-tree path)."""
+    """The notebook file's bytes at rev (path is a work-tree path; rev must name a commit).
+
+    Only this notebook's own history is read: rev is resolved to a commit id first and the
+    object name is built here, so no rev can name another file.
+    """
     root, rel = repo_path(path)
-    (blob,) = read_blobs(root, [f"{rev}:{rel}"])
+    commit = resolve_commit(root, rev)
+    (blob,) = read_blobs(root, [blob_spec(commit, rel)])
     if blob is None:
-        try:
-            run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
-        except GitError:
-            raise GitError(f"unknown revision {rev!r}") from None
         raise RevisionNotFound(f"{rel} does not exist in revision {rev!r}")
     return blob
 
@@ -34,8 +42,9 @@ def notebook_at(path: str | Path, rev: str) -> bytes:
 def parent_of(path: str | Path, rev: str) -> str | None:
     """The first parent of rev, or None for a root commit."""
     root, _ = repo_path(path)
+    commit = resolve_commit(root, rev)
     try:
-        return run_git(["rev-parse", "--verify", "--quiet", f"{rev}^"], root).decode().strip()
+        return run_git(["rev-parse", "--verify", "--quiet", f"{commit}^"], root).decode().strip()
     except GitError:
         return None
 
@@ -63,7 +72,8 @@ def commit_diff(path: str | Path, rev: str) -> FileDiff:
 
 def _short(path: str | Path, rev: str) -> str:
     root, _ = repo_path(path)
-    return run_git(["rev-parse", "--short=8", rev], root).decode().strip()
+    commit = resolve_commit(root, rev)
+    return run_git(["rev-parse", "--short=8", commit], root).decode().strip()
 
 
 def _free_name(path: Path, suffix: str) -> Path:

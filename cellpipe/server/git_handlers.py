@@ -41,6 +41,8 @@ class GitHandler(APIHandler):
     def notebook_path(self, rel: Any) -> Path:
         if not isinstance(rel, str) or not rel:
             raise RequestError("the request needs a notebook 'path'")
+        if "\0" in rel:
+            raise RequestError(f"{rel!r} is not a file name (it holds a NUL character)")
         path = (self.root() / rel.lstrip("/")).resolve()
         if not path.is_relative_to(self.root()):
             raise RequestError(f"{rel} is outside the server's root directory")
@@ -52,8 +54,14 @@ class GitHandler(APIHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def reply(self, body: dict[str, Any]) -> None:
+    def argument(self, name: str) -> str | None:
+        """A query argument exactly as sent (not stripped: ' HEAD' is refused, not guessed)."""
+        return self.get_argument(name, None, strip=False)
+
+    def reply(self, body: dict[str, Any] | RequestError) -> None:
         try:
+            if isinstance(body, RequestError):
+                raise body
             result = self.answer(body)
         except revisions.RevisionNotFound as exc:
             self.set_status(404)
@@ -64,25 +72,42 @@ class GitHandler(APIHandler):
         self.finish(json.dumps(result))
 
 
+def _limit(raw: str | None) -> int | None:
+    """The history's `limit` argument: absent/empty for all, else a whole number >= 1."""
+    if raw is None or raw == "":
+        return None
+    if not raw.isdecimal() or int(raw) < 1:
+        raise RequestError(f"limit must be a whole number of commits (1 or more), not {raw!r}")
+    return int(raw)
+
+
+def _revision(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RequestError(f"'{key}' must be a revision string, not {type(value).__name__}")
+    return value
+
+
 class HistoryHandler(GitHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        limit = body.get("limit")
-        entries = notebook_history(self.notebook_path(body.get("path")),
-                                   int(limit) if limit else None)
+        entries = notebook_history(self.notebook_path(body.get("path")), _limit(body["limit"]))
         return {"entries": [e.to_json() for e in entries]}
 
     @tornado.web.authenticated
     def get(self) -> None:
-        self.reply({k: self.get_argument(k, None) for k in ("path", "limit")})
+        self.reply({k: self.argument(k) for k in ("path", "limit")})
 
 
 class DiffHandler(GitHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         path = self.notebook_path(body.get("path"))
-        if body.get("rev"):
-            result = revisions.commit_diff(path, body["rev"])
-        elif body.get("old"):
-            result = revisions.diff_revisions(path, body["old"], body.get("new") or None)
+        rev, old, new = (_revision(body, k) for k in ("rev", "old", "new"))
+        if rev:
+            result = revisions.commit_diff(path, rev)
+        elif old:
+            result = revisions.diff_revisions(path, old, new)
         else:
             raise RequestError("give 'rev' (a commit) or 'old' (and optionally 'new')")
         if result.diff is None:
@@ -93,13 +118,14 @@ class DiffHandler(GitHandler):
 
     @tornado.web.authenticated
     def get(self) -> None:
-        self.reply({k: self.get_argument(k, None) for k in ("path", "rev", "old", "new")})
+        self.reply({k: self.argument(k) for k in ("path", "rev", "old", "new")})
 
 
 class CheckoutHandler(GitHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        path, rev, mode = self.notebook_path(body.get("path")), body.get("rev"), body.get("mode")
-        if not isinstance(rev, str) or not rev:
+        path, rev = self.notebook_path(body.get("path")), _revision(body, "rev")
+        mode = body.get("mode")
+        if rev is None:
             raise RequestError("the request needs a revision 'rev'")
         if mode == "copy":
             return {"path": self.relative(revisions.open_copy(path, rev)), "backup": None}
@@ -129,12 +155,15 @@ class ResolveHandler(GitHandler):
         self.reply(_body(self))
 
 
-def _body(handler: APIHandler) -> dict[str, Any]:
+def _body(handler: APIHandler) -> dict[str, Any] | RequestError:
+    """The JSON object a POST carries, or the RequestError that says why it is none."""
     try:
         body = json.loads(handler.request.body or b"{}")
-    except json.JSONDecodeError:
-        body = None
-    return body if isinstance(body, dict) else {}
+    except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for non-UTF-8 bytes
+        return RequestError(f"the request body is not valid JSON: {exc}")
+    if not isinstance(body, dict):
+        return RequestError("the request body must be a JSON object")
+    return body
 
 
 def setup_handlers(web_app: Any) -> None:

@@ -16,8 +16,19 @@ def _pipeline(body: dict[str, Any]) -> model.Pipeline:
     notebook = body.get("notebook")
     if not isinstance(notebook, dict):
         raise model.NotebookFormatError("the request needs a 'notebook' object")
-    nb, _ = model.notebook_from_dict({"nbformat": 4, "nbformat_minor": 5, **notebook})
-    return model.pipeline_from_notebook(nb)
+    try:
+        nb, _ = model.notebook_from_dict({"nbformat": 4, "nbformat_minor": 5, **notebook})
+        return model.pipeline_from_notebook(nb)
+    except model.PipelineError:
+        raise
+    except Exception as exc:  # whatever shape the client sent: a 400 that says so, not a 500
+        raise model.NotebookFormatError(
+            f"the request's 'notebook' cannot be read as a notebook: {type(exc).__name__}: "
+            f"{exc}") from None
+
+
+class BadJSON(model.NotebookFormatError):
+    """The request body is not JSON (or not UTF-8); replied as kind 'JSONDecodeError'."""
 
 
 class PipelineHandler(APIHandler):
@@ -29,16 +40,17 @@ class PipelineHandler(APIHandler):
     @tornado.web.authenticated
     def post(self) -> None:
         try:
-            body = json.loads(self.request.body or b"{}")
+            try:
+                body = json.loads(self.request.body or b"{}")
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError for non-UTF-8 bytes
+                raise BadJSON(f"the request body is not valid JSON: {exc}") from None
             if not isinstance(body, dict):
                 raise model.NotebookFormatError("the request body must be a JSON object")
             reply = self.answer(body)
-        except json.JSONDecodeError as exc:
-            self.set_status(400)
-            reply = {"op": "error", "kind": "JSONDecodeError", "message": str(exc)}
         except model.PipelineError as exc:
             self.set_status(400)
-            reply = {"op": "error", "kind": type(exc).__name__, "message": str(exc)}
+            kind = "JSONDecodeError" if isinstance(exc, BadJSON) else type(exc).__name__
+            reply = {"op": "error", "kind": kind, "message": str(exc)}
         self.finish(json.dumps(reply))
 
 
