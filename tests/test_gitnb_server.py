@@ -259,7 +259,7 @@ def test_a_revision_never_names_another_file(repo: Repo):
 def test_cli_diff_refuses_a_revision_naming_another_file(repo: Repo):
     from click.testing import CliRunner
 
-    from cellpipe.cli_git import git_group
+    from cellpipe.cli.git import git_group
 
     two_versions(repo)
     repo.commit(notebook(cell("s", "SECRET = 1\n")), "other", name="other.ipynb")

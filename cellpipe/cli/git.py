@@ -87,7 +87,8 @@ def diff_command(args: tuple[str, ...], as_json: bool, svg_path: str | None, out
 
 @click.command("log")
 @click.argument("notebook", type=click.Path(dir_okay=False))
-@click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), default=None, help="Show at most N commits.")
+@click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), default=None,
+              help="Show at most N commits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.option("--color/--no-color", "colour", default=None, help="Force colours on or off.")
 def log_command(notebook: str, limit: int | None, as_json: bool, colour: bool | None) -> None:
