@@ -366,5 +366,6 @@ def test_http_pipeline_malformed_requests_are_a_400_not_a_500(server, endpoint, 
     assert status in (200, 400), reply  # 200 when cellpipe can read past it and report problems
     if status == 400:
         assert reply["op"] == "error" and reply["message"] and message in reply["message"]
+        assert (reply["kind"] == "JSONDecodeError") == ("not valid JSON" in reply["message"])
     else:
         assert reply["op"] == "problems" and not message
