@@ -296,3 +296,19 @@ def test_traceback_through_a_function_restored_from_disk_shows_its_source(tmp_pa
     assert "----> 3     return 1 / v" in after and "dynamic-code" not in "\n".join(after)
     # the same frames as before the restart; the function's cell is labelled by its name
     assert [line.replace("In[defs]", "In[N]") for line in after] == before
+
+
+def test_loading_the_extension_skips_nbformat_and_its_schema_validator():
+    """`%load_ext cellpipe` must stay fast (issue 12): the kernel reads the live notebook
+    without nbformat, whose jsonschema import builds an IRI grammar for over a second."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
+            "InteractiveShell.instance().run_line_magic('load_ext', 'cellpipe')\n"
+            "print(sorted(m for m in ('nbformat', 'jsonschema', 'rfc3987_syntax') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -22,7 +22,7 @@ from cellpipe.cache.values import _rebind
 from cellpipe.engine import ComponentError, Event, PipelineRunner, RunResult, component_status
 from cellpipe.kernel.capture import replay
 from cellpipe.kernel.executor import IPythonExecutor
-from cellpipe.model import Pipeline, dag, notebook_from_dict, pipeline_from_notebook, read_notebook
+from cellpipe.model import Pipeline, dag, pipeline_from_dict, pipeline_from_notebook, read_notebook
 from cellpipe.model.errors import PipelineError
 from cellpipe.model.validate import problems
 
@@ -64,8 +64,7 @@ class KernelSession:
              **({"outputs": [], "execution_count": None} if cell.get("cell_type") == "code" else {})}
             for cell in notebook.get("cells", [])
         ]
-        nb, self.notices = notebook_from_dict(raw, source="the notebook")
-        self.pipeline = pipeline_from_notebook(nb)
+        self.pipeline, self.notices = pipeline_from_dict(raw, source="the notebook")
 
     def load(self, path: str) -> None:
         """Read the pipeline from a notebook file (typed magics, the CLI)."""

@@ -18,6 +18,7 @@ from cellpipe.model.errors import (
 )
 from cellpipe.model.notebook import (
     notebook_from_dict,
+    pipeline_from_dict,
     pipeline_from_notebook,
     read_notebook,
     write_pipeline,
@@ -42,6 +43,7 @@ __all__ = [
     "descendants",
     "find_cycle",
     "notebook_from_dict",
+    "pipeline_from_dict",
     "pipeline_from_notebook",
     "problems",
     "read_notebook",

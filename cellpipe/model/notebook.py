@@ -6,13 +6,16 @@ import json
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import nbformat
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING, Any
 
 from cellpipe.model.errors import MetadataError, NotebookFormatError, ParameterError
 from cellpipe.model.pipeline import PARAMETER_TYPES, Component, Parameter, Pipeline
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# nbformat (and its JSON-schema validator) is imported only where a NotebookNode is made:
+# the kernel reads the live notebook without it, so `%load_ext cellpipe` stays fast.
 
 METADATA_KEY = "cellpipe"
 LINK_KEY = "canvas"
@@ -47,6 +50,8 @@ def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode
             f"{source}: nbformat {major!r} is not supported; cellpipe reads nbformat 3 and 4"
         )
     minor = raw.get("nbformat_minor", 0)
+    import nbformat
+
     try:
         nb = nbformat.from_dict(raw)
         if major < 4:
@@ -64,11 +69,25 @@ def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode
     return nb, notices
 
 
-def ensure_cell_ids(nb: NotebookNode) -> int:
+def pipeline_from_dict(raw: Any, source: str = "notebook") -> tuple[Pipeline, list[str]]:
+    """The pipeline of a notebook given as parsed JSON (the live model a front end sends),
+    and notices; nbformat 4 is read as it is (no NotebookNode, no nbformat import)."""
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4 or not isinstance(
+            raw.get("cells"), list) or not all(isinstance(c, dict) for c in raw["cells"]):
+        nb, notices = notebook_from_dict(raw, source)
+        return pipeline_from_notebook(nb), notices
+    notices = []
+    added = ensure_cell_ids(raw)
+    if added:
+        notices.append(f"{source}: gave {added} cell(s) a new id (the notebook had none)")
+    return pipeline_from_notebook(raw), notices
+
+
+def ensure_cell_ids(nb: Mapping[str, Any]) -> int:
     """Give every cell without a (unique) id a fresh one; return how many were added."""
     seen: set[str] = set()
     added = 0
-    for cell in nb.cells:
+    for cell in nb["cells"]:
         cid = cell.get("id")
         if not isinstance(cid, str) or not cid or cid in seen:
             cid = uuid.uuid4().hex[:8]
