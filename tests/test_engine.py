@@ -286,27 +286,27 @@ def test_memory_keeps_two_versions_per_component_and_respects_its_limit():
         r.run(pipe((f"data = bytearray({n + 1} * 1000)", "load", [])), "load")
     assert sorted(len(r.run(pipe((f"data = bytearray({n + 1} * 1000)", "load", [])), "load")
                       .namespace["data"]) for n in (2, 3)) == [3000, 4000]
-    assert len([e for e in store.memory.values() if e.component_id == "load"]) == 2
+    assert len([e for e in store.memory_entries() if e.component_id == "load"]) == 2
     small = CacheStore(None, memory_limit=3_000_000)
     r = PipelineRunner(small, PythonExecutor())
     chain = pipe(("a = bytearray(2_000_000)", "a", []), ("b = bytearray(2_000_000)", "b", ["a"]),
                  ("c = len(a) + len(b)", "c", ["b"]))
     assert r.run(chain, "c").namespace["c"] == 4_000_000  # pinned during the run
-    assert small._memory_bytes <= 3_000_000  # trimmed once the run is over
+    assert small.memory_bytes <= 3_000_000  # trimmed once the run is over
     again = r.run(chain, "c")  # 'a' was the oldest: computed again, the rest reused
     assert again.executed == ["a"] and again.namespace["c"] == 4_000_000
 
 
 def test_history_is_per_notebook_when_ids_are_shared(tmp_path):
     first = runner(tmp_path)
-    first.store.scope = "/work/a.ipynb"
+    first.store.set_notebook("/work/a.ipynb")
     first.run(pipe(("x = 1", "load", [])), "load")
     first.store.flush()
     copy = runner(tmp_path)  # a copy of the notebook: same cell ids, other code
-    copy.store.scope = "/work/a-copy.ipynb"
+    copy.store.set_notebook("/work/a-copy.ipynb")
     assert copy.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "never run"
     same = runner(tmp_path)
-    same.store.scope = "/work/a.ipynb"
+    same.store.set_notebook("/work/a.ipynb")
     assert same.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "code changed"
     same.store.gc()  # compaction keeps each notebook's history
     assert same.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "code changed"

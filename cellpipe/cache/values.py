@@ -192,8 +192,9 @@ def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
     return code.replace(co_filename=filename, co_consts=consts)
 
 
-def _rebind(func: types.FunctionType, namespace: dict[str, Any],
-            source_file: str | None = None) -> types.FunctionType:
+def rebind_function(func: types.FunctionType, namespace: dict[str, Any],
+                    source_file: str | None = None) -> types.FunctionType:
+    """A copy of func whose globals are namespace (a function defined in a component)."""
     code = func.__code__
     # cloudpickle stores functions as "<dynamic-code>"; give them back their cell's file
     # name so tracebacks show the component's source lines
@@ -226,7 +227,7 @@ def load_value(stored: StoredValue, namespace: dict[str, Any],
         return stored.value
     if stored.kind == "function":
         func = stored.value if stored.value is not None else pickle.loads(stored.data)
-        return _rebind(func, namespace, source_file)
+        return rebind_function(func, namespace, source_file)
     copies = [fresh_copy(memoryview(b)) for b in stored.buffers]
     return pickle.loads(stored.data, buffers=copies)
 

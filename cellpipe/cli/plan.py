@@ -28,8 +28,7 @@ def register(main: click.Group) -> None:
 def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_json: bool) -> None:
     """Show what running the targets would do, and why (no kernel needed)."""
     _, pipeline = load_notebook(notebook)
-    store = CacheStore(default_cache_dir())
-    store.scope = str(Path(notebook).resolve())
+    store = CacheStore(default_cache_dir(), notebook=str(Path(notebook).resolve()))
     plans = []
     for cid in resolve_targets(pipeline, targets):
         try:

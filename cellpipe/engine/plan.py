@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cellpipe.cache import CacheStore
+from cellpipe.cache import ResultLookup
 from cellpipe.engine import cachekey
 from cellpipe.model import Pipeline, dag
 from cellpipe.model.errors import CycleError, DanglingParentError
@@ -78,10 +78,10 @@ def compute_keys(pipeline: Pipeline, order: list[str], parameters: Mapping[str, 
 
 
 def explain_miss(
-    pipeline: Pipeline, component_id: str, inputs: dict[str, Any], store: CacheStore
+    pipeline: Pipeline, component_id: str, inputs: dict[str, Any], results: ResultLookup
 ) -> str:
     """Why a component has no usable result: never run, code changed, an input changed..."""
-    previous = store.previous(component_id)
+    previous = results.previous(component_id)
     if previous is None:
         return "never run"
     old_key, old = previous
@@ -101,7 +101,7 @@ def explain_miss(
             reasons.append(f"now reads parameter {name}")
     if reasons:
         return "; ".join(reasons)
-    if store.failed.get(component_id) == old_key:
+    if results.last_failed_key(component_id) == old_key:
         return "last run failed"
     return "result no longer in the cache"
 
@@ -109,7 +109,7 @@ def explain_miss(
 def plan_run(
     pipeline: Pipeline,
     target_id: str,
-    store: CacheStore,
+    results: ResultLookup,
     parameters: Mapping[str, Any] | None = None,
     *,
     force: bool = False,
@@ -129,20 +129,21 @@ def plan_run(
         elif cid == target_id and rerun_target:
             reason = "target: re-run on request"
         else:
-            entry = store.memory.get(key)
-            if entry is not None and not entry.cacheable:
-                reason = "previous result could not be cached: " + entry.not_cacheable_reasons[0]
-            elif store.has(key):
+            not_cacheable = results.not_cacheable_reason(key)
+            if not_cacheable is not None:
+                reason = "previous result could not be cached: " + not_cacheable
+            elif results.has(key):
                 action = "cache"
                 reason = "cached: same code, inputs and parameters"
             else:
-                reason = explain_miss(pipeline, cid, key_inputs(pipeline, cid, keys, params), store)
+                reason = explain_miss(pipeline, cid, key_inputs(pipeline, cid, keys, params),
+                                      results)
         steps.append(Step(cid, comp.name, key, action, reason))
     return Plan(target_id, steps, params)
 
 
 def component_status(
-    pipeline: Pipeline, store: CacheStore, parameters: Mapping[str, Any] | None = None
+    pipeline: Pipeline, results: ResultLookup, parameters: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per component: status (not-run, cached, stale, error, invalid) and the reason."""
     params = dict(parameters if parameters is not None else pipeline.parameter_values())
@@ -163,13 +164,13 @@ def component_status(
         else:
             key = keys[comp.id]
             inputs = key_inputs(pipeline, comp.id, keys, params)
-            entry = store.memory.get(key)
-            if store.failed.get(comp.id) == key:
+            if results.last_failed_key(comp.id) == key:
                 info.update(status="error", reason="last run failed")
-            elif store.has(key) and (entry is None or entry.cacheable):
+            elif results.has(key) and results.not_cacheable_reason(key) is None:
                 info.update(status="cached", reason="result is up to date")
-            elif store.previous(comp.id) is not None:
-                info.update(status="stale", reason=explain_miss(pipeline, comp.id, inputs, store))
+            elif results.previous(comp.id) is not None:
+                info.update(status="stale",
+                            reason=explain_miss(pipeline, comp.id, inputs, results))
             else:
                 info.update(status="not-run", reason="never run")
             info["key"] = key

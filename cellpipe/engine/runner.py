@@ -77,8 +77,7 @@ class PipelineRunner:
                              rerun_target=rerun_target, on_event=on_event,
                              materialize=materialize)
         finally:
-            self.store.pinned = set()
-            self.store.trim()
+            self.store.pin(())  # lets memory trim to its limit
             self.store.start_writes()  # disk writes begin once the run is over
 
     def _run(
@@ -94,7 +93,7 @@ class PipelineRunner:
     ) -> RunResult:
         started = time.perf_counter()
         plan = self.plan(pipeline, target, parameters, force=force, rerun_target=rerun_target)
-        self.store.pinned = set(plan.keys.values())
+        self.store.pin(plan.keys.values())
         emit = on_event or (lambda _e: None)
         target_id = plan.target
         order = [s.id for s in plan.steps]

@@ -17,8 +17,7 @@ from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
 
-from cellpipe.cache import CacheStore, default_cache_dir, disk_cache_enabled
-from cellpipe.cache.values import _rebind
+from cellpipe.cache import CacheStore, default_cache_dir, disk_cache_enabled, rebind_function
 from cellpipe.engine import ComponentError, Event, PipelineRunner, RunResult, component_status
 from cellpipe.kernel.capture import replay
 from cellpipe.kernel.executor import IPythonExecutor
@@ -44,7 +43,7 @@ class KernelSession:
         # jupyter_server tells a kernel which notebook it serves; copies share cell ids
         session_path = os.environ.get("JPY_SESSION_NAME", "")
         if session_path.endswith(".ipynb"):
-            store.scope = os.path.abspath(session_path)
+            store.set_notebook(os.path.abspath(session_path))
         self.pipeline: Pipeline | None = None
         self.notices: list[str] = []
         self.listeners: list[Listener] = []
@@ -70,7 +69,7 @@ class KernelSession:
         """Read the pipeline from a notebook file (typed magics, the CLI)."""
         nb, self.notices = read_notebook(path)
         self.pipeline = pipeline_from_notebook(nb)
-        self.store.scope = os.path.abspath(path)
+        self.store.set_notebook(os.path.abspath(path))
 
     def require_pipeline(self) -> Pipeline:
         if self.pipeline is None:
@@ -209,7 +208,7 @@ class KernelSession:
         user_ns = self.shell.user_ns
         for name, value in result.namespace.items():
             if isinstance(value, types.FunctionType) and value.__globals__ is result.globals_dict:
-                value = _rebind(value, user_ns)
+                value = rebind_function(value, user_ns)
             user_ns[name] = value
 
 

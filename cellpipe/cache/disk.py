@@ -1,0 +1,196 @@
+"""Results on disk (DESIGN 3.4): one directory per key, written whole or not at all.
+
+Layout under the root: `entries/<key>/manifest.json` plus one file per variable;
+`tmp/` holds entries being written, which are renamed into `entries/` when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from cellpipe.cache.entry import CacheEntry
+from cellpipe.cache.values import StoredValue
+
+MANIFEST_FORMAT = "cellpipe.cache-entry"
+MANIFEST_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """$CELLPIPE_CACHE_DIR, else the user cache dir (platformdirs)."""
+    env = os.environ.get("CELLPIPE_CACHE_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("cellpipe")) / "results"
+
+
+def disk_cache_enabled() -> bool:
+    """False when CELLPIPE_CACHE=memory (global opt-out of the on-disk cache)."""
+    return os.environ.get("CELLPIPE_CACHE", "disk").lower() != "memory"
+
+
+@dataclass
+class EntryInfo:
+    """What `cellpipe cache ls` shows of an entry."""
+
+    key: str
+    component_id: str
+    name: str
+    nbytes: int
+    created: float
+    variables: list[str]
+
+
+class DiskStore:
+    """Entries by key in a directory; reads load the whole entry, writes are atomic."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._dirs_made = False
+
+    def entry_dir(self, key: str) -> Path:
+        """Where the entry for key lives (whether or not it exists)."""
+        return self.root / "entries" / safe_name(key)
+
+    def has(self, key: str) -> bool:
+        return (self.entry_dir(key) / "manifest.json").exists()
+
+    def pin(self, keys: Iterable[str]) -> None:
+        """Nothing on disk is evicted during a run."""
+
+    def put(self, entry: CacheEntry) -> None:
+        self.write(entry)
+
+    def write(self, entry: CacheEntry) -> Path:
+        """Write entry atomically (temp dir, then rename); return its directory."""
+        final = self.entry_dir(entry.key)
+        if (final / "manifest.json").exists():
+            return final
+        if not self._dirs_made:
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            (self.root / "entries").mkdir(parents=True, exist_ok=True)
+            self._dirs_made = True
+        tmp = os.path.join(self.root, "tmp", f"{safe_name(entry.key)}.{uuid.uuid4().hex}")
+        os.mkdir(tmp)
+        try:
+            variables = []
+            for i, (name, value) in enumerate(entry.variables.items()):
+                fname = f"var{i}.bin"
+                h = hashlib.sha256()
+                with open(os.path.join(tmp, fname), "wb") as f:
+                    for part in (value.data, *value.buffers):
+                        f.write(part)
+                        h.update(part)
+                variables.append({
+                    "name": name, "serializer": value.kind, "file": fname,
+                    "sizes": [len(value.data), *(len(b) for b in value.buffers)],
+                    "sha256": h.hexdigest(), "fingerprint": value.fingerprint,
+                    "type": value.type_name,
+                })
+            manifest = {
+                "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
+                "key": entry.key, "component_id": entry.component_id, "name": entry.name,
+                "inputs": entry.parent_keys, "key_inputs": entry.inputs,
+                "variables": variables, "deleted": entry.deleted,
+                "outputs": entry.outputs, "elapsed": entry.elapsed, "created": entry.created,
+                "run_of": entry.run_of, "source_file": entry.source_file,
+                "python": platform.python_version(), "packages": _package_versions(),
+            }
+            with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as f:
+                f.write(json.dumps(manifest, default=repr))
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not (final / "manifest.json").exists():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # written meanwhile by another kernel
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry read from disk, or None if absent or of another format."""
+        folder = self.entry_dir(key)
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
+            return None
+        variables: dict[str, StoredValue] = {}
+        for var in manifest["variables"]:
+            raw = (folder / var["file"]).read_bytes()
+            view = memoryview(raw)
+            sizes = var["sizes"]
+            parts, offset = [], 0
+            for size in sizes:
+                parts.append(view[offset:offset + size])
+                offset += size
+            variables[var["name"]] = StoredValue(
+                kind=var["serializer"], fingerprint=var["fingerprint"],
+                data=bytes(parts[0]), buffers=parts[1:],  # type: ignore[arg-type]
+                type_name=var.get("type", ""),
+            )
+        return CacheEntry(
+            key=manifest["key"], component_id=manifest["component_id"], name=manifest["name"],
+            parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
+            outputs=manifest["outputs"], elapsed=manifest["elapsed"],
+            created=manifest["created"], run_of=manifest.get("run_of"),
+            inputs=manifest.get("key_inputs", {}), source_file=manifest.get("source_file"),
+        )
+
+    def entries(self) -> Iterator[EntryInfo]:
+        """Every complete entry on disk, sorted by directory name."""
+        for folder in sorted((self.root / "entries").glob("*")):
+            try:
+                m = json.loads((folder / "manifest.json").read_text())
+            except (OSError, ValueError):
+                continue
+            size = sum(p.stat().st_size for p in folder.iterdir())
+            yield EntryInfo(m["key"], m["component_id"], m["name"], size, m["created"],
+                            [v["name"] for v in m["variables"]])
+
+    def remove(self, key: str) -> None:
+        shutil.rmtree(self.entry_dir(key), ignore_errors=True)
+
+    def remove_unfinished(self) -> None:
+        """Remove leftovers of interrupted writes (tmp/)."""
+        shutil.rmtree(self.root / "tmp", ignore_errors=True)
+        self._dirs_made = False
+
+    def clear(self) -> None:
+        """Remove every entry and every unfinished write."""
+        shutil.rmtree(self.root / "entries", ignore_errors=True)
+        self.remove_unfinished()
+
+
+def safe_name(name: str) -> str:
+    """A file name for a key or cell id (ids are [A-Za-z0-9-_]; anything else is hashed)."""
+    if name and all(c.isalnum() or c in "-_" for c in name) and len(name) <= 128:
+        return name
+    return "h" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+_PACKAGES: dict[str, str] | None = None
+
+
+def _package_versions() -> dict[str, str]:
+    global _PACKAGES
+    if _PACKAGES is None:
+        from importlib import metadata
+
+        _PACKAGES = {}
+        for name in ("cellpipe", "numpy", "pandas", "cloudpickle", "ipython"):
+            try:
+                _PACKAGES[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+    return _PACKAGES

@@ -1,0 +1,86 @@
+"""Every results store honours the ResultsStore interface; the disk format is DESIGN 3.4's."""
+
+import hashlib
+import json
+
+import pytest
+
+from cellpipe.cache import (
+    CacheEntry,
+    CacheStore,
+    DiskStore,
+    MemoryStore,
+    ResultsStore,
+    load_value,
+    store_value,
+)
+
+
+def entry(key="k1", component="load", data=None):
+    ns = {"data": data if data is not None else [1, 2, 3]}
+    return CacheEntry(key=key, component_id=component, name=component, parent_keys=[],
+                      variables={"data": store_value("data", ns["data"], ns)},
+                      outputs=[{"output_type": "stream", "name": "stdout", "text": "hi\n"}],
+                      created=1.0)
+
+
+@pytest.fixture(params=["memory", "disk", "cache"])
+def store(request, tmp_path) -> ResultsStore:
+    return {"memory": lambda: MemoryStore(), "disk": lambda: DiskStore(tmp_path),
+            "cache": lambda: CacheStore(tmp_path)}[request.param]()
+
+
+def test_put_then_get_through_the_interface(store: ResultsStore):
+    assert not store.has("k1") and store.get("k1") is None
+    store.put(entry())
+    store.pin(["k1"])
+    if isinstance(store, CacheStore):
+        store.flush()
+    assert store.has("k1")
+    got = store.get("k1")
+    assert got is not None and got.component_id == "load" and got.outputs[0]["text"] == "hi\n"
+    assert load_value(got.variables["data"], {}) == [1, 2, 3]
+    store.put(entry())  # the same key again changes nothing
+    assert load_value(store.get("k1").variables["data"], {}) == [1, 2, 3]
+
+
+def test_disk_layout_is_the_documented_one(tmp_path):
+    store = CacheStore(tmp_path, notebook="/nb.ipynb")
+    store.put(entry(data=bytearray(b"abc")))
+    assert store.flush() == []
+    folder = tmp_path / "entries" / "k1"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["format"] == "cellpipe.cache-entry" and manifest["version"] == 1
+    assert manifest["key"] == "k1" and manifest["component_id"] == "load"
+    (var,) = manifest["variables"]
+    assert var["name"] == "data"
+    raw = (folder / var["file"]).read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == var["sha256"] and len(raw) == sum(var["sizes"])
+    assert not list((tmp_path / "tmp").iterdir())  # written in tmp/, renamed into place
+    (line,) = (tmp_path / "index.jsonl").read_text().splitlines()
+    assert json.loads(line) == {"component_id": "load", "scope": "/nb.ipynb", "key": "k1",
+                                "inputs": {}}
+
+
+def test_history_answers_previous_and_failures(tmp_path):
+    store = CacheStore(tmp_path, notebook="/a.ipynb")
+    store.put(entry())
+    store.flush()
+    assert store.previous("load") == ("k1", {})
+    store.record_failure("load", "k2", {"code": "x"})
+    assert store.last_failed_key("load") == "k2" and store.previous("load") == ("k2", {"code": "x"})
+    other = CacheStore(tmp_path, notebook="/b.ipynb")  # a copy of the notebook: own history
+    assert other.previous("load") is None
+    again = CacheStore(tmp_path, notebook="/a.ipynb")  # a new process: from the index
+    assert again.previous("load") == ("k1", {}) and again.last_failed_key("load") is None
+
+
+def test_memory_never_evicts_a_pinned_key():
+    memory = MemoryStore(limit=1)
+    memory.pin(["k1", "k2"])
+    memory.put(entry("k1", "a"))
+    memory.put(entry("k2", "b"))
+    assert memory.has("k1") and memory.has("k2")
+    memory.pin(())
+    memory.trim()
+    assert memory.nbytes <= 1 and not memory.has("k1")
