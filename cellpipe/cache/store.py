@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from cellpipe.cache.disk import DiskStore, EntryInfo
+from cellpipe.cache.disk import DiskStore, EntryInfo, default_cache_dir, disk_cache_enabled
 from cellpipe.cache.entry import CacheEntry
 from cellpipe.cache.gc import collect_garbage
 from cellpipe.cache.history import RunHistory
-from cellpipe.cache.memory import MemoryStore
+from cellpipe.cache.memory import MemoryStore, default_memory_limit
 from cellpipe.cache.results import KeyInputs
 from cellpipe.cache.writer import BackgroundWriter
+
+# also importable from here, as before the split
+__all__ = ["CacheStore", "EntryInfo", "default_cache_dir", "default_memory_limit",
+           "disk_cache_enabled"]
 
 
 class CacheStore:
