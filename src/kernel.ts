@@ -4,7 +4,7 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { COMM_TARGET, KernelMessage } from './tokens';
+import { COMM_TARGET, KernelMessage, Request } from './protocol';
 
 /** Where the link to the kernel extension stands. */
 export type LinkStatus = 'no-kernel' | 'loading' | 'ready' | 'unavailable';
@@ -43,19 +43,13 @@ export class KernelLink implements IDisposable {
   }
 
   /** Send a request and resolve with the reply that echoes its request id. */
-  async request(data: { op: string; [key: string]: any }): Promise<KernelMessage> {
+  async request(data: Request): Promise<KernelMessage> {
     const comm = await this._ready();
     const requestId = `fe-${++this._counter}`;
     const reply = new PromiseDelegate<KernelMessage>();
     this._pending.set(requestId, reply);
-    comm.send({ ...data, request_id: requestId });
+    comm.send({ ...data, request_id: requestId } as any);
     return reply.promise;
-  }
-
-  /** Send a message that needs no reply (its answer arrives as `received`). */
-  async send(data: { op: string; [key: string]: any }): Promise<void> {
-    const comm = await this._ready();
-    comm.send(data);
   }
 
   dispose(): void {
@@ -79,14 +73,16 @@ export class KernelLink implements IDisposable {
   }
 
   private _onKernelChanged(): void {
-    this._closeComm();
+    // a new kernel is on its way: "connecting", not a flash of "no kernel"
+    this._closeComm(this._session.session?.kernel ? 'loading' : 'no-kernel');
     this._attempted = false;
     void this._ensureLoaded();
   }
 
   private _onKernelStatus(_: ISessionContext, status: Kernel.Status): void {
     if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
-      this._closeComm();
+      // a restarting kernel comes back: the link is reconnecting, not gone
+      this._closeComm(status === 'dead' ? 'no-kernel' : 'loading');
       this._attempted = false;
     } else if (status === 'idle' && !this._attempted && !this._loading) {
       void this._ensureLoaded();
@@ -130,7 +126,7 @@ export class KernelLink implements IDisposable {
         return;
       }
       const comm = kernel.createComm(COMM_TARGET);
-      comm.onMsg = msg => this._onMessage(msg.content.data as any);
+      comm.onMsg = msg => this._onMessage(msg.content.data as unknown as KernelMessage);
       comm.onClose = () => {
         if (this._comm === comm) {
           this._comm = null;
@@ -149,7 +145,7 @@ export class KernelLink implements IDisposable {
 
   private _onMessage(data: KernelMessage): void {
     console.debug('cellpipe: kernel says', JSON.stringify(data).slice(0, 300));
-    const requestId = (data as any).request_id as string | undefined;
+    const requestId = data.request_id;
     const pending = requestId ? this._pending.get(requestId) : undefined;
     if (pending && requestId) {
       this._pending.delete(requestId);
@@ -159,7 +155,7 @@ export class KernelLink implements IDisposable {
     this._received.emit(data);
   }
 
-  private _closeComm(): void {
+  private _closeComm(next: LinkStatus = 'no-kernel'): void {
     const comm = this._comm;
     this._comm = null;
     for (const pending of this._pending.values()) {
@@ -173,7 +169,7 @@ export class KernelLink implements IDisposable {
         // the kernel is gone already
       }
     }
-    this._setStatus('no-kernel');
+    this._setStatus(next);
   }
 
   private _setStatus(status: LinkStatus): void {
@@ -191,6 +187,6 @@ export class KernelLink implements IDisposable {
   private _pending = new Map<string, PromiseDelegate<KernelMessage>>();
   private _problem = '';
   private _received = new Signal<this, KernelMessage>(this);
-  private _status: LinkStatus = 'no-kernel';
+  private _status: LinkStatus = 'loading';
   private _statusChanged = new Signal<this, LinkStatus>(this);
 }

@@ -6,6 +6,7 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import { CodeCell } from '@jupyterlab/cells';
+import * as nbformat from '@jupyterlab/nbformat';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
@@ -16,10 +17,12 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { KernelLink } from './kernel';
 import * as nb from './notebookpipeline';
 import { executeInCell, runMagic } from './runner';
+import { graphStatuses, IGraphStatus, ownStatus } from './status';
 import {
   EventStatus,
   IParameter,
   IStateMessage,
+  ITargetsRequest,
   KernelMessage,
   NodeStatus
 } from './tokens';
@@ -105,22 +108,20 @@ export class PipelineModel implements IDisposable {
    * while the kernel says the result is current; otherwise the kernel's state.
    */
   status(id: string): NodeStatus {
-    const live = this._live.get(id);
-    const state = this._state?.components[id]?.status;
-    if (live && (this._running || state === undefined)) {
-      return live;
-    }
-    if (live && state === 'cached' && (live === 'done' || live === 'cached')) {
-      return live;
-    }
-    if (live === 'interrupted' && state !== 'cached') {
-      return live; // until the next state after an edit
-    }
-    return state ?? 'not-run';
+    return this._graphStatus(id).status;
+  }
+
+  /** For a `blocked` component: the name of the failed ancestor that blocks it. */
+  blockedBy(id: string): string {
+    return this._graphStatus(id).blockedBy ?? '';
   }
 
   /** Why a component has its status (from the kernel), if it said. */
   reason(id: string): string {
+    const blocker = this.blockedBy(id);
+    if (blocker) {
+      return this._trans.__('%1 failed: fix it, then run again', blocker);
+    }
     return this._state?.components[id]?.reason ?? '';
   }
 
@@ -136,7 +137,7 @@ export class PipelineModel implements IDisposable {
 
   setBanner(banner: IBanner | null): void {
     this._banner = banner;
-    this._changed.emit();
+    this._emit();
   }
 
   // --- structure -------------------------------------------------------------
@@ -210,7 +211,7 @@ export class PipelineModel implements IDisposable {
       return;
     }
     if (reply.op !== 'captured') {
-      this._refuse((reply as any).message ?? this._trans.__('No captured output.'));
+      this._refuse(reply.op === 'error' ? reply.message : this._trans.__('No captured output.'));
       return;
     }
     const label = reply.run_of
@@ -224,7 +225,7 @@ export class PipelineModel implements IDisposable {
       metadata: { cellpipe: { captured: true, run_of: reply.run_of } }
     });
     for (const output of reply.outputs) {
-      outputs.add(output);
+      outputs.add(output as unknown as nbformat.IOutput);
     }
     if (reply.outputs.length === 0) {
       outputs.add({
@@ -276,7 +277,7 @@ export class PipelineModel implements IDisposable {
     this._queue = ids.map(id => ({ id, force }));
     this._runLog = [];
     this._running = true;
-    this._changed.emit();
+    this._emit();
     let ok = true;
     try {
       while (this._queue.length) {
@@ -289,7 +290,7 @@ export class PipelineModel implements IDisposable {
       }
     } finally {
       this._running = false;
-      this._changed.emit();
+      this._emit();
     }
     return ok;
   }
@@ -314,7 +315,7 @@ export class PipelineModel implements IDisposable {
       return 'abort';
     }
     this._live.set(id, 'queued');
-    this._changed.emit();
+    this._emit();
     try {
       return await executeInCell(cell, runMagic(id, force), this.panel.sessionContext);
     } catch (error) {
@@ -323,14 +324,14 @@ export class PipelineModel implements IDisposable {
     }
   }
 
-  private async _targets(request: { op: string; [key: string]: any }): Promise<string[] | null> {
+  private async _targets(request: ITargetsRequest): Promise<string[] | null> {
     try {
       await this.syncNow();
       const reply = await this.link.request(request);
       if (reply.op === 'targets') {
-        return reply.ids as string[];
+        return reply.ids;
       }
-      this._refuse((reply as any).message ?? String(reply.op));
+      this._refuse(reply.op === 'error' ? reply.message : String(reply.op));
     } catch (error) {
       this._refuse((error as Error).message);
     }
@@ -361,7 +362,7 @@ export class PipelineModel implements IDisposable {
     // No server extension: ask the kernel extension instead.
     await this.syncNow();
     const reply = await this.link.request({ op: 'check_edge', parent, child });
-    return reply.op === 'edge_ok' ? '' : String((reply as any).message ?? reply.op);
+    return reply.op === 'edge_ok' ? '' : reply.op === 'error' ? reply.message : reply.op;
   }
 
   private _refuse(text: string): void {
@@ -378,7 +379,7 @@ export class PipelineModel implements IDisposable {
     switch (message.op) {
       case 'state': {
         const before = this._state?.components ?? {};
-        this._state = message as IStateMessage;
+        this._state = message;
         // A component whose state moved on (edited, or an ancestor was) forgets its last run.
         for (const [id, info] of Object.entries(this._state.components ?? {})) {
           if (before[id] && before[id].status !== info.status && info.status !== 'cached') {
@@ -395,7 +396,7 @@ export class PipelineModel implements IDisposable {
         }
         break;
       case 'event':
-        this._live.set(message.id, message.status as EventStatus);
+        this._live.set(message.id, message.status);
         const earlier = this._runLog.find(e => e.id === message.id);
         // In a batch of targets, "ran" is news and "from the cache" after it is not.
         const keep = earlier && earlier.status !== 'cached' && message.status === 'cached';
@@ -406,7 +407,7 @@ export class PipelineModel implements IDisposable {
               id: message.id,
               name: message.name,
               status: message.status,
-              elapsed: message.elapsed ?? null,
+              elapsed: message.elapsed,
               reason: message.reason ?? '',
               worker: message.worker ?? ''
             }
@@ -421,7 +422,7 @@ export class PipelineModel implements IDisposable {
       default:
         return;
     }
-    this._changed.emit();
+    this._emit();
   }
 
   private _onLinkStatus(): void {
@@ -431,7 +432,7 @@ export class PipelineModel implements IDisposable {
     } else if (this.link.status === 'unavailable') {
       this.setBanner({ kind: 'info', text: this.link.problem });
     }
-    this._changed.emit();
+    this._emit();
   }
 
   private _onCellsChanged(): void {
@@ -448,8 +449,27 @@ export class PipelineModel implements IDisposable {
     const next = nb.notebookComponents(this.panel.context.model);
     if (JSON.stringify(next) !== JSON.stringify(this._components)) {
       this._components = next;
-      this._changed.emit();
+      this._emit();
     }
+  }
+
+  /** The status of a component in the graph, computed once per change of the model. */
+  private _graphStatus(id: string): IGraphStatus {
+    if (!this._statuses) {
+      this._statuses = graphStatuses(this._components, c =>
+        ownStatus(this._live.get(c), this._state?.components[c]?.status, this._running)
+      );
+    }
+    return (
+      this._statuses.get(id) ?? {
+        status: ownStatus(this._live.get(id), this._state?.components[id]?.status, this._running)
+      }
+    );
+  }
+
+  private _emit(): void {
+    this._statuses = null;
+    this._changed.emit();
   }
 
   private _banner: IBanner | null = null;
@@ -461,6 +481,7 @@ export class PipelineModel implements IDisposable {
   private _runLog: IRunLogEntry[] = [];
   private _running = false;
   private _state: IStateMessage | null = null;
+  private _statuses: Map<string, IGraphStatus> | null = null;
   private _syncDelay: number;
   private _synced = '';
   private _syncTimer = 0;

@@ -1,21 +1,24 @@
 """The `cellpipe` comm: requests from the front end, replies and run events back.
 
-The message shapes are documented in docs/protocol.md.
+The message shapes are defined in cellpipe/kernel/protocol.py (docs/protocol.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cellpipe.kernel import protocol
+from cellpipe.kernel.protocol import COMM_TARGET, KernelMessage
 from cellpipe.kernel.session import KernelSession
 from cellpipe.model import check_edge
 
-COMM_TARGET = "cellpipe"
+__all__ = ["COMM_TARGET", "handle_request", "register", "unregister"]
 
 
-def handle_request(session: KernelSession, data: dict[str, Any]) -> dict[str, Any]:
+def handle_request(session: KernelSession, data: dict[str, Any]) -> KernelMessage:
     """One request -> its reply (errors become {"op": "error"} naming what to do)."""
     op = data.get("op")
+    reply: KernelMessage
     try:
         if op == "sync":
             session.sync(data["notebook"])
@@ -33,13 +36,13 @@ def handle_request(session: KernelSession, data: dict[str, Any]) -> dict[str, An
             check_edge(session.require_pipeline(), data["parent"], data["child"])
             reply = {"op": "edge_ok"}
         else:
-            reply = {"op": "error", "kind": "UnknownRequest",
-                     "message": f"unknown request {op!r}"}
+            reply = protocol.error("UnknownRequest", f"unknown request {op!r}")
     except KeyError as exc:
-        reply = {"op": "error", "kind": type(exc).__name__,
-                 "message": str(exc) if type(exc) is not KeyError else f"missing field {exc}"}
+        reply = protocol.error(
+            type(exc).__name__,
+            str(exc) if type(exc) is not KeyError else f"missing field {exc}")
     except Exception as exc:  # every failure is answered, never dropped
-        reply = {"op": "error", "kind": type(exc).__name__, "message": str(exc)}
+        reply = protocol.error(type(exc).__name__, str(exc))
     if "request_id" in data:
         reply["request_id"] = data["request_id"]
     return reply
@@ -52,7 +55,7 @@ def register(session: KernelSession) -> None:
     manager = comm_pkg.get_comm_manager()
 
     def on_open(comm: Any, open_msg: dict[str, Any]) -> None:
-        def send(message: dict[str, Any]) -> None:
+        def send(message: KernelMessage) -> None:
             comm.send(message)
 
         session.listeners.append(send)

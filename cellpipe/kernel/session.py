@@ -13,19 +13,27 @@ import types
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from IPython.core.interactiveshell import InteractiveShell
 
 from cellpipe.cache import CacheStore, default_cache_dir, disk_cache_enabled, rebind_function
-from cellpipe.engine import ComponentError, Event, PipelineRunner, RunResult, component_status
+from cellpipe.engine import (
+    ComponentError,
+    Event,
+    PipelineRunner,
+    RunResult,
+    Step,
+    component_status,
+)
+from cellpipe.kernel import protocol
 from cellpipe.kernel.capture import replay
 from cellpipe.kernel.executor import IPythonExecutor
 from cellpipe.model import Pipeline, dag, pipeline_from_dict, pipeline_from_notebook, read_notebook
 from cellpipe.model.errors import PipelineError
 from cellpipe.model.validate import problems
 
-Listener = Callable[[dict[str, Any]], None]
+Listener = Callable[[protocol.KernelMessage], None]
 
 
 class NoPipelineError(PipelineError):
@@ -85,7 +93,7 @@ class KernelSession:
         return self.pipeline
 
     # --- queries ------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state(self) -> protocol.StateMessage:
         pipeline = self.require_pipeline()
         try:
             components = component_status(pipeline, self.store)
@@ -97,18 +105,18 @@ class KernelSession:
                 info["status"] = "running"
         return {
             "op": "state",
-            "components": components,
+            "components": cast(dict[str, protocol.ComponentState], components),
             "problems": [str(p) for p in problems(pipeline)],
             "notices": self.notices,
-            "parameters": {n: {"type": p.type, "value": p.value}
+            "parameters": {n: {"type": cast(protocol.ParameterType, p.type), "value": p.value}
                            for n, p in pipeline.parameters.items()},
         }
 
     def plan(self, ref: str, force: bool = False, rerun_target: bool = False,
-             parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             parameters: Mapping[str, Any] | None = None) -> protocol.PlanMessage:
         pipeline = self.require_pipeline()
         plan = self.runner.plan(pipeline, ref, parameters, force=force, rerun_target=rerun_target)
-        return {"op": "plan", "target": plan.target, "steps": [s.as_json() for s in plan.steps]}
+        return {"op": "plan", "target": plan.target, "steps": _steps(plan.steps)}
 
     def targets(self, mode: str, ref: str | None = None) -> list[str]:
         """Components to run one after another: every sink, or ref and its descendants."""
@@ -123,7 +131,7 @@ class KernelSession:
             return dag.topological_order(graph, wanted)
         raise ValueError(f"unknown targets mode {mode!r}; use 'pipeline' or 'downstream'")
 
-    def captured(self, ref: str) -> dict[str, Any]:
+    def captured(self, ref: str) -> protocol.CapturedMessage:
         """The outputs a component produced in its latest result (captured or shown)."""
         pipeline = self.require_pipeline()
         comp = pipeline.find(ref)
@@ -138,7 +146,7 @@ class KernelSession:
         }
 
     # --- running ------------------------------------------------------------
-    def broadcast(self, message: dict[str, Any]) -> None:
+    def broadcast(self, message: protocol.KernelMessage) -> None:
         for listener in list(self.listeners):
             try:
                 listener(message)
@@ -155,16 +163,17 @@ class KernelSession:
         plan = self.runner.plan(pipeline, target.id, parameters, force=force,
                                 rerun_target=rerun_target)
         self.broadcast({"op": "run", "run_id": run_id, "target": target.id, "phase": "start",
-                        "steps": [s.as_json() for s in plan.steps]})
+                        "steps": _steps(plan.steps)})
 
         def on_event(event: Event) -> None:
             self.running = event.component_id if event.status == "running" else None
             self.broadcast({"op": "event", "run_id": run_id, "target": target.id,
                             "id": event.component_id, "name": event.name,
-                            "status": event.status, "elapsed": event.elapsed,
+                            "status": cast(protocol.EventStatus, event.status),
+                            "elapsed": event.elapsed,
                             "reason": event.reason, "worker": event.worker})
 
-        status = "error"
+        status: protocol.RunStatus = "error"
         try:
             result = self.runner.run(pipeline, target.id, parameters, force=force,
                                      rerun_target=rerun_target, on_event=on_event)
@@ -210,6 +219,10 @@ class KernelSession:
             if isinstance(value, types.FunctionType) and value.__globals__ is result.globals_dict:
                 value = rebind_function(value, user_ns)
             user_ns[name] = value
+
+
+def _steps(steps: list[Step]) -> list[protocol.PlanStep]:
+    return [cast(protocol.PlanStep, s.as_json()) for s in steps]
 
 
 def raise_for_user(error: ComponentError) -> None:

@@ -107,6 +107,10 @@ export function statusLabel(trans: TranslationBundle, status: NodeStatus): strin
       return trans.__('error');
     case 'interrupted':
       return trans.__('interrupted');
+    case 'invalid':
+      return trans.__('invalid');
+    case 'blocked':
+      return trans.__('blocked');
   }
 }
 

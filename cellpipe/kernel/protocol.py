@@ -1,0 +1,500 @@
+"""The kernel <-> front-end protocol on the `cellpipe` comm, defined once.
+
+Every message the front end sends (a *request*) and every message the kernel sends (a *reply*
+or an unsolicited *event*) is a TypedDict here; every closed set of strings (ops, statuses,
+actions) is a Literal. The TypeScript types of the JupyterLab extension (`src/protocol.ts`)
+and the message reference in `docs/protocol.md` are generated from this module:
+
+    python -m cellpipe.kernel.protocol --typescript > src/protocol.ts
+    python -m cellpipe.kernel.protocol --markdown   # the generated part of docs/protocol.md
+
+and `tests/test_protocol.py` fails when either is out of date, when `src/` uses an op the
+protocol does not know, or when the kernel sends a message that does not fit its type.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import typing
+from typing import Any, Literal, TypedDict, Union, get_args, get_origin
+
+COMM_TARGET = "cellpipe"
+
+# --- closed sets of strings ---------------------------------------------------------------
+
+StateStatus = Literal["not-run", "cached", "stale", "error", "invalid", "running"]
+
+EventStatus = Literal["queued", "running", "cached", "done", "error", "interrupted"]
+
+RunStatus = Literal["ok", "error", "interrupted"]
+
+PlanAction = Literal["run", "cache"]
+
+ParameterType = Literal["int", "float", "str", "bool", "json"]
+
+TargetsMode = Literal["pipeline", "downstream"]
+
+RequestOp = Literal["sync", "state", "plan", "targets", "captured", "check_edge"]
+
+MessageOp = Literal["state", "plan", "targets", "captured", "edge_ok", "error", "run", "event"]
+
+STATE: Literal["state"] = "state"
+RUN: Literal["run"] = "run"
+EVENT: Literal["event"] = "event"
+ERROR: Literal["error"] = "error"
+
+# --- parts of messages ----------------------------------------------------------------------
+
+
+class _ComponentState(TypedDict):
+    name: str
+    status: StateStatus
+    reason: str | None
+    parents: list[str]
+
+
+class ComponentState(_ComponentState, total=False):
+    """One component in a `state` message (`parents` are component ids)."""
+
+    key: str
+
+
+class Parameter(TypedDict):
+    """A pipeline parameter and its current value."""
+
+    type: ParameterType
+    value: Any
+
+
+class PlanStep(TypedDict):
+    """One component of a run's plan, in run order (ancestors first, the target last)."""
+
+    id: str
+    name: str
+    action: PlanAction
+    reason: str
+
+
+class SyncCell(TypedDict):
+    """A cell of the live notebook, as the front end sends it (outputs are left out)."""
+
+    id: str
+    cell_type: str
+    source: str
+    metadata: dict[str, Any]
+
+
+class SyncNotebook(TypedDict):
+    """The live notebook, unsaved edits included."""
+
+    metadata: dict[str, Any]
+    cells: list[SyncCell]
+
+
+# --- requests: front end -> kernel ----------------------------------------------------------
+
+
+class _Request(TypedDict, total=False):
+    request_id: str
+
+
+class SyncRequest(_Request):
+    """Take the live notebook; sent on open, after edits (debounced) and before every run.
+    Reply: `state`."""
+
+    op: Literal["sync"]
+    notebook: SyncNotebook
+
+
+class StateRequest(_Request):
+    """Reply: `state`."""
+
+    op: Literal["state"]
+
+
+class _PlanRequest(_Request):
+    op: Literal["plan"]
+    target: str
+
+
+class PlanRequest(_PlanRequest, total=False):
+    """What a run of `target` would do. Reply: `plan`."""
+
+    force: bool
+    rerun_target: bool
+
+
+class _TargetsRequest(_Request):
+    op: Literal["targets"]
+    mode: TargetsMode
+
+
+class TargetsRequest(_TargetsRequest, total=False):
+    """The components to run one after another, in topological order. Reply: `targets`."""
+
+    id: str
+
+
+class CapturedRequest(_Request):
+    """The outputs a component produced in its latest result. Reply: `captured`."""
+
+    op: Literal["captured"]
+    id: str
+
+
+class CheckEdgeRequest(_Request):
+    """Would parent -> child be a valid edge? Reply: `edge_ok`, or an `error` naming the cycle."""
+
+    op: Literal["check_edge"]
+    parent: str
+    child: str
+
+
+# --- messages: kernel -> front end -------------------------------------------------------
+
+
+class _Message(TypedDict, total=False):
+    request_id: str
+
+
+class StateMessage(_Message):
+    """Every component's status (reply to `sync` and `state`, and sent after every run)."""
+
+    op: Literal["state"]
+    components: dict[str, ComponentState]
+    problems: list[str]
+    notices: list[str]
+    parameters: dict[str, Parameter]
+
+
+class PlanMessage(_Message):
+    """Reply to `plan`."""
+
+    op: Literal["plan"]
+    target: str
+    steps: list[PlanStep]
+
+
+class TargetsMessage(_Message):
+    """Reply to `targets`."""
+
+    op: Literal["targets"]
+    ids: list[str]
+
+
+class CapturedMessage(_Message):
+    """Reply to `captured`: nbformat output dicts; `run_of` names the target whose run made it."""
+
+    op: Literal["captured"]
+    id: str
+    outputs: list[dict[str, Any]]
+    run_of: str | None
+    cached_at: str | None
+
+
+class EdgeOkMessage(_Message):
+    """Reply to `check_edge` when the edge is fine."""
+
+    op: Literal["edge_ok"]
+
+
+class ErrorMessage(_Message):
+    """Reply to any request that failed; `kind` is the Python exception's class name."""
+
+    op: Literal["error"]
+    kind: str
+    message: str
+
+
+class RunStartMessage(_Message):
+    """Event: a run of `target` starts, with its plan."""
+
+    op: Literal["run"]
+    run_id: str
+    target: str
+    phase: Literal["start"]
+    steps: list[PlanStep]
+
+
+class RunEndMessage(_Message):
+    """Event: a run ended (a fresh `state` follows)."""
+
+    op: Literal["run"]
+    run_id: str
+    target: str
+    phase: Literal["end"]
+    status: RunStatus
+    elapsed: float
+
+
+class EventMessage(_Message):
+    """Event: one component's status changed during a run (`elapsed` in seconds)."""
+
+    op: Literal["event"]
+    run_id: str
+    target: str
+    id: str
+    name: str
+    status: EventStatus
+    elapsed: float | None
+    reason: str | None
+    worker: str | None
+
+
+Request = Union[  # noqa: UP007 (a runtime union the generators read)
+    SyncRequest, StateRequest, PlanRequest, TargetsRequest, CapturedRequest, CheckEdgeRequest
+]
+KernelMessage = Union[  # noqa: UP007
+    StateMessage, PlanMessage, TargetsMessage, CapturedMessage, EdgeOkMessage, ErrorMessage,
+    RunStartMessage, RunEndMessage, EventMessage,
+]
+
+LITERALS: dict[str, tuple[Any, str]] = {
+    "StateStatus": (StateStatus, "A component's status in a `state` message."),
+    "EventStatus": (EventStatus, "A component's status in a run's `event` messages."),
+    "RunStatus": (RunStatus, "How a run ended."),
+    "PlanAction": (PlanAction, "What a run does with a component: execute it, or take its "
+                               "result from the cache."),
+    "ParameterType": (ParameterType, "The type of a pipeline parameter."),
+    "TargetsMode": (TargetsMode, "`pipeline`: every sink; `downstream`: a component and its "
+                                 "descendants."),
+    "RequestOp": (RequestOp, "The op of a request (front end -> kernel)."),
+    "MessageOp": (MessageOp, "The op of a message the kernel sends (a reply or an event)."),
+}
+PARTS: tuple[type, ...] = (ComponentState, Parameter, PlanStep, SyncCell, SyncNotebook)
+REQUESTS: tuple[type, ...] = get_args(Request)
+MESSAGES: tuple[type, ...] = get_args(KernelMessage)
+
+
+# --- building messages (the kernel side) ---------------------------------------------------
+
+
+def error(kind: str, message: str) -> ErrorMessage:
+    return {"op": "error", "kind": kind, "message": message}
+
+
+def request_op(data: dict[str, Any]) -> str | None:
+    op = data.get("op")
+    return op if isinstance(op, str) else None
+
+
+# --- checking messages ---------------------------------------------------------------------
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, globalns=vars(sys.modules[__name__]))
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    origin = get_origin(tp)
+    if tp is Any:
+        return True
+    if tp is type(None) or tp is None:
+        return value is None
+    if origin is Literal:
+        return value in get_args(tp)
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, arg) for arg in get_args(tp))
+    if origin is list:
+        (item,) = get_args(tp)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    if origin is dict:
+        key, item = get_args(tp)
+        return isinstance(value, dict) and all(
+            _fits(k, key) and _fits(v, item) for k, v in value.items()
+        )
+    if isinstance(tp, type) and hasattr(tp, "__required_keys__"):
+        return not problems_of(value, tp)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(tp, type):
+        return isinstance(value, tp)
+    raise TypeError(f"protocol: cannot check type {tp!r}")
+
+
+def problems_of(value: Any, cls: type) -> list[str]:
+    """What makes value not a `cls` (a TypedDict): missing, unknown or ill-typed fields."""
+    if not isinstance(value, dict):
+        return [f"{cls.__name__}: not an object"]
+    hints = _hints(cls)
+    found = [f"{cls.__name__}: missing field {k!r}" for k in sorted(cls.__required_keys__)  # type: ignore[attr-defined]
+             if k not in value]
+    for k, v in value.items():
+        if k not in hints:
+            found.append(f"{cls.__name__}: unknown field {k!r}")
+        elif not _fits(v, hints[k]):
+            found.append(f"{cls.__name__}: field {k!r} = {v!r:.80} is not {_describe(hints[k])}")
+    return found
+
+
+def _describe(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _discriminators(cls: type) -> dict[str, Any]:
+    """The Literal fields with one value (op, phase) that tell this message apart."""
+    return {k: get_args(t)[0] for k, t in _hints(cls).items()
+            if get_origin(t) is Literal and len(get_args(t)) == 1}
+
+
+def classify(message: dict[str, Any], union: tuple[type, ...] = MESSAGES) -> type | None:
+    for cls in union:
+        if all(message.get(k) == v for k, v in _discriminators(cls).items()):
+            return cls
+    return None
+
+
+def check_message(message: Any, union: tuple[type, ...] = MESSAGES) -> list[str]:
+    """Problems of a message the kernel sends (or, with REQUESTS, the front end sends)."""
+    if not isinstance(message, dict):
+        return ["not an object"]
+    cls = classify(message, union)
+    if cls is None:
+        return [f"unknown op {message.get('op')!r} (phase {message.get('phase')!r})"]
+    return problems_of(message, cls)
+
+
+# --- generators ----------------------------------------------------------------------------
+
+
+def _ts_name(cls: type) -> str:
+    return "I" + cls.__name__
+
+
+def _ts_type(tp: Any, prefix: str = "I") -> str:
+    for name, (alias, _) in LITERALS.items():
+        if tp == alias:
+            return name
+    origin = get_origin(tp)
+    if tp is Any:
+        return "any"
+    if tp is type(None):
+        return "null"
+    if tp is str:
+        return "string"
+    if tp in (int, float):
+        return "number"
+    if tp is bool:
+        return "boolean"
+    if origin is Literal:
+        return " | ".join(f"'{v}'" for v in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_ts_type(a, prefix) for a in get_args(tp))
+    if origin is list:
+        inner = _ts_type(get_args(tp)[0], prefix)
+        return f"({inner})[]" if "|" in inner else f"{inner}[]"
+    if origin is dict:
+        return f"{{ [key: string]: {_ts_type(get_args(tp)[1], prefix)} }}"
+    if isinstance(tp, type) and hasattr(tp, "__required_keys__"):
+        return prefix + tp.__name__
+    raise TypeError(f"protocol: no TypeScript for {tp!r}")
+
+
+def _doc(cls: Any) -> str:
+    return " ".join((cls.__doc__ or "").split())
+
+
+def _ts_interface(cls: type) -> list[str]:
+    lines = [f"/** {_doc(cls)} */"] if _doc(cls) else []
+    lines.append(f"export interface {_ts_name(cls)} {{")
+    required = cls.__required_keys__  # type: ignore[attr-defined]
+    hints = _hints(cls)
+    for key in _field_order(cls):
+        optional = "" if key in required else "?"
+        lines.append(f"  {key}{optional}: {_ts_type(hints[key])};")
+    lines.append("}")
+    return lines
+
+
+def _field_order(cls: type) -> list[str]:
+    """Fields as declared: `op` and `request_id` of the base first, then the class's own."""
+    order: list[str] = []
+    for base in reversed(cls.__mro__):
+        for key in getattr(base, "__annotations__", {}):
+            if key not in order and key in _hints(cls):
+                order.append(key)
+    first = [k for k in ("op",) if k in order]
+    last = [k for k in ("request_id",) if k in order]
+    return first + [k for k in order if k not in first and k not in last] + last
+
+
+def typescript() -> str:
+    out = [
+        "/**",
+        " * The front end <-> kernel protocol (docs/protocol.md).",
+        " *",
+        " * GENERATED from cellpipe/kernel/protocol.py, do not edit:",
+        " *   python -m cellpipe.kernel.protocol --typescript > src/protocol.ts",
+        " */",
+        "",
+        "/* eslint-disable */",
+        "",
+        f"export const COMM_TARGET = '{COMM_TARGET}';",
+        "",
+    ]
+    for name, (alias, doc) in LITERALS.items():
+        quoted = [f"'{v}'" for v in get_args(alias)]
+        out += [f"/** {doc} */", f"export type {name} = {' | '.join(quoted)};",
+                f"export const {_const_name(name)}: readonly {name}[] = [{', '.join(quoted)}];",
+                ""]
+    for cls in PARTS + REQUESTS + MESSAGES:
+        out += _ts_interface(cls) + [""]
+    out += ["/** Any request the front end sends on the `cellpipe` comm. */",
+            "export type Request =\n  | " + "\n  | ".join(_ts_name(c) for c in REQUESTS) + ";", "",
+            "/** Any message the kernel sends on the `cellpipe` comm. */",
+            "export type KernelMessage =\n  | " + "\n  | ".join(_ts_name(c) for c in MESSAGES) + ";",
+            ""]
+    return "\n".join(out)
+
+
+def _const_name(name: str) -> str:
+    snake = "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(name)).upper()
+    return snake + ("ES" if snake.endswith("S") else "S")
+
+
+MARKDOWN_BEGIN = "<!-- BEGIN GENERATED: python -m cellpipe.kernel.protocol --markdown -->"
+MARKDOWN_END = "<!-- END GENERATED -->"
+
+
+def _md_fields(cls: type) -> str:
+    hints = _hints(cls)
+    required = cls.__required_keys__  # type: ignore[attr-defined]
+    parts = []
+    for key in _field_order(cls):
+        tp = _ts_type(hints[key], prefix="").replace("|", "\\|")
+        parts.append(f"`{key}{'' if key in required else '?'}`: {tp}")
+    return ", ".join(parts)
+
+
+def markdown() -> str:
+    out = [MARKDOWN_BEGIN, "", "### Value sets", "", "| name | values | meaning |", "|---|---|---|"]
+    for name, (alias, doc) in LITERALS.items():
+        values = ", ".join(f"`{v}`" for v in get_args(alias))
+        out.append(f"| {name} | {values} | {doc} |")
+    for title, group in (("Requests (front end -> kernel)", REQUESTS),
+                         ("Messages (kernel -> front end)", MESSAGES),
+                         ("Parts of messages", PARTS)):
+        out += ["", f"### {title}", "", "| type | fields | |", "|---|---|---|"]
+        for cls in group:
+            out.append(f"| {cls.__name__} | {_md_fields(cls)} | {_doc(cls)} |")
+    out += ["", MARKDOWN_END]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--typescript"]:
+        sys.stdout.write(typescript())
+        return 0
+    if args == ["--markdown"]:
+        sys.stdout.write(markdown())
+        return 0
+    print("usage: python -m cellpipe.kernel.protocol --typescript | --markdown", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
