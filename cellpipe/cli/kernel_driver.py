@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import KernelManager
 
-from cellpipe.kernel.comm import COMM_TARGET
+from cellpipe.kernel.protocol import COMM_TARGET
 
 
 class KernelFailure(RuntimeError):
