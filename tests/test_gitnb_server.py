@@ -339,17 +339,17 @@ def test_http_git_malformed_requests_are_a_clear_400(server, endpoint, method, p
 
 
 MALFORMED_PIPELINE = [
-    ("problems", b"\xff\xfe", "not valid JSON"),
-    ("problems", b"[]", "must be a JSON object"),
-    ("problems", {"notebook": {"cells": "x"}}, ""),
-    ("problems", {"notebook": {"cells": [1, "x"]}}, ""),
-    ("problems", {"notebook": {"metadata": [], "cells": []}}, ""),
-    ("problems", {"notebook": {"nbformat": "4", "cells": []}}, ""),
-    ("problems", {"notebook": {"cells": [{"cell_type": "code", "source": 5, "metadata": {
+    ("check-edge", b"\xff\xfe", "not valid JSON"),
+    ("check-edge", b"[]", "must be a JSON object"),
+    ("check-edge", {"parent": "a", "child": "b", "notebook": {"cells": "x"}}, ""),
+    ("check-edge", {"parent": "a", "child": "b", "notebook": {"cells": [1, "x"]}}, ""),
+    ("check-edge", {"parent": "a", "child": "b", "notebook": {"metadata": [], "cells": []}}, ""),
+    ("check-edge", {"parent": "a", "child": "b", "notebook": {"nbformat": "4", "cells": []}}, ""),
+    ("check-edge", {"parent": "a", "child": "b", "notebook": {"cells": [{"cell_type": "code", "source": 5, "metadata": {
         "cellpipe": {"name": "a", "parents": "b"}}}]}}, ""),
-    ("problems", {"notebook": {"cells": [{"cell_type": "code", "source": "", "metadata": {
+    ("check-edge", {"parent": "a", "child": "b", "notebook": {"cells": [{"cell_type": "code", "source": "", "metadata": {
         "cellpipe": {"name": ["a"], "parents": [1, None]}}}]}}, ""),
-    ("problems", {"notebook": {"cells": [{"cell_type": "code", "source": "", "metadata": {
+    ("check-edge", {"parent": "a", "child": "b", "notebook": {"cells": [{"cell_type": "code", "source": "", "metadata": {
         "cellpipe": "x"}}], "metadata": {"cellpipe": {"parameters": "lr"}}}}, ""),
     ("check-edge", {"notebook": {"cells": []}, "parent": {"a": 1}, "child": None}, ""),
     ("check-edge", b"\"x\"", "must be a JSON object"),
@@ -363,9 +363,6 @@ def test_http_pipeline_malformed_requests_are_a_400_not_a_500(server, endpoint, 
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     status, reply = call_raw((url % endpoint).replace("/cellpipe/git/", "/cellpipe/pipeline/"),
                              data)
-    assert status in (200, 400), reply  # 200 when cellpipe can read past it and report problems
-    if status == 400:
-        assert reply["op"] == "error" and reply["message"] and message in reply["message"]
-        assert (reply["kind"] == "JSONDecodeError") == ("not valid JSON" in reply["message"])
-    else:
-        assert reply["op"] == "problems" and not message
+    assert status == 400, reply
+    assert reply["op"] == "error" and reply["message"] and message in reply["message"]
+    assert (reply["kind"] == "JSONDecodeError") == ("not valid JSON" in reply["message"])

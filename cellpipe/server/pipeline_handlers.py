@@ -62,21 +62,12 @@ class CheckEdgeHandler(PipelineHandler):
         return {"op": "edge_ok"}
 
 
-class ProblemsHandler(PipelineHandler):
-    """POST {notebook}: the structural problems of the notebook's pipeline."""
-
-    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        found = model.problems(_pipeline(body))
-        return {"op": "problems", "problems": [str(p) for p in found]}
-
-
 def setup_handlers(web_app: Any) -> None:
-    """Mount the endpoints under <base_url>/cellpipe/pipeline/."""
+    """Mount the endpoint under <base_url>/cellpipe/pipeline/."""
     base = url_path_join(web_app.settings["base_url"], "cellpipe", "pipeline")
     web_app.add_handlers(
         ".*$",
         [
             (url_path_join(base, "check-edge"), CheckEdgeHandler),
-            (url_path_join(base, "problems"), ProblemsHandler),
         ],
     )

@@ -54,18 +54,14 @@ def test_check_edge_names_unknown_components(lab):
     assert reply["kind"] == "UnknownComponentError"
 
 
-def test_problems_and_bad_requests(lab):
-    broken = json.loads(json.dumps(NOTEBOOK))
-    broken["cells"][0]["metadata"]["cellpipe"]["parents"] = ["b"]
-    assert post(lab, "problems", {"notebook": NOTEBOOK}) == (200, {"op": "problems", "problems": []})
-    status, reply = post(lab, "problems", {"notebook": broken})
-    assert status == 200 and len(reply["problems"]) == 1 and "cycle" in reply["problems"][0]
-    status, reply = post(lab, "problems", b"not json")
+def test_bad_requests_are_a_clear_400(lab):
+    status, reply = post(lab, "check-edge", b"not json")
     assert status == 400 and reply["kind"] == "JSONDecodeError"
-    status, reply = post(lab, "problems", {"no": "notebook"})
+    status, reply = post(lab, "check-edge", {"no": "notebook", "parent": "a", "child": "b"})
     assert status == 400 and "notebook" in reply["message"]
 
 
 def test_endpoints_need_the_token(lab):
-    status, _ = post(lab, "problems", {"notebook": NOTEBOOK}, token="wrong")
+    status, _ = post(lab, "check-edge", {"notebook": NOTEBOOK, "parent": "a", "child": "b"},
+                     token="wrong")
     assert status == 403
