@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "plan",
     "convert",
     "cache",
+    "share",
     "git",
 )
 

@@ -1,0 +1,715 @@
+"""Cache archives (.tar.gz): export the entries a notebook needs, import them elsewhere.
+
+Layout: `manifest.json` (first member: entries, their files' sizes and sha256, the
+producing Python and packages), optionally `manifest.json.sig` (HMAC-SHA256 of the manifest
+bytes with the user's key), then `entries/<key>/<file>` exactly as the disk store keeps them.
+
+Import checks the manifest (schema, limits, free space) before writing anything, then
+streams every member: a name, type or size the manifest does not announce, or a checksum
+that differs, refuses the whole archive (`UnsafeArchive`, naming the member). Entries are
+staged inside the cache's `tmp/` and renamed into place only once the whole archive,
+gzip trailer included, has been read and verified: nothing outside the cache is touched and
+nothing is half-imported.
+
+The gzip stream is a series of gzip members (RFC 1952 allows it; gzip, tar and Python read
+it as one stream), one per chunk of about 1 MiB, each stored (level 0) when a sample of it
+does not compress and deflated at `level` otherwise; docs/sharing.md has the measurements.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import tarfile
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+import platformdirs
+
+from cellpipe.cache.entry import CacheEntry
+from cellpipe.cache.store import CacheStore, default_cache_dir
+
+FORMAT = "cellpipe.cache-archive"
+VERSION = 1
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.sig"
+DEFAULT_LEVEL = 1
+KEY_ENV = "CELLPIPE_ARCHIVE_KEY"
+MAX_SIZE_ENV = "CELLPIPE_ARCHIVE_MAX_SIZE"
+
+_CHUNK = 1 << 20  # gzip member size, and read/write size
+_SAMPLE = 64 << 10  # bytes of a chunk compressed to decide whether the chunk compresses
+_COMPRESSES = 0.9  # a sample that shrinks below this ratio is deflated, else stored
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+class ArchiveError(Exception):
+    """The archive cannot be written or read as asked (the message says why)."""
+
+
+class UnsafeArchive(ArchiveError):
+    """The archive is refused: its manifest or a member is not what it must be."""
+
+
+@dataclass
+class Limits:
+    """What an archive may hold; beyond these it is refused before anything is written."""
+
+    max_entries: int = 100_000
+    max_total_size: int = 8 << 30
+    max_manifest_size: int = 64 << 20
+
+    @classmethod
+    def default(cls) -> Limits:
+        """The defaults, with $CELLPIPE_ARCHIVE_MAX_SIZE (e.g. 20G) applied."""
+        limits = cls()
+        raw = os.environ.get(MAX_SIZE_ENV, "").strip()
+        if raw:
+            limits.max_total_size = parse_size(raw)
+        return limits
+
+
+def parse_size(text: str) -> int:
+    """'8G', '500M', '1024' -> bytes."""
+    raw = text.strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(raw[-1:], 1)
+    try:
+        return int(float(raw.rstrip("KMGT")) * scale)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size (use e.g. 500M, 8G)") from None
+
+
+# --- signing -------------------------------------------------------------------------------
+
+def key_file() -> Path:
+    """Where the archive key is configured when $CELLPIPE_ARCHIVE_KEY is not set."""
+    return Path(platformdirs.user_config_dir("cellpipe")) / "archive-key"
+
+
+def configured_key() -> bytes | None:
+    """The user's archive signing key: $CELLPIPE_ARCHIVE_KEY, else the key file, else None."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return env.encode()
+    try:
+        text = key_file().read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text.encode() or None
+
+
+def sign(manifest: bytes, key: bytes) -> str:
+    """HMAC-SHA256 of the manifest bytes, hex."""
+    return hmac.new(key, manifest, hashlib.sha256).hexdigest()
+
+
+# --- choosing what to export ---------------------------------------------------------------
+
+@dataclass
+class ArchiveFile:
+    name: str
+    path: Path
+    size: int
+    sha256: str = ""
+
+
+@dataclass
+class ExportEntry:
+    """An on-disk entry to put in an archive."""
+
+    key: str
+    component_id: str
+    name: str
+    files: list[ArchiveFile]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass
+class Missing:
+    """A chosen component without a current result on disk."""
+
+    component_id: str
+    name: str
+    reason: str
+
+
+@dataclass
+class Selection:
+    """The entries an export writes, and the chosen components it cannot include."""
+
+    entries: list[ExportEntry]
+    missing: list[Missing] = field(default_factory=list)
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+
+def open_store(notebook: str | Path | None = None) -> CacheStore:
+    """The user's cache ($CELLPIPE_CACHE_DIR or the platform cache dir), scoped to notebook."""
+    store = CacheStore(default_cache_dir())
+    if notebook is not None:
+        _set_scope(store, str(Path(notebook).resolve()))
+    return store
+
+
+def _set_scope(store: CacheStore, scope: str) -> None:
+    setter = getattr(store, "set_notebook", None)
+    if setter is not None:
+        setter(scope)
+    else:  # pragma: no cover - the store before set_notebook existed
+        store.scope = scope
+
+
+def current_entries(pipeline: Any, store: CacheStore, parameters: Mapping[str, Any],
+                    refs: Iterable[str] | None = None) -> Selection:
+    """The current entry (key as the engine plans it) of each chosen component (default: all)
+    and of its ancestors, in notebook order."""
+    from cellpipe.engine.plan import plan_run
+
+    targets = [pipeline.find(r).id for r in refs] if refs else list(pipeline.ids)
+    steps: dict[str, Any] = {}
+    for target in targets:
+        if target in steps:
+            continue
+        for step in plan_run(pipeline, target, store, parameters).steps:
+            steps[step.id] = step
+    selection = Selection([])
+    for cid in pipeline.ids:
+        step = steps.get(cid)
+        if step is None:
+            continue
+        folder = _disk(store).entry_dir(step.key)
+        files = _entry_files(folder)
+        if files is None:
+            selection.missing.append(Missing(cid, step.name, _why_missing(step)))
+        else:
+            selection.entries.append(ExportEntry(step.key, cid, step.name, files))
+    return selection
+
+
+def _why_missing(step: Any) -> str:
+    if step.action == "cache":  # in memory only: another process holds it
+        return "its result is not on disk (not cacheable, or persist is off)"
+    return f"no current result on disk ({step.reason}); run it first"
+
+
+def _entry_files(folder: Path) -> list[ArchiveFile] | None:
+    """The files of a complete entry directory (manifest first), or None."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        names = [MANIFEST, *(v["file"] for v in manifest["variables"])]
+        return [ArchiveFile(n, folder / n, (folder / n).stat().st_size) for n in names]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _disk(store: CacheStore) -> Any:
+    disk = getattr(store, "disk", None)
+    if disk is None:
+        raise ArchiveError("the cache is in memory only (CELLPIPE_CACHE=memory or no cache "
+                           "directory); set CELLPIPE_CACHE_DIR to a directory")
+    return disk
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+class ChunkedGzipWriter(io.RawIOBase):
+    """A gzip stream written as one member per chunk: stored where a sample does not
+    compress, deflated at level where it does (see the module docstring)."""
+
+    def __init__(self, raw: IO[bytes], level: int = DEFAULT_LEVEL) -> None:
+        self.raw = raw
+        self.level = level
+        self.buffer = bytearray()
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.buffer += view
+        while len(self.buffer) >= _CHUNK:
+            self._emit(bytes(self.buffer[:_CHUNK]))
+            del self.buffer[:_CHUNK]
+        return view.nbytes
+
+    def _emit(self, chunk: bytes) -> None:
+        level = self.level
+        if level and len(chunk) > _SAMPLE:
+            sample = chunk[:_SAMPLE]
+            if len(zlib.compress(sample, 1)) > _COMPRESSES * len(sample):
+                level = 0
+        member = gzip.compress(chunk, compresslevel=level, mtime=0)
+        self.raw.write(member)
+        self.written += len(member)
+
+    def close(self) -> None:
+        if not self.closed:
+            if self.buffer:
+                self._emit(bytes(self.buffer))
+                self.buffer.clear()
+            super().close()
+
+
+def _sha256_files(entries: list[ExportEntry], progress: Progress | None, total: int) -> None:
+    done = 0
+    for entry in entries:
+        for f in entry.files:
+            h = hashlib.sha256()
+            with open(f.path, "rb", buffering=0) as src:
+                while block := src.read(_CHUNK):
+                    h.update(block)
+            f.sha256 = h.hexdigest()
+            done += f.size
+            if progress:
+                progress(done, total)
+
+
+def archive_manifest(selection: Selection, notebook_name: str | None,
+                     level: int) -> dict[str, Any]:
+    """The top-level manifest of an archive of selection (checksums already computed)."""
+    from cellpipe.cache.disk import _package_versions  # the versions entries record
+
+    return {
+        "format": FORMAT, "version": VERSION, "created": time.time(),
+        "python": platform.python_version(), "packages": _package_versions(),
+        "notebook": notebook_name, "compression": {"gzip": level},
+        "total_size": selection.total_size, "entry_count": len(selection.entries),
+        "entries": [
+            {"key": e.key, "component_id": e.component_id, "name": e.name, "size": e.size,
+             "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in e.files]}
+            for e in selection.entries
+        ],
+    }
+
+
+def _member(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, 0
+    return info
+
+
+def export_archive(selection: Selection, out: Path, *, level: int = DEFAULT_LEVEL,
+                   sign_key: bytes | None = None, notebook_name: str | None = None,
+                   progress: Progress | None = None) -> int:
+    """Write selection to out (.tar.gz, atomically); return the archive's size in bytes."""
+    total = selection.total_size
+    # checksums first (the manifest leads the archive), then the data: 2 passes, 1 progress
+    _sha256_files(selection.entries, (lambda d, t: progress(d // 8, total)) if progress else None,
+                  total)
+    manifest = json.dumps(archive_manifest(selection, notebook_name, level), sort_keys=True,
+                          indent=1).encode()
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as raw:
+            gz = ChunkedGzipWriter(raw, level)
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+                              copybufsize=_CHUNK) as tar:
+                tar.addfile(_member(MANIFEST, len(manifest)), io.BytesIO(manifest))
+                if sign_key:
+                    signature = sign(manifest, sign_key).encode()
+                    tar.addfile(_member(SIGNATURE, len(signature)), io.BytesIO(signature))
+                done = 0
+                for entry in selection.entries:
+                    for f in entry.files:
+                        with open(f.path, "rb") as src:
+                            tar.addfile(_member(f"entries/{entry.key}/{f.name}", f.size), src)
+                        done += f.size
+                        if progress:
+                            progress(total // 8 + done * 7 // 8, total)
+            gz.close()
+            written = gz.written
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return written
+
+
+# --- reading -------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema of an archive's top-level manifest, version 1."""
+    text = resources.files("cellpipe.cache").joinpath("schemas/archive-v1.schema.json")
+    return json.loads(text.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@dataclass
+class ArchiveItem:
+    """One entry of an archive, as an import sees it."""
+
+    key: str
+    component_id: str
+    name: str
+    size: int
+    present: bool = False  # already in the cache
+    used_by: str | None = None  # the notebook component whose current key this is
+
+
+@dataclass
+class ImportSummary:
+    """What an archive holds and what importing it did (or would do)."""
+
+    entries: list[ArchiveItem]
+    total_size: int
+    created: float
+    python: str
+    packages: dict[str, str]
+    notebook: str | None
+    signed: bool = False
+    trusted: bool = False
+    dry_run: bool = False
+    cancelled: bool = False
+    imported: int = 0
+    imported_size: int = 0
+    hits: list[str] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for e in self.entries if e.present)
+
+    @property
+    def to_import(self) -> int:
+        return len(self.entries) - self.skipped
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run, "signed": self.signed, "trusted": self.trusted,
+            "created": self.created, "python": self.python, "packages": self.packages,
+            "notebook": self.notebook, "total_size": self.total_size,
+            "entries": [vars(e) for e in self.entries], "imported": self.imported,
+            "skipped": self.skipped, "hits": self.hits, "misses": self.misses,
+        }
+
+
+def planned_keys(pipeline: Any, store: CacheStore,
+                 parameters: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """component id -> (name, current key) as the engine computes them (valid components)."""
+    from cellpipe.engine.plan import component_status
+
+    status = component_status(pipeline, store, parameters)
+    return {cid: (info["name"], info["key"]) for cid, info in status.items() if "key" in info}
+
+
+def _bad(member: str, why: str) -> UnsafeArchive:
+    return UnsafeArchive(f"refused: member {member!r} {why}; nothing was imported")
+
+
+def _check_member(info: tarfile.TarInfo) -> None:
+    """Refuse links, devices, sparse files and names that could leave the target directory."""
+    name = info.name
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise _bad(name, "has an absolute path")
+    if ".." in re.split(r"[/\\]", name):
+        raise _bad(name, "has a '..' path component")
+    if info.issym():
+        raise _bad(name, f"is a symbolic link (to {info.linkname!r})")
+    if info.islnk():
+        raise _bad(name, f"is a hard link (to {info.linkname!r})")
+    if info.ischr() or info.isblk() or info.isfifo():
+        raise _bad(name, "is a device or pipe")
+    if info.issparse():
+        raise _bad(name, "is a sparse file")
+    if not info.isreg():
+        raise _bad(name, "is not a regular file")
+
+
+class _Reader:
+    """Reads an archive member by member from a gzip stream (no whole archive in memory)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self.tar = tarfile.open(fileobj=self.gz, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
+
+    def members(self) -> Iterator[tarfile.TarInfo]:
+        while True:
+            info = self.tar.next()
+            if info is None:
+                return
+            yield info
+
+    def chunks(self, info: tarfile.TarInfo) -> Iterator[bytes]:
+        src = self.tar.extractfile(info)
+        assert src is not None
+        left = info.size
+        while left:
+            block = src.read(min(_CHUNK, left))
+            if not block:
+                raise ArchiveError(f"the archive ends inside {info.name!r} (truncated)")
+            left -= len(block)
+            yield block
+
+    def read_small(self, info: tarfile.TarInfo, limit: int) -> bytes:
+        if info.size > limit:
+            raise _bad(info.name, f"is {info.size} bytes, above the {limit} byte limit")
+        return b"".join(self.chunks(info))
+
+    def finish(self) -> None:
+        """Read to the end of the gzip stream, so its checksum and length are verified."""
+        while self.gz.read(_CHUNK):
+            pass
+
+
+def _parse_manifest(data: bytes, limits: Limits) -> dict[str, Any]:
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    try:
+        manifest = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise _bad(MANIFEST, "is not valid JSON") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise UnsafeArchive(f"not a cellpipe cache archive: {MANIFEST} has format "
+                            f"{manifest.get('format') if isinstance(manifest, dict) else None!r}")
+    version = manifest.get("version")
+    if isinstance(version, int) and version > VERSION:
+        raise ArchiveError(f"cache archive version {version} was written by a newer cellpipe; "
+                           f"this one reads version {VERSION}. Upgrade cellpipe")
+    error = best_match(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(manifest))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        message = re.sub(r"\s+", " ", error.message)[:160]
+        raise _bad(MANIFEST, f"is malformed at {where.lstrip('.') or 'top level'}: {message}")
+    entries = manifest["entries"]
+    if len(entries) != manifest["entry_count"]:
+        raise _bad(MANIFEST, f"says {manifest['entry_count']} entries but lists {len(entries)}")
+    if len(entries) > limits.max_entries:
+        raise _bad(MANIFEST, f"lists {len(entries)} entries, above the limit of "
+                             f"{limits.max_entries}")
+    keys: set[str] = set()
+    total = 0
+    for entry in entries:
+        where = f"entries/{entry['key']}"
+        if entry["key"] in keys:
+            raise _bad(where, "is listed twice in the manifest")
+        keys.add(entry["key"])
+        names = [f["name"] for f in entry["files"]]
+        if len(set(names)) != len(names) or MANIFEST not in names:
+            raise _bad(where, "lists a file twice, or no manifest.json")
+        for name in names:
+            if not _NAME.match(name):
+                raise _bad(f"{where}/{name}", "has a file name that is not allowed")
+        size = sum(f["size"] for f in entry["files"])
+        if size != entry["size"]:
+            raise _bad(where, f"says it holds {entry['size']} bytes but its files hold {size}")
+        total += size
+    if total != manifest["total_size"]:
+        raise _bad(MANIFEST, f"says the entries hold {manifest['total_size']} bytes, but they "
+                             f"hold {total}")
+    if total > limits.max_total_size:
+        raise _bad(MANIFEST, f"announces {total} bytes of entries, above the limit of "
+                             f"{limits.max_total_size} (raise it with --max-size or "
+                             f"${MAX_SIZE_ENV} if you expect an archive this big)")
+    return manifest
+
+
+def _free_space(root: Path) -> int:
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
+                   confirm: Callable[[ImportSummary], bool] | None = None,
+                   limits: Limits | None = None,
+                   usage: Mapping[str, tuple[str, str]] | None = None,
+                   verify_key: bytes | None = None,
+                   progress: Progress | None = None) -> ImportSummary:
+    """Check and import the archive at path into store's disk cache.
+
+    confirm is asked (with the summary) before anything is written, unless the archive is
+    signed with verify_key or this is a dry run; answering False imports nothing
+    (summary.cancelled). usage (component id -> (name, key), see planned_keys) fills in which
+    components the entries serve. Raises UnsafeArchive or ArchiveError."""
+    limits = limits or Limits.default()
+    disk = _disk(store)
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise ArchiveError(f"{path}: {exc.strerror}") from None
+    staging: Path | None = None
+    try:
+        reader = _Reader(raw)
+        members = reader.members()
+        first = next(members, None)
+        if first is None or first.name != MANIFEST:
+            raise UnsafeArchive(f"{path}: not a cellpipe cache archive (its first member must "
+                                f"be {MANIFEST}, found {first.name if first else 'nothing'!r})")
+        _check_member(first)
+        manifest_bytes = reader.read_small(first, limits.max_manifest_size)
+        manifest = _parse_manifest(manifest_bytes, limits)
+        summary = _summary(manifest, disk, usage, dry_run)
+        info = next(members, None)
+        if info is not None and info.name == SIGNATURE:
+            _check_member(info)
+            signature = reader.read_small(info, 1024).decode("ascii", "replace").strip()
+            summary.signed = True
+            summary.trusted = bool(verify_key) and hmac.compare_digest(
+                signature, sign(manifest_bytes, verify_key or b""))
+            info = next(members, None)
+        needed = summary.total_size - sum(e.size for e in summary.entries if e.present)
+        if not dry_run and needed > _free_space(disk.root) - (64 << 20):
+            raise ArchiveError(f"{path}: the entries need {needed} bytes but the cache "
+                               f"directory {disk.root} has {_free_space(disk.root)} free")
+        if not dry_run and not summary.trusted and confirm is not None and not confirm(summary):
+            summary.cancelled = True
+            return summary
+        if not dry_run:
+            staging = disk.root / "tmp" / f"import-{uuid.uuid4().hex}"
+            staging.mkdir(parents=True)
+        expected = {
+            f"entries/{e['key']}/{f['name']}": (e, f) for e in manifest["entries"]
+            for f in e["files"]
+        }
+        present = {e.key for e in summary.entries if e.present}
+        done = 0
+        while info is not None:
+            _check_member(info)
+            if info.name not in expected:
+                raise _bad(info.name, "is not announced by the manifest (or appears twice)")
+            entry, spec = expected.pop(info.name)
+            if info.size != spec["size"]:
+                raise _bad(info.name, f"is {info.size} bytes but the manifest says "
+                                      f"{spec['size']}")
+            target = None
+            if staging is not None and entry["key"] not in present:
+                folder = staging / entry["key"]
+                folder.mkdir(exist_ok=True)
+                target = folder / spec["name"]
+            digest = _copy_verified(reader, info, target, progress, done, summary.total_size)
+            done += info.size
+            if digest != spec["sha256"]:
+                raise _bad(info.name, "does not match its sha256 in the manifest (corrupted "
+                                      "or altered)")
+            info = next(members, None)
+        if expected:
+            raise _bad(next(iter(expected)), "is announced by the manifest but missing from the "
+                                             "archive")
+        reader.finish()
+        for item in summary.entries:
+            _check_entry_manifest(staging, item, manifest)
+        if staging is not None:
+            _install(store, staging, summary, manifest, usage)
+        return summary
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ArchiveError(f"{path}: the archive is truncated or corrupted ({exc}); nothing "
+                           "was imported") from None
+    finally:
+        raw.close()
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _summary(manifest: dict[str, Any], disk: Any,
+             usage: Mapping[str, tuple[str, str]] | None, dry_run: bool) -> ImportSummary:
+    by_key = {key: name for name, key in (usage or {}).values()}
+    items = [
+        ArchiveItem(e["key"], e["component_id"], e["name"], e["size"],
+                    present=disk.has(e["key"]), used_by=by_key.get(e["key"]))
+        for e in manifest["entries"]
+    ]
+    summary = ImportSummary(items, manifest["total_size"], manifest["created"],
+                            manifest["python"], manifest["packages"], manifest.get("notebook"),
+                            dry_run=dry_run)
+    if usage:
+        keys = {e.key for e in items}
+        for name, key in usage.values():
+            (summary.hits if key in keys or disk.has(key) else summary.misses).append(name)
+    return summary
+
+
+def _copy_verified(reader: _Reader, info: tarfile.TarInfo, target: Path | None,
+                   progress: Progress | None, done: int, total: int) -> str:
+    """Stream a member into target (or nowhere), returning its sha256."""
+    h = hashlib.sha256()
+    out = open(target, "xb") if target is not None else None  # noqa: SIM115
+    try:
+        for block in reader.chunks(info):
+            h.update(block)
+            if out is not None:
+                out.write(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+    finally:
+        if out is not None:
+            out.close()
+    return h.hexdigest()
+
+
+def _check_entry_manifest(staging: Path | None, item: ArchiveItem,
+                          manifest: dict[str, Any]) -> None:
+    """A staged entry's own manifest must be a cache entry of that key listing its files."""
+    if staging is None or item.present:
+        return
+    where = f"entries/{item.key}/{MANIFEST}"
+    try:
+        inner = json.loads((staging / item.key / MANIFEST).read_text(encoding="utf-8"))
+        files = {v["file"] for v in inner["variables"]}
+        ok = inner.get("format") == "cellpipe.cache-entry" and inner.get("key") == item.key
+    except (OSError, ValueError, KeyError, TypeError):
+        raise _bad(where, "is not a cache entry manifest") from None
+    listed = next(e for e in manifest["entries"] if e["key"] == item.key)
+    if not ok or files | {MANIFEST} != {f["name"] for f in listed["files"]}:
+        raise _bad(where, "does not describe the entry the archive manifest lists")
+
+
+def _install(store: CacheStore, staging: Path, summary: ImportSummary,
+             manifest: dict[str, Any], usage: Mapping[str, tuple[str, str]] | None) -> None:
+    """Rename every staged entry into place and record it in the run history."""
+    disk = _disk(store)
+    (disk.root / "entries").mkdir(parents=True, exist_ok=True)
+    for item in summary.entries:
+        if item.present:
+            continue
+        final = disk.entry_dir(item.key)
+        try:
+            os.rename(staging / item.key, final)
+        except OSError:
+            if not disk.has(item.key):
+                raise
+            item.present = True  # written meanwhile by a run: same key, same content
+            continue
+        summary.imported += 1
+        summary.imported_size += item.size
+    by_key = {key: cid for cid, (_name, key) in (usage or {}).items()}
+    for entry in manifest["entries"]:
+        inner = json.loads((disk.entry_dir(entry["key"]) / MANIFEST).read_text("utf-8"))
+        _record(store, CacheEntry(
+            key=entry["key"], component_id=by_key.get(entry["key"], entry["component_id"]),
+            name=entry["name"], parent_keys=inner.get("inputs", []), variables={},
+            inputs=inner.get("key_inputs", {}),
+        ))
+
+
+def _record(store: CacheStore, entry: CacheEntry) -> None:
+    """Append the entry to the cache's index, so `cache gc` keeps what was imported."""
+    history = getattr(store, "_history", None)
+    entry.scope = getattr(history, "scope", "")
+    if history is not None:
+        history.append(entry)

@@ -1,0 +1,245 @@
+"""`cellpipe export|import` (pipeline JSON) and `cellpipe cache export|import` (.tar.gz)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from cellpipe.cli.console import err, human_size, out
+from cellpipe.cli.notebooks import load_notebook, parse_params, write_notebook
+from cellpipe.model import exchange, read_notebook
+from cellpipe.model.errors import PipelineError
+
+
+def register(main: click.Group) -> None:
+    """Add `export` and `import` to the main group, `export`/`import` to `cache`."""
+    main.add_command(export_pipeline, "export")
+    main.add_command(import_pipeline, "import")
+    cache = main.commands.get("cache")
+    if isinstance(cache, click.Group):
+        cache.add_command(cache_export, "export")
+        cache.add_command(cache_import, "import")
+
+
+def _refs(values: tuple[str, ...]) -> list[str] | None:
+    """--components A,B -c C: component names or ids (None: all)."""
+    refs = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return refs or None
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("-c", "--components", "components", multiple=True, metavar="A,B",
+              help="Export only these components (names or ids; comma-separated or repeated).")
+@click.option("--with-ancestors", is_flag=True,
+              help="Also export the ancestors of the chosen components.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the pipeline JSON here (default: standard output).")
+def export_pipeline(notebook: str, components: tuple[str, ...], with_ancestors: bool,
+                    output: str | None) -> None:
+    """Export the pipeline of NOTEBOOK (or some components) as pipeline JSON."""
+    _, pipeline = load_notebook(notebook)
+    try:
+        document = exchange.export_pipeline(pipeline, _refs(components), with_ancestors)
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = exchange.dumps(document)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write_text(Path(output), text)
+    err.print(f"wrote {output}: {len(document['components'])} components, "
+              f"{sum(len(c['parents']) for c in document['components'])} edges, "
+              f"{len(document['parameters'])} parameters")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+@click.command()
+@click.argument("pipeline_json", type=click.Path(exists=True, dir_okay=False))
+@click.option("--into", type=click.Path(exists=True, dir_okay=False),
+              help="Append the components to this notebook (default: a new notebook).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="The new notebook's file (default: PIPELINE_JSON's name with .ipynb).")
+@click.option("--overwrite-params", is_flag=True,
+              help="Where a parameter exists with another value, take the file's value.")
+def import_pipeline(pipeline_json: str, into: str | None, output: str | None,
+                    overwrite_params: bool) -> None:
+    """Import a pipeline JSON as a new notebook, or into one with --into."""
+    if into and output:
+        raise click.UsageError("use either --into NOTEBOOK or -o NEW.ipynb, not both")
+    source = Path(pipeline_json)
+    target = Path(into) if into else Path(output or source.with_suffix(".ipynb").name)
+    if not into and target.exists():
+        raise click.ClickException(
+            f"{target} exists; import into it with --into {target}, or name a new file with -o"
+        )
+    try:
+        document = exchange.loads(source.read_text(encoding="utf-8"), str(source))
+        nb = read_notebook(target)[0] if into else None
+        result = exchange.import_pipeline(document, nb, overwrite_params=overwrite_params,
+                                          source=str(source))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{source}: not a text file; expected pipeline JSON") from None
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    for message in result.messages:
+        err.print(f"[yellow]note:[/] {message}")
+    write_notebook(result.notebook, target)
+    err.print(f"{len(result.cells)} components imported into {target}")
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("-c", "--components", "components", multiple=True, metavar="A,B",
+              help="Export these components and their ancestors (default: all).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Parameter values the results were computed with (default: the notebook's).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="The archive to write (.tar.gz).")
+@click.option("--level", type=click.IntRange(0, 9), default=None,
+              help="gzip level (default 1; see docs/sharing.md).")
+@click.option("--no-sign", is_flag=True, help="Do not sign, even when a key is configured.")
+def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, ...],
+                 output: str, level: int | None, no_sign: bool) -> None:
+    """Write the cached results of NOTEBOOK's components to a .tar.gz archive."""
+    from cellpipe.cache import archive
+
+    _, pipeline = load_notebook(notebook)
+    try:
+        values = pipeline.parameter_values(parse_params(params))
+        chosen = archive.current_entries(pipeline, archive.open_store(notebook), values,
+                                         _refs(components))
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    for miss in chosen.missing:
+        err.print(f"[yellow]not exported:[/] {miss.name}: {miss.reason}")
+    if not chosen.entries:
+        raise click.ClickException(
+            f"{notebook}: no component has a current result in the cache; run it first "
+            f"(cellpipe run {notebook})"
+        )
+    sign_key = None if no_sign else archive.configured_key()
+    with _progress_bar("exporting") as progress:
+        written = archive.export_archive(
+            chosen, Path(output), level=archive.DEFAULT_LEVEL if level is None else level,
+            sign_key=sign_key, notebook_name=Path(notebook).name, progress=progress,
+        )
+    err.print(f"wrote {output}: {len(chosen.entries)} entries, "
+              f"{human_size(chosen.total_size)} ({human_size(written)} compressed)"
+              + (", signed" if sign_key else ""))
+
+
+@click.command()
+@click.argument("archive_path", metavar="ARCHIVE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True,
+              help="Check the archive and say what would be imported; write nothing.")
+@click.option("--trust", is_flag=True,
+              help="Do not ask before importing an unsigned archive (its pickles run code).")
+@click.option("--notebook", type=click.Path(exists=True, dir_okay=False),
+              help="Say which of this notebook's components the archive would serve.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Parameter values for --notebook (default: the notebook's).")
+@click.option("--max-size", default=None, metavar="BYTES",
+              help="Refuse archives holding more than this (K/M/G suffix; default 8G).")
+def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | None,
+                 params: tuple[str, ...], max_size: str | None) -> None:
+    """Import cached results from a .tar.gz archive into the cache ($CELLPIPE_CACHE_DIR)."""
+    from cellpipe.cache import archive
+
+    limits = archive.Limits.default()
+    if max_size is not None:
+        try:
+            limits.max_total_size = archive.parse_size(max_size)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--max-size") from None
+    store = archive.open_store(notebook)
+    usage = None
+    if notebook:
+        _, pipeline = load_notebook(notebook)
+        try:
+            usage = archive.planned_keys(pipeline, store,
+                                         pipeline.parameter_values(parse_params(params)))
+        except PipelineError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def confirm(summary: archive.ImportSummary) -> bool:
+        _print_summary(summary)
+        if trust:
+            return True
+        err.print("[bold yellow]Cache entries are pickles: loading them runs code written by "
+                  "the archive's author.[/] Import only archives from people you trust.")
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                f"{archive_path} is not signed with your key; pass --trust to import it "
+                "anyway (it was not imported)"
+            )
+        return click.confirm("import it?", default=False, err=True)
+
+    try:
+        with _progress_bar("checking" if dry_run else "importing") as progress:
+            summary = archive.import_archive(
+                Path(archive_path), store, dry_run=dry_run, confirm=confirm, limits=limits,
+                usage=usage, verify_key=archive.configured_key(), progress=progress,
+            )
+    except archive.ArchiveError as exc:
+        raise click.ClickException(str(exc)) from None
+    if summary.cancelled:
+        err.print("not imported")
+        sys.exit(1)
+    if dry_run or summary.trusted:  # else confirm() printed it
+        _print_summary(summary)
+    if dry_run:
+        out.print(f"dry run: {len(summary.entries)} entries would be checked and imported "
+                  f"({summary.to_import} new), nothing written")
+    else:
+        out.print(f"imported {summary.imported} entries ({human_size(summary.imported_size)}), "
+                  f"{summary.skipped} already present, into {store.root}")
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar over bytes on stderr; yields the callback archive functions take."""
+    bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def _print_summary(summary: object) -> None:
+    from cellpipe.cache.archive import ImportSummary
+
+    assert isinstance(summary, ImportSummary)
+    signed = ("signed with your key" if summary.trusted else
+              "signed, but not with your key" if summary.signed else "not signed")
+    err.print(f"archive: {len(summary.entries)} entries, {human_size(summary.total_size)}, "
+              f"from {summary.notebook or 'a notebook'}, Python {summary.python}, {signed}")
+    for item in summary.entries:
+        state = "present" if item.present else "new"
+        use = f" -> {item.used_by}" if item.used_by else ""
+        err.print(f"  {item.name:<24} {item.key[:12]}  {human_size(item.size):>9}  {state}{use}")
+    if summary.hits or summary.misses:
+        err.print(f"with the notebook: [cyan]{len(summary.hits)} from the cache[/] "
+                  f"({', '.join(summary.hits) or 'none'}); [yellow]{len(summary.misses)} run[/] "
+                  f"({', '.join(summary.misses) or 'none'})")
