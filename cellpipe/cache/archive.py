@@ -40,8 +40,10 @@ from typing import IO, Any
 
 import platformdirs
 
+from cellpipe.cache.disk import _package_versions, default_cache_dir
 from cellpipe.cache.entry import CacheEntry
-from cellpipe.cache.store import CacheStore, default_cache_dir
+from cellpipe.cache.history import RunHistory
+from cellpipe.cache.store import CacheStore
 
 FORMAT = "cellpipe.cache-archive"
 VERSION = 1
@@ -166,18 +168,12 @@ class Selection:
 
 def open_store(notebook: str | Path | None = None) -> CacheStore:
     """The user's cache ($CELLPIPE_CACHE_DIR or the platform cache dir), scoped to notebook."""
-    store = CacheStore(default_cache_dir())
-    if notebook is not None:
-        _set_scope(store, str(Path(notebook).resolve()))
-    return store
+    return CacheStore(default_cache_dir(), notebook=scope_of(notebook))
 
 
-def _set_scope(store: CacheStore, scope: str) -> None:
-    setter = getattr(store, "set_notebook", None)
-    if setter is not None:
-        setter(scope)
-    else:  # pragma: no cover - the store before set_notebook existed
-        store.scope = scope
+def scope_of(notebook: str | Path | None) -> str:
+    """The run-history scope of a notebook: its resolved path ('' for none)."""
+    return str(Path(notebook).resolve()) if notebook is not None else ""
 
 
 def current_entries(pipeline: Any, store: CacheStore, parameters: Mapping[str, Any],
@@ -241,13 +237,18 @@ class ChunkedGzipWriter(io.RawIOBase):
         self.raw = raw
         self.level = level
         self.buffer = bytearray()
-        self.written = 0
+        self.written = 0  # compressed bytes
+        self.position = 0  # uncompressed bytes
 
     def writable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        return self.position
+
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
+        self.position += view.nbytes
         self.buffer += view
         while len(self.buffer) >= _CHUNK:
             self._emit(bytes(self.buffer[:_CHUNK]))
@@ -289,8 +290,6 @@ def _sha256_files(entries: list[ExportEntry], progress: Progress | None, total: 
 def archive_manifest(selection: Selection, notebook_name: str | None,
                      level: int) -> dict[str, Any]:
     """The top-level manifest of an archive of selection (checksums already computed)."""
-    from cellpipe.cache.disk import _package_versions  # the versions entries record
-
     return {
         "format": FORMAT, "version": VERSION, "created": time.time(),
         "python": platform.python_version(), "packages": _package_versions(),
@@ -539,13 +538,14 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
                    limits: Limits | None = None,
                    usage: Mapping[str, tuple[str, str]] | None = None,
                    verify_key: bytes | None = None,
-                   progress: Progress | None = None) -> ImportSummary:
+                   progress: Progress | None = None, scope: str = "") -> ImportSummary:
     """Check and import the archive at path into store's disk cache.
 
     confirm is asked (with the summary) before anything is written, unless the archive is
     signed with verify_key or this is a dry run; answering False imports nothing
     (summary.cancelled). usage (component id -> (name, key), see planned_keys) fills in which
-    components the entries serve. Raises UnsafeArchive or ArchiveError."""
+    components the entries serve; scope is the notebook whose run history records the
+    imported entries (so `cache gc` keeps them). Raises UnsafeArchive or ArchiveError."""
     limits = limits or Limits.default()
     disk = _disk(store)
     try:
@@ -614,7 +614,7 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
         for item in summary.entries:
             _check_entry_manifest(staging, item, manifest)
         if staging is not None:
-            _install(store, staging, summary, manifest, usage)
+            _install(disk, staging, summary, manifest, usage, scope)
         return summary
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ArchiveError(f"{path}: the archive is truncated or corrupted ({exc}); nothing "
@@ -679,10 +679,9 @@ def _check_entry_manifest(staging: Path | None, item: ArchiveItem,
         raise _bad(where, "does not describe the entry the archive manifest lists")
 
 
-def _install(store: CacheStore, staging: Path, summary: ImportSummary,
-             manifest: dict[str, Any], usage: Mapping[str, tuple[str, str]] | None) -> None:
+def _install(disk: Any, staging: Path, summary: ImportSummary, manifest: dict[str, Any],
+             usage: Mapping[str, tuple[str, str]] | None, scope: str) -> None:
     """Rename every staged entry into place and record it in the run history."""
-    disk = _disk(store)
     (disk.root / "entries").mkdir(parents=True, exist_ok=True)
     for item in summary.entries:
         if item.present:
@@ -697,19 +696,13 @@ def _install(store: CacheStore, staging: Path, summary: ImportSummary,
             continue
         summary.imported += 1
         summary.imported_size += item.size
+    # the run history's index is what `cache gc` keeps: record every imported entry there
+    history = RunHistory(disk.root, scope=scope)
     by_key = {key: cid for cid, (_name, key) in (usage or {}).items()}
     for entry in manifest["entries"]:
         inner = json.loads((disk.entry_dir(entry["key"]) / MANIFEST).read_text("utf-8"))
-        _record(store, CacheEntry(
+        history.append(CacheEntry(
             key=entry["key"], component_id=by_key.get(entry["key"], entry["component_id"]),
             name=entry["name"], parent_keys=inner.get("inputs", []), variables={},
-            inputs=inner.get("key_inputs", {}),
+            inputs=inner.get("key_inputs", {}), scope=scope,
         ))
-
-
-def _record(store: CacheStore, entry: CacheEntry) -> None:
-    """Append the entry to the cache's index, so `cache gc` keeps what was imported."""
-    history = getattr(store, "_history", None)
-    entry.scope = getattr(history, "scope", "")
-    if history is not None:
-        history.append(entry)

@@ -33,6 +33,11 @@ def register(main: click.Group) -> None:
         cache.add_command(cache_import, "import")
 
 
+def say(message: str) -> None:
+    """A note on stderr, never wrapped (paths and messages stay greppable)."""
+    err.print(message, soft_wrap=True)
+
+
 def _refs(values: tuple[str, ...]) -> list[str] | None:
     """--components A,B -c C: component names or ids (None: all)."""
     refs = [part.strip() for value in values for part in value.split(",") if part.strip()]
@@ -60,7 +65,7 @@ def export_pipeline(notebook: str, components: tuple[str, ...], with_ancestors: 
         sys.stdout.write(text)
         return
     _write_text(Path(output), text)
-    err.print(f"wrote {output}: {len(document['components'])} components, "
+    say(f"wrote {output}: {len(document['components'])} components, "
               f"{sum(len(c['parents']) for c in document['components'])} edges, "
               f"{len(document['parameters'])} parameters")
 
@@ -100,9 +105,9 @@ def import_pipeline(pipeline_json: str, into: str | None, output: str | None,
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     for message in result.messages:
-        err.print(f"[yellow]note:[/] {message}")
+        say(f"[yellow]note:[/] {message}")
     write_notebook(result.notebook, target)
-    err.print(f"{len(result.cells)} components imported into {target}")
+    say(f"{len(result.cells)} components imported into {target}")
 
 
 @click.command()
@@ -129,7 +134,7 @@ def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, 
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     for miss in chosen.missing:
-        err.print(f"[yellow]not exported:[/] {miss.name}: {miss.reason}")
+        say(f"[yellow]not exported:[/] {miss.name}: {miss.reason}")
     if not chosen.entries:
         raise click.ClickException(
             f"{notebook}: no component has a current result in the cache; run it first "
@@ -141,7 +146,7 @@ def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, 
             chosen, Path(output), level=archive.DEFAULT_LEVEL if level is None else level,
             sign_key=sign_key, notebook_name=Path(notebook).name, progress=progress,
         )
-    err.print(f"wrote {output}: {len(chosen.entries)} entries, "
+    say(f"wrote {output}: {len(chosen.entries)} entries, "
               f"{human_size(chosen.total_size)} ({human_size(written)} compressed)"
               + (", signed" if sign_key else ""))
 
@@ -183,7 +188,7 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
         _print_summary(summary)
         if trust:
             return True
-        err.print("[bold yellow]Cache entries are pickles: loading them runs code written by "
+        say("[bold yellow]Cache entries are pickles: loading them runs code written by "
                   "the archive's author.[/] Import only archives from people you trust.")
         if not sys.stdin.isatty():
             raise click.ClickException(
@@ -197,11 +202,12 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
             summary = archive.import_archive(
                 Path(archive_path), store, dry_run=dry_run, confirm=confirm, limits=limits,
                 usage=usage, verify_key=archive.configured_key(), progress=progress,
+                scope=archive.scope_of(notebook),
             )
     except archive.ArchiveError as exc:
         raise click.ClickException(str(exc)) from None
     if summary.cancelled:
-        err.print("not imported")
+        say("not imported")
         sys.exit(1)
     if dry_run or summary.trusted:  # else confirm() printed it
         _print_summary(summary)
@@ -217,7 +223,8 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
 def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar over bytes on stderr; yields the callback archive functions take."""
     bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+                   TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True,
+                   disable=not err.is_terminal)
     task = bar.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:
@@ -233,13 +240,13 @@ def _print_summary(summary: object) -> None:
     assert isinstance(summary, ImportSummary)
     signed = ("signed with your key" if summary.trusted else
               "signed, but not with your key" if summary.signed else "not signed")
-    err.print(f"archive: {len(summary.entries)} entries, {human_size(summary.total_size)}, "
+    say(f"archive: {len(summary.entries)} entries, {human_size(summary.total_size)}, "
               f"from {summary.notebook or 'a notebook'}, Python {summary.python}, {signed}")
     for item in summary.entries:
         state = "present" if item.present else "new"
         use = f" -> {item.used_by}" if item.used_by else ""
-        err.print(f"  {item.name:<24} {item.key[:12]}  {human_size(item.size):>9}  {state}{use}")
+        say(f"  {item.name:<24} {item.key[:12]}  {human_size(item.size):>9}  {state}{use}")
     if summary.hits or summary.misses:
-        err.print(f"with the notebook: [cyan]{len(summary.hits)} from the cache[/] "
+        say(f"with the notebook: [cyan]{len(summary.hits)} from the cache[/] "
                   f"({', '.join(summary.hits) or 'none'}); [yellow]{len(summary.misses)} run[/] "
                   f"({', '.join(summary.misses) or 'none'})")

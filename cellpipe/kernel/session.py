@@ -137,6 +137,9 @@ class KernelSession:
         comp = pipeline.find(ref)
         previous = self.store.previous(comp.id)
         entry = self.store.get(previous[0]) if previous else None
+        if entry is None:  # no history for this notebook (moved, or an imported cache)
+            key = component_status(pipeline, self.store).get(comp.id, {}).get("key")
+            entry = self.store.get(key) if key else None
         if entry is None:
             return {"op": "captured", "id": comp.id, "outputs": [], "run_of": None,
                     "cached_at": None}
