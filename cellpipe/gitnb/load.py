@@ -22,10 +22,6 @@ class NotebookInputError(NotebookFormatError):
     """One of the files given to diff or merge cannot be read as a notebook."""
 
 
-class UnresolvedConflictError(NotebookInputError):
-    """A notebook still holds the conflicts of an earlier merge."""
-
-
 @dataclass
 class LoadedNotebook:
     """A notebook as a plain dict, which of its cells had no id, and what was done to it."""

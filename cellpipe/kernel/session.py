@@ -55,7 +55,6 @@ class KernelSession:
         self.pipeline: Pipeline | None = None
         self.notices: list[str] = []
         self.listeners: list[Listener] = []
-        self.captured_at: dict[str, float] = {}
         self.running: str | None = None
 
     @property
@@ -226,8 +225,3 @@ class KernelSession:
 
 def _steps(steps: list[Step]) -> list[protocol.PlanStep]:
     return [cast(protocol.PlanStep, s.as_json()) for s in steps]
-
-
-def raise_for_user(error: ComponentError) -> None:
-    """Raise error so Jupyter shows it like the user's own exception."""
-    raise error.as_named() from None

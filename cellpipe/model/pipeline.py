@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -152,6 +152,3 @@ class Pipeline:
                 raise ParameterError(f"unknown parameter {name!r}; parameters are: {known}")
             params[name] = params[name].with_value(raw)
         return {name: p.value for name, p in params.items()}
-
-    def with_components(self, components: Iterable[Component]) -> Pipeline:
-        return replace(self, components=tuple(components))
