@@ -17,4 +17,7 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
         git_handlers = None
     if git_handlers is not None:
         git_handlers.setup_handlers(web_app)
+    from cellpipe.server import share_handlers
+
+    share_handlers.setup_handlers(web_app)
     server_app.log.info("cellpipe: server extension loaded")
