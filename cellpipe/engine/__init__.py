@@ -1,8 +1,9 @@
 """Planning and running targets of a pipeline, with or without a kernel."""
 
 from cellpipe.engine.errors import ComponentError, RunInterrupted
-from cellpipe.engine.executor import ExecutionResult, Executor, PythonExecutor
+from cellpipe.engine.executor import ExecutionResult, Executor
 from cellpipe.engine.plan import Plan, Step, component_status, plan_run
+from cellpipe.engine.python_executor import PythonExecutor
 from cellpipe.engine.runner import Event, PipelineRunner, RunResult
 
 __all__ = [

@@ -175,9 +175,8 @@ class PipelineRunner:
                     "run again with force to rebuild it"
                 )
             live.apply(entry)
-            restore = getattr(self.executor, "restore_source", None)
-            if entry.source_file and restore is not None:
-                restore(pipeline.get(cid), entry.source_file)
+            if entry.source_file:
+                self.executor.restore_source(pipeline.get(cid), entry.source_file)
 
     @staticmethod
     def _error_for(error: ComponentError, name: str, target_name: str,

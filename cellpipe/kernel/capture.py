@@ -14,7 +14,7 @@ from typing import Any
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from cellpipe.engine.executor import StreamRecorder
+from cellpipe.engine.capture import StreamRecorder
 
 
 class RecordingDisplayPublisher(DisplayPublisher):

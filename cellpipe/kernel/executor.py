@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import linecache
 import time
 from collections.abc import Iterator
@@ -10,8 +11,9 @@ from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
 
+from cellpipe.engine.cellcode import run_cell_code
 from cellpipe.engine.errors import ComponentError, RunInterrupted
-from cellpipe.engine.executor import ExecutionResult, ends_with_semicolon, split_last_expression
+from cellpipe.engine.executor import ExecutionResult
 from cellpipe.kernel import tracebacks
 from cellpipe.kernel.capture import CaptureOutputs, RecordingDisplayPublisher
 from cellpipe.model import Component
@@ -37,17 +39,10 @@ class IPythonExecutor:
         try:
             with capture, shell.builtin_trap:
                 try:
-                    tree = shell.compile.ast_parse(source, filename=filename)
-                    body, last = split_last_expression(tree)
-                    if ends_with_semicolon(source):
-                        body, last = tree, None
-                    value = None
                     with self._namespace_as_user_ns(namespace):
-                        exec(shell.compile(body, filename, "exec"), namespace)
-                        if last is not None:
-                            value = eval(shell.compile(last, filename, "eval"), namespace)
-                    if last is not None:
-                        capture.show_value(value)
+                        value = run_cell_code(source, filename, namespace,
+                                              parse=self._parse, compiler=shell.compile)
+                    capture.show_value(value)
                 finally:
                     capture.flush_figures()
         except KeyboardInterrupt as exc:
@@ -58,6 +53,9 @@ class IPythonExecutor:
                                    str(exc), stb)
             return ExecutionResult(capture.outputs, error, time.perf_counter() - start, filename)
         return ExecutionResult(capture.outputs, None, time.perf_counter() - start, filename)
+
+    def _parse(self, source: str, filename: str) -> ast.Module:
+        return self.shell.compile.ast_parse(source, filename=filename)
 
     def restore_source(self, component: Component, source_file: str) -> None:
         """After a restart, functions from the disk cache still point at the file name their

@@ -6,7 +6,7 @@ import sys
 
 from IPython.core.interactiveshell import InteractiveShell
 
-from cellpipe.engine.executor import user_traceback
+from cellpipe.engine.tracebacks import user_traceback
 
 
 def render(shell: InteractiveShell, exc: BaseException, filename: str) -> list[str]:

@@ -1,0 +1,87 @@
+"""Recording sys.stdout/sys.stderr writes as nbformat stream outputs (optionally echoed)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class StreamRecorder:
+    """A text stream that appends to nbformat stream outputs (and optionally echoes).
+
+    Like ipykernel's OutStream it buffers: pending text becomes an output when it is older
+    than the flush interval, before a display output, and at the end — so stdout and
+    stderr interleave as a Jupyter client would record them.
+    """
+
+    flush_interval = 0.2
+
+    def __init__(self, name: str, outputs: list[dict[str, Any]], echo: Any | None) -> None:
+        self.name = name
+        self.outputs = outputs
+        self.echo = echo
+        self._pending: list[str] = []
+        self._since = 0.0
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if text:
+            now = time.monotonic()
+            if self._pending and now - self._since > self.flush_interval:
+                self.flush_pending()
+            if not self._pending:
+                self._since = now
+            self._pending.append(text)
+            if self.echo is not None:
+                self.echo.write(text)
+        return len(text)
+
+    def flush_pending(self) -> None:
+        """Turn buffered text into (or onto) a stream output."""
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending = []
+        last = self.outputs[-1] if self.outputs else None
+        if last and last.get("output_type") == "stream" and last.get("name") == self.name:
+            last["text"] += text
+        else:
+            self.outputs.append({"output_type": "stream", "name": self.name, "text": text})
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self.echo is not None:
+            self.echo.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+@contextmanager
+def captured_streams(
+    outputs: list[dict[str, Any]], echo: bool
+) -> Iterator[tuple[StreamRecorder, StreamRecorder]]:
+    """sys.stdout/sys.stderr into outputs for the duration (restored on any exit)."""
+    saved = sys.stdout, sys.stderr
+    out = StreamRecorder("stdout", outputs, saved[0] if echo else None)
+    errs = StreamRecorder("stderr", outputs, saved[1] if echo else None)
+    sys.stdout, sys.stderr = out, errs  # type: ignore[assignment]
+    try:
+        yield out, errs
+    finally:
+        sys.stdout, sys.stderr = saved
+        out.flush_pending()
+        errs.flush_pending()
+
+

@@ -1,0 +1,55 @@
+"""Running a component in plain Python, no IPython: headless use, task processes, fast tests."""
+
+from __future__ import annotations
+
+import linecache
+import time
+from typing import Any
+
+from cellpipe.engine import cachekey
+from cellpipe.engine.capture import captured_streams
+from cellpipe.engine.cellcode import run_cell_code
+from cellpipe.engine.errors import ComponentError, RunInterrupted
+from cellpipe.engine.executor import ExecutionResult
+from cellpipe.engine.tracebacks import format_user_frames
+from cellpipe.model import Component
+
+
+class PythonExecutor:
+    """Executes components in this process with exec/eval; streams are captured."""
+
+    def execute(
+        self, component: Component, namespace: dict[str, Any], *, echo: bool, label: str
+    ) -> ExecutionResult:
+        outputs: list[dict[str, Any]] = []
+        filename = f"<component {component.name}>"
+        source = cachekey.transform(component.code)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        start = time.perf_counter()
+        try:
+            with captured_streams(outputs, echo) as streams:
+                value = run_cell_code(source, filename, namespace)
+                if value is not None:
+                    for stream in streams:
+                        stream.flush_pending()
+                    text = repr(value)
+                    outputs.append({"output_type": "execute_result", "execution_count": None,
+                                    "data": {"text/plain": text}, "metadata": {}})
+                    if echo:
+                        streams[0].echo.write(text + "\n")
+        except KeyboardInterrupt as exc:
+            raise RunInterrupted(component.name, format_user_frames(exc, filename)) from None
+        except BaseException as exc:  # noqa: BLE001 - user code may raise anything
+            lines = format_user_frames(exc, filename)
+            return ExecutionResult(
+                outputs,
+                ComponentError(component.id, component.name, type(exc).__name__, str(exc), lines),
+                time.perf_counter() - start,
+            )
+        return ExecutionResult(outputs, None, time.perf_counter() - start, filename)
+
+    def restore_source(self, component: Component, source_file: str) -> None:
+        if source_file not in linecache.cache:
+            source = cachekey.transform(component.code)
+            linecache.cache[source_file] = (len(source), None, source.splitlines(True),
+                                            source_file)
