@@ -9,7 +9,7 @@ from typing import Any, Literal
 from cellpipe.cache import ResultLookup
 from cellpipe.engine import cachekey
 from cellpipe.model import Pipeline, dag
-from cellpipe.model.errors import CycleError, DanglingParentError
+from cellpipe.model.errors import CycleError
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def check_runnable(pipeline: Pipeline, target_id: str) -> list[str]:
     for node in needed:
         for parent in graph[node]:
             if parent not in graph:
-                raise DanglingParentError(pipeline.get(node).name, parent)
+                raise pipeline.missing_parent(node, parent)
     sub = {n: tuple(p for p in graph[n] if p in needed) for n in graph if n in needed}
     cycle = dag.find_cycle(sub)
     if cycle:

@@ -16,11 +16,13 @@ from cellpipe.model.errors import (
     PipelineError,
     UnknownComponentError,
 )
+from cellpipe.model.link import Conversion, ConversionError, convert_notebook
 from cellpipe.model.notebook import (
     notebook_from_dict,
     pipeline_from_dict,
     pipeline_from_notebook,
     read_notebook,
+    read_pipeline,
     write_pipeline,
 )
 from cellpipe.model.pipeline import Component, Parameter, Pipeline
@@ -47,6 +49,10 @@ __all__ = [
     "pipeline_from_notebook",
     "problems",
     "read_notebook",
+    "read_pipeline",
+    "convert_notebook",
+    "Conversion",
+    "ConversionError",
     "topological_order",
     "validate",
     "write_pipeline",

@@ -21,14 +21,20 @@ class CycleError(PipelineError):
 class DanglingParentError(PipelineError):
     """A component names a parent that is not a component of this notebook."""
 
-    def __init__(self, component: str, parent_id: str) -> None:
+    def __init__(self, component: str, parent_id: str, what: str | None = None) -> None:
         self.component = component
         self.parent_id = parent_id
-        super().__init__(
-            f"component {component!r} has parent {parent_id!r}, which is not a component "
-            "in this notebook (deleted, or not a component any more). Remove the edge or "
-            "make that cell a component again."
-        )
+        if what is None:
+            super().__init__(
+                f"component {component!r} has parent {parent_id!r}, which is not a component "
+                "in this notebook (deleted, or not a component any more). Remove the edge or "
+                "make that cell a component again."
+            )
+        else:
+            super().__init__(
+                f"component {component!r} has parent {parent_id!r}, which is {what}. "
+                "Remove the edge, or make that cell a component (only code cells can be)."
+            )
 
 
 class DuplicateNameError(PipelineError):

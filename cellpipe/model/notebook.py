@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cellpipe.model.errors import MetadataError, NotebookFormatError, ParameterError
+from cellpipe.model import link
+from cellpipe.model.errors import (
+    MetadataError,
+    NotebookFormatError,
+    ParameterError,
+    PipelineError,
+)
 from cellpipe.model.pipeline import PARAMETER_TYPES, Component, Parameter, Pipeline
 
 if TYPE_CHECKING:
@@ -18,17 +25,33 @@ if TYPE_CHECKING:
 # the kernel reads the live notebook without it, so `%load_ext cellpipe` stays fast.
 
 METADATA_KEY = "cellpipe"
-LINK_KEY = "canvas"
+LINK_KEY = link.LINK_KEY
 FORMAT_VERSION = 1
 
 
 def read_notebook(path: str | Path) -> tuple[NotebookNode, list[str]]:
-    """Load a notebook file, upgraded to nbformat 4.5 with cell ids; returns (nb, notices)."""
+    """Load a notebook file, upgraded to nbformat 4.5 with cell ids; returns (nb, notices).
+
+    Anything that is not a notebook cellpipe can read raises NotebookFormatError with one
+    line naming the file and the problem; the file is never changed."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise NotebookFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NotebookFormatError(f"{path}: is a directory, not a notebook file") from None
+    except OSError as exc:
+        raise NotebookFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise NotebookFormatError(f"{path}: the file is empty, not a notebook")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotebookFormatError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "a notebook is UTF-8 JSON. The file is left as it is"
+        ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -36,7 +59,71 @@ def read_notebook(path: str | Path) -> tuple[NotebookNode, list[str]]:
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "the file is left as it is"
         ) from None
+    except RecursionError:
+        raise NotebookFormatError(f"{path}: JSON nested too deeply to be a notebook") from None
     return notebook_from_dict(raw, source=str(path))
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value is called in an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(x, str) for x in value))
+
+
+def _check_cells(cells: Any, source: str, text_key: str = "source") -> None:
+    """The parts of cells cellpipe reads have the types nbformat gives them."""
+    if not isinstance(cells, list):
+        raise NotebookFormatError(f"{source}: 'cells' must be a list, not {_kind(cells)}")
+    for i, cell in enumerate(cells):
+        where = f"{source}: cell {i + 1}"
+        if not isinstance(cell, dict):
+            raise NotebookFormatError(f"{where} must be an object, not {_kind(cell)}")
+        kind = cell.get("cell_type")
+        if not isinstance(kind, str):
+            raise NotebookFormatError(f"{where}: 'cell_type' must be a string, not {_kind(kind)}")
+        for key in dict.fromkeys(("source", text_key)):
+            if key in cell and not _is_text(cell[key]):
+                value = cell[key]
+                what = _kind(value) if not isinstance(value, list) else "a list holding " + next(
+                    _kind(x) for x in value if not isinstance(x, str))
+                raise NotebookFormatError(
+                    f"{where}: '{key}' must be text (a string or a list of strings), not {what}")
+        if "metadata" in cell and not isinstance(cell["metadata"], dict):
+            raise NotebookFormatError(
+                f"{where}: 'metadata' must be an object, not {_kind(cell['metadata'])}")
+        if kind == "code" and "outputs" in cell and not isinstance(cell["outputs"], list):
+            raise NotebookFormatError(
+                f"{where}: 'outputs' must be a list, not {_kind(cell['outputs'])}")
+
+
+def _check_structure(raw: dict[str, Any], major: int, source: str) -> None:
+    if "metadata" in raw and not isinstance(raw["metadata"], dict):
+        raise NotebookFormatError(
+            f"{source}: notebook 'metadata' must be an object, not {_kind(raw['metadata'])}")
+    if major >= 4:
+        _check_cells(raw.get("cells"), source)
+        return
+    sheets = raw.get("worksheets")
+    if not isinstance(sheets, list) or not all(isinstance(w, dict) for w in sheets):
+        raise NotebookFormatError(f"{source}: nbformat 3 'worksheets' must be a list of objects")
+    for sheet in sheets:
+        _check_cells(sheet.get("cells", []), source, text_key="input")
 
 
 def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode, list[str]]:
@@ -45,14 +132,24 @@ def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode
         raise NotebookFormatError(f"{source}: not a Jupyter notebook (no 'cells')")
     notices: list[str] = []
     major = raw.get("nbformat")
-    if not isinstance(major, int) or major < 3 or major > 4:
+    if isinstance(major, bool) or not isinstance(major, int) or major < 3 or major > 4:
         raise NotebookFormatError(
             f"{source}: nbformat {major!r} is not supported; cellpipe reads nbformat 3 and 4"
         )
+    _check_structure(raw, major, source)
     minor = raw.get("nbformat_minor", 0)
     import nbformat
 
     try:
+        if major < 4:
+            raw = copy.deepcopy(raw)
+            for sheet in raw["worksheets"]:  # nbformat's v3 reader needs these keys
+                sheet.setdefault("metadata", {})
+                for cell in sheet.setdefault("cells", []):
+                    cell.setdefault("metadata", {})
+                    if cell["cell_type"] == "code":
+                        cell.setdefault("outputs", [])
+            raw.setdefault("metadata", {})
         nb = nbformat.from_dict(raw)
         if major < 4:
             nb = nbformat.convert(nb, 4)
@@ -60,9 +157,15 @@ def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode
             nb.nbformat, nb.nbformat_minor = 4, 5
             notices.append(f"{source}: upgraded from nbformat {major}.{minor} to 4.5 (cell ids)")
     except Exception as exc:  # nbformat raises many kinds on garbage
-        raise NotebookFormatError(f"{source}: cannot be read as a notebook: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise NotebookFormatError(f"{source}: cannot be read as a notebook: {first}") from None
     if not isinstance(nb.get("cells"), list):
         raise NotebookFormatError(f"{source}: 'cells' must be a list")
+    nb.setdefault("metadata", nbformat.NotebookNode())
+    for cell in nb.cells:
+        cell.setdefault("metadata", nbformat.NotebookNode())
+        cell.setdefault("source", "")
+    link.adopt_canvas_ids(nb.cells)
     added = ensure_cell_ids(nb)
     if added:
         notices.append(f"{source}: gave {added} cell(s) a new id (the notebook had none)")
@@ -76,11 +179,23 @@ def pipeline_from_dict(raw: Any, source: str = "notebook") -> tuple[Pipeline, li
             raw.get("cells"), list) or not all(isinstance(c, dict) for c in raw["cells"]):
         nb, notices = notebook_from_dict(raw, source)
         return pipeline_from_notebook(nb), notices
+    _check_structure(raw, 4, source)
     notices = []
+    link.adopt_canvas_ids(raw["cells"])
     added = ensure_cell_ids(raw)
     if added:
         notices.append(f"{source}: gave {added} cell(s) a new id (the notebook had none)")
     return pipeline_from_notebook(raw), notices
+
+
+def read_pipeline(path: str | Path) -> tuple[NotebookNode, Pipeline, list[str]]:
+    """A notebook file and its pipeline; every error names the file."""
+    nb, notices = read_notebook(path)
+    try:
+        pipeline = pipeline_from_notebook(nb)
+    except PipelineError as exc:
+        raise MetadataError(f"{path}: {exc}") from None
+    return nb, pipeline, notices
 
 
 def ensure_cell_ids(nb: Mapping[str, Any]) -> int:
@@ -111,13 +226,13 @@ def _cell_label(index: int, cell: Mapping[str, Any]) -> str:
 def _parameters(meta: Any, where: str) -> dict[str, Parameter]:
     if meta is None:
         return {}
-    params: dict[str, Parameter] = {}
     if isinstance(meta, list):  # MakinaRocks Link: [{"name", "type", "value"}]
-        items = [(p.get("name"), p) for p in meta if isinstance(p, dict)]
+        items = link.link_parameters(meta, where)
     elif isinstance(meta, dict):
         items = list(meta.items())
     else:
         raise MetadataError(f"{where}: 'parameters' must be an object of name -> {{type, value}}")
+    params: dict[str, Parameter] = {}
     for name, spec in items:
         if not isinstance(name, str) or not isinstance(spec, dict) or "value" not in spec:
             raise MetadataError(
@@ -138,7 +253,8 @@ def _parameters(meta: Any, where: str) -> dict[str, Parameter]:
     return params
 
 
-def _component(index: int, cell: Mapping[str, Any]) -> Component | None:
+def _component(index: int, cell: Mapping[str, Any], canvas_ids: Mapping[str, str]
+               ) -> Component | None:
     meta = cell.get("metadata", {})
     where = _cell_label(index, cell)
     if METADATA_KEY in meta:
@@ -151,15 +267,11 @@ def _component(index: int, cell: Mapping[str, Any]) -> Component | None:
         parents = spec.get("parents", [])
         worker = spec.get("worker")
         persist = spec.get("persist", True)
-    elif LINK_KEY in meta and isinstance(meta[LINK_KEY], dict):
-        spec = meta[LINK_KEY]
-        if not spec.get("isComponent", True):
+    elif link.canvas(cell) is not None:
+        found = link.link_component(meta[LINK_KEY], canvas_ids, where)
+        if found is None:
             return None
-        name = spec.get("name")
-        raw_parents = spec.get("parents", [])
-        if not isinstance(raw_parents, list):
-            raise MetadataError(f"{where}: Link 'parents' must be a list")
-        parents = [p.get("id") if isinstance(p, dict) else p for p in raw_parents]
+        name, parents = found
         worker, persist = None, True
     else:
         return None
@@ -186,9 +298,19 @@ def _component(index: int, cell: Mapping[str, Any]) -> Component | None:
     )
 
 
+def _describe(cell: Mapping[str, Any]) -> str:
+    """What a cell that is not a component is, for 'parent X is ...' messages."""
+    kind = cell.get("cell_type")
+    if kind == "code":
+        return "a code cell that is not a component"
+    return f"a {kind} cell" if isinstance(kind, str) else "not a code cell"
+
+
 def pipeline_from_notebook(nb: Mapping[str, Any]) -> Pipeline:
     """The pipeline of a notebook (cells with ids). Structure is checked by `validate`."""
     meta = nb.get("metadata", {})
+    if not isinstance(meta, dict):
+        raise MetadataError("notebook 'metadata' must be an object")
     pmeta = meta.get(METADATA_KEY)
     where = "notebook metadata 'cellpipe'"
     persist = True
@@ -209,12 +331,19 @@ def pipeline_from_notebook(nb: Mapping[str, Any]) -> Pipeline:
         persist = pmeta.get("persist", True)
         if not isinstance(persist, bool):
             raise MetadataError(f"{where}: 'persist' must be true or false")
+    cells = nb.get("cells", [])
+    canvas_ids = link.canvas_to_cell_ids(cells)
     components = []
-    for index, cell in enumerate(nb.get("cells", [])):
-        comp = _component(index, cell)
+    others: dict[str, str] = {}
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or not isinstance(cell.get("metadata", {}), dict):
+            raise MetadataError(f"{_cell_label(index, {})}: not a notebook cell object")
+        comp = _component(index, cell, canvas_ids)
         if comp is not None:
             components.append(comp)
-    return Pipeline(tuple(components), params, persist)
+        elif isinstance(cell.get("id"), str):
+            others[cell["id"]] = _describe(cell)
+    return Pipeline(tuple(components), params, persist, others)
 
 
 def write_pipeline(nb: NotebookNode, pipeline: Pipeline) -> NotebookNode:

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cellpipe.model.errors import DuplicateNameError, ParameterError, UnknownComponentError
+from cellpipe.model.errors import (
+    DanglingParentError,
+    DuplicateNameError,
+    ParameterError,
+    UnknownComponentError,
+)
 
 PARAMETER_TYPES = ("int", "float", "str", "bool", "json")
 
@@ -103,6 +108,9 @@ class Pipeline:
     components: tuple[Component, ...]
     parameters: Mapping[str, Parameter] = field(default_factory=dict)
     persist: bool = True
+    # cell id -> what that cell is ("a markdown cell"...), for cells that are no component:
+    # a parent pointing at one is named as such
+    other_cells: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {c.id: c for c in self.components})
@@ -138,6 +146,11 @@ class Pipeline:
     def position(self, component_id: str) -> int:
         """Notebook order of a component (used to break topological ties)."""
         return self._order[component_id]  # type: ignore[attr-defined,no-any-return]
+
+    def missing_parent(self, component_id: str, parent_id: str) -> DanglingParentError:
+        """The error for a parent of component_id that is not a component."""
+        return DanglingParentError(self.get(component_id).name, parent_id,
+                                   self.other_cells.get(parent_id))
 
     def graph(self) -> dict[str, tuple[str, ...]]:
         """id -> parent ids, in notebook order."""

@@ -7,7 +7,6 @@ from collections import defaultdict
 from cellpipe.model import dag
 from cellpipe.model.errors import (
     CycleError,
-    DanglingParentError,
     DuplicateNameError,
     PipelineError,
 )
@@ -22,10 +21,7 @@ def problems(pipeline: Pipeline) -> list[PipelineError]:
         names[c.name].append(c.id)
     found += [DuplicateNameError(n, ids) for n, ids in names.items() if len(ids) > 1]
     graph = pipeline.graph()
-    found += [
-        DanglingParentError(pipeline.get(node).name, parent)
-        for node, parent in dag.dangling_parents(graph)
-    ]
+    found += [pipeline.missing_parent(node, parent) for node, parent in dag.dangling_parents(graph)]
     cycle = dag.find_cycle(graph)
     if cycle:
         found.append(CycleError([pipeline.get(n).name for n in cycle]))
