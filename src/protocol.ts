@@ -148,13 +148,14 @@ export interface ITargetsMessage {
   request_id?: string;
 }
 
-/** Reply to `captured`: nbformat output dicts; `run_of` names the target whose run made it. */
+/** Reply to `captured`: nbformat output dicts; `run_of` names the target whose run made it; `failed`: the component's latest run failed (outputs end with its error). */
 export interface ICapturedMessage {
   op: 'captured';
   id: string;
   outputs: { [key: string]: any }[];
   run_of: string | null;
   cached_at: string | null;
+  failed?: boolean;
   request_id?: string;
 }
 
@@ -182,7 +183,7 @@ export interface IRunStartMessage {
   request_id?: string;
 }
 
-/** Event: a run ended (a fresh `state` follows). */
+/** Event: a run ended (a fresh `state` follows). `notices`: cellpipe's own notes on the run (e.g. a value that cannot be pickled), for the panel; never in the cell's output. */
 export interface IRunEndMessage {
   op: 'run';
   run_id: string;
@@ -190,6 +191,7 @@ export interface IRunEndMessage {
   phase: 'end';
   status: RunStatus;
   elapsed: number;
+  notices?: string[];
   request_id?: string;
 }
 

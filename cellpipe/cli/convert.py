@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from cellpipe.cli.console import err
-from cellpipe.cli.notebooks import load_notebook, write_notebook
-from cellpipe.model import write_pipeline
+from cellpipe.cli.notebooks import write_notebook
+from cellpipe.model import convert_notebook, read_notebook
+from cellpipe.model.errors import PipelineError
 
 
 def register(main: click.Group) -> None:
@@ -21,15 +22,16 @@ def register(main: click.Group) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the converted notebook here (default: NOTEBOOK, in place).")
 def convert(notebook: str, output: str | None) -> None:
-    """Convert a MakinaRocks Link notebook ('canvas' metadata) to cellpipe metadata."""
-    nb, pipeline = load_notebook(notebook)
-    had_link = "canvas" in nb.metadata or any("canvas" in c.metadata for c in nb.cells)
-    if not had_link:
-        err.print("[yellow]note:[/] no Link metadata found; cellpipe metadata written as is")
-    write_pipeline(nb, pipeline)
-    write_notebook(nb, Path(output or notebook))
-    err.print(f"{len(pipeline.components)} components, "
-              f"{sum(len(c.parents) for c in pipeline.components)} edges, "
-              f"{len(pipeline.parameters)} parameters")
+    """Convert a MakinaRocks Link notebook ('canvas' metadata) to cellpipe metadata.
 
-
+    The converted notebook is checked before it is written: on any problem nothing is
+    written and the command exits non-zero."""
+    try:
+        nb, notices = read_notebook(notebook)
+        result = convert_notebook(nb, source=notebook)
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    for notice in [*notices, *result.notices]:
+        err.print(f"[yellow]note:[/] {notice}")
+    write_notebook(result.notebook, Path(output or notebook))
+    err.print(result.summary())

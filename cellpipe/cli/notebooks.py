@@ -10,8 +10,9 @@ import click
 import nbformat
 
 from cellpipe.cli.console import err
-from cellpipe.model import Pipeline, pipeline_from_notebook, read_notebook
+from cellpipe.model import Pipeline, read_pipeline
 from cellpipe.model.errors import PipelineError
+from cellpipe.model.validate import check_run
 
 
 def parse_params(values: tuple[str, ...]) -> dict[str, str]:
@@ -28,8 +29,7 @@ def parse_params(values: tuple[str, ...]) -> dict[str, str]:
 def load_notebook(path: str) -> tuple[nbformat.NotebookNode, Pipeline]:
     """The notebook and its pipeline; reading notices go to stderr."""
     try:
-        nb, notices = read_notebook(path)
-        pipeline = pipeline_from_notebook(nb)
+        nb, pipeline, notices = read_pipeline(path)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     for notice in notices:
@@ -38,19 +38,19 @@ def load_notebook(path: str) -> tuple[nbformat.NotebookNode, Pipeline]:
 
 
 def resolve_targets(pipeline: Pipeline, names: tuple[str, ...]) -> list[str]:
-    """Component ids for --target names or ids; every sink when none is given."""
-    from cellpipe.model import dag
-
+    """Component ids for --target names or ids (every sink when none is given), checked as
+    a run needs them before anything starts: a problem that stops the run is an error."""
     if not pipeline.components:
         raise click.ClickException("the notebook has no components: mark cells as components "
                                    "in JupyterLab (or add 'cellpipe' metadata) first")
     try:
-        if names:
-            return [pipeline.find(n).id for n in names]
+        ids = [pipeline.find(n).id for n in names] if names else None
+        targets, elsewhere = check_run(pipeline, ids)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
-    children = dag.children_of(pipeline.graph())
-    return [cid for cid in pipeline.ids if not children[cid]]
+    for problem in elsewhere:
+        err.print(f"[yellow]warning:[/] {problem} (not needed by this run)")
+    return targets
 
 
 def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:

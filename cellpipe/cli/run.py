@@ -59,6 +59,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
         env["CELLPIPE_CACHE"] = "memory"
     cwd = str(Path(notebook).resolve().parent)
     target_outputs: dict[str, list[dict[str, Any]]] = {}
+    took_part: set[str] = set()  # components that ran, failed or came from the cache
     failed = False
     try:
         with PipelineKernel(cwd=cwd, env=env, timeout=timeout) as kernel:
@@ -67,13 +68,14 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                 raise click.ClickException(state["message"])
             for cid in ids:
                 name = pipeline.get(cid).name
-                execution = _run_one(kernel, cid, name, force or no_cache, parameters)
+                execution = _run_one(kernel, cid, name, force or no_cache, parameters, took_part)
                 target_outputs[cid] = list(execution.outputs)
                 if execution.status != "ok":
                     failed = True
                     break
             if inplace or output:
-                _write_back(kernel, nb, pipeline, target_outputs, Path(output or notebook))
+                _write_back(kernel, nb, pipeline, target_outputs, took_part,
+                            Path(output or notebook))
     except KernelFailure as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
@@ -83,7 +85,8 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
         sys.exit(1)
 
 
-def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str]) -> Any:
+def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str],
+             took_part: set[str]) -> Any:
     """Run one target with a progress display; print its outputs as they come."""
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -97,9 +100,14 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
             data = content["data"]
             if data.get("op") == "run" and data.get("phase") == "start":
                 progress.update(task, total=len(data["steps"]), completed=0)
+            elif data.get("op") == "run" and data.get("phase") == "end":
+                for notice in data.get("notices", []):
+                    progress.console.print(f"[yellow]note:[/] {notice}")
             elif data.get("op") == "event":
                 status = data["status"]
                 label = data["name"]
+                if status in ("done", "cached", "error"):
+                    took_part.add(data["id"])
                 if status == "running":
                     progress.update(task, description=f"{name}: running {label}")
                 elif status in ("done", "cached"):
@@ -134,18 +142,22 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
 
 
 def _write_back(kernel: Any, nb: nbformat.NotebookNode, pipeline: Pipeline,
-                target_outputs: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    """Each component cell gets its latest outputs; targets get what the client saw."""
+               target_outputs: dict[str, list[dict[str, Any]]], took_part: set[str],
+               path: Path) -> None:
+    """The notebook as this run left it: targets get what the client saw, the other
+    components of the run their captured outputs (a failed one: what it printed, then its
+    error); every other code cell did not run, so its old outputs go."""
     for cell in nb.cells:
-        cid = cell.get("id")
-        if cid not in pipeline:
+        if cell.get("cell_type") != "code":
             continue
+        cid = cell.get("id")
+        outputs: list[dict[str, Any]] = []
         if cid in target_outputs:
             outputs = target_outputs[cid]
-        else:
+        elif cid in took_part:
             reply = kernel.request({"op": "captured", "id": cid})
-            if reply.get("op") != "captured" or reply["run_of"] is None:
-                continue
-            outputs = reply["outputs"]
+            if reply.get("op") == "captured" and reply["run_of"] is not None:
+                outputs = reply["outputs"]
         cell.outputs = [nbformat.from_dict(o) for o in outputs]
+        cell.execution_count = None
     write_notebook(nb, path)

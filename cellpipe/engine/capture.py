@@ -41,16 +41,13 @@ class StreamRecorder:
         return len(text)
 
     def flush_pending(self) -> None:
-        """Turn buffered text into (or onto) a stream output."""
+        """Turn buffered text into a stream output: one per flush, as ipykernel sends one
+        stream message per flush and Jupyter records each as an output."""
         if not self._pending:
             return
         text = "".join(self._pending)
         self._pending = []
-        last = self.outputs[-1] if self.outputs else None
-        if last and last.get("output_type") == "stream" and last.get("name") == self.name:
-            last["text"] += text
-        else:
-            self.outputs.append({"output_type": "stream", "name": self.name, "text": text})
+        self.outputs.append({"output_type": "stream", "name": self.name, "text": text})
 
     def writelines(self, lines: Any) -> None:
         for line in lines:

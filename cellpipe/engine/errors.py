@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ComponentError(Exception):
     """A component's code raised; carries the user-frames-only rendered traceback.
@@ -26,6 +28,15 @@ class ComponentError(Exception):
         self.evalue = evalue
         self.traceback = traceback
         self.target_name = target_name
+        # what the component showed before it raised, and its traceback as its own cell
+        # would show it (traceback may carry a first line naming it for its descendant)
+        self.outputs: list[dict[str, Any]] = []
+        self.own_traceback: list[str] = traceback
+
+    def error_output(self) -> dict[str, Any]:
+        """The error as an nbformat output of the component's own cell."""
+        return {"output_type": "error", "ename": self.ename, "evalue": self.evalue,
+                "traceback": list(self.own_traceback)}
 
     def _render_traceback_(self) -> list[str]:
         return self.traceback
@@ -39,6 +50,7 @@ class ComponentError(Exception):
         cls = type(self.ename, (ComponentError,), {"__module__": "builtins"})
         named = cls(self.component_id, self.component_name, self.ename, self.evalue,
                     self.traceback, self.target_name)
+        named.outputs, named.own_traceback = self.outputs, self.own_traceback
         return named
 
 

@@ -130,6 +130,7 @@ class PipelineRunner:
             if outcome.error is not None:
                 self.store.record_failure(step.id, step.key, inputs)
                 emit(Event(step.id, step.name, "error", outcome.error.ename, outcome.elapsed))
+                outcome.error.outputs = outcome.outputs  # what it showed before raising
                 raise self._error_for(outcome.error, comp.name, pipeline.get(target_id).name,
                                       is_target)
             variables, deleted = live.changes(before, cachekey.names_used(comp.code))
@@ -182,6 +183,7 @@ class PipelineRunner:
     def _error_for(error: ComponentError, name: str, target_name: str,
                    is_target: bool) -> ComponentError:
         error.target_name = target_name
+        error.own_traceback = list(error.traceback)
         if not is_target:
             header = (f"\x1b[1;31mError in component {name!r}, an ancestor of "
                       f"{target_name!r}:\x1b[0m")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -17,6 +16,19 @@ USAGE = """%cellpipe run NAME [--force] [--rerun-target] [-p NAME=VALUE ...] [--
 %cellpipe run --id CELL_ID ...
 %cellpipe plan NAME [--force] [-p NAME=VALUE ...]
 %cellpipe status"""
+
+
+class MagicError(Exception):
+    """A pipeline problem, shown by Jupyter as one line instead of a cellpipe traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+    @classmethod
+    def named(cls, error: PipelineError) -> MagicError:
+        """error as a MagicError whose class bears error's name (CycleError, ...)."""
+        named = type(type(error).__name__, (cls,), {"__module__": "builtins"})
+        return named(str(error))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +77,8 @@ class CellpipeMagics(Magics):
         except (ComponentError, RunInterrupted) as error:
             raise error.as_named() from None
         except PipelineError as error:
-            print(f"cellpipe: {error}", file=sys.stderr)
+            # raised, so the cell fails as a cell does (and `cellpipe run` exits non-zero)
+            raise MagicError.named(error) from None
 
     def _print_plan(self, plan: dict[str, Any]) -> None:
         for step in plan["steps"]:

@@ -183,14 +183,19 @@ class TargetsMessage(_Message):
     ids: list[str]
 
 
-class CapturedMessage(_Message):
-    """Reply to `captured`: nbformat output dicts; `run_of` names the target whose run made it."""
-
+class _CapturedMessage(_Message):
     op: Literal["captured"]
     id: str
     outputs: list[dict[str, Any]]
     run_of: str | None
     cached_at: str | None
+
+
+class CapturedMessage(_CapturedMessage, total=False):
+    """Reply to `captured`: nbformat output dicts; `run_of` names the target whose run made
+    it; `failed`: the component's latest run failed (outputs end with its error)."""
+
+    failed: bool
 
 
 class EdgeOkMessage(_Message):
@@ -217,15 +222,20 @@ class RunStartMessage(_Message):
     steps: list[PlanStep]
 
 
-class RunEndMessage(_Message):
-    """Event: a run ended (a fresh `state` follows)."""
-
+class _RunEndMessage(_Message):
     op: Literal["run"]
     run_id: str
     target: str
     phase: Literal["end"]
     status: RunStatus
     elapsed: float
+
+
+class RunEndMessage(_RunEndMessage, total=False):
+    """Event: a run ended (a fresh `state` follows). `notices`: cellpipe's own notes on the
+    run (e.g. a value that cannot be pickled), for the panel; never in the cell's output."""
+
+    notices: list[str]
 
 
 class EventMessage(_Message):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 import types
 import uuid
@@ -56,6 +55,10 @@ class KernelSession:
         self.notices: list[str] = []
         self.listeners: list[Listener] = []
         self.running: str | None = None
+        # per component: the key of its latest run in this kernel, and what a failed run
+        # showed (its prints, then its error) under that key
+        self.run_keys: dict[str, str] = {}
+        self.failed_outputs: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
 
     @property
     def store(self) -> CacheStore:
@@ -134,8 +137,15 @@ class KernelSession:
         """The outputs a component produced in its latest result (captured or shown)."""
         pipeline = self.require_pipeline()
         comp = pipeline.find(ref)
-        previous = self.store.previous(comp.id)
-        entry = self.store.get(previous[0]) if previous else None
+        key = self.run_keys.get(comp.id)
+        if key is None:
+            previous = self.store.previous(comp.id)
+            key = previous[0] if previous else None
+        failed = self.failed_outputs.get(comp.id)
+        if key is not None and failed is not None and failed[0] == key:
+            return {"op": "captured", "id": comp.id, "outputs": failed[2], "run_of": failed[1],
+                    "cached_at": None, "failed": True}
+        entry = self.store.get(key) if key is not None else None
         if entry is None:  # no history for this notebook (moved, or an imported cache)
             key = component_status(pipeline, self.store).get(comp.id, {}).get("key")
             entry = self.store.get(key) if key else None
@@ -176,28 +186,36 @@ class KernelSession:
                             "reason": event.reason, "worker": event.worker})
 
         status: protocol.RunStatus = "error"
+        self.run_keys.update(plan.keys)
+        notices: list[str] = []
         try:
             result = self.runner.run(pipeline, target.id, parameters, force=force,
                                      rerun_target=rerun_target, on_event=on_event)
             status = "ok"
+            # the run ends once its results are on disk: a kernel restart right after a
+            # run must not lose them
+            result.warnings.extend(self.store.flush())
+            notices = result.warnings
         except ComponentError as error:
             self._hint_missing_name(error)
+            self.failed_outputs[error.component_id] = (
+                plan.keys[error.component_id], target.name,
+                [*error.outputs, error.error_output()])
             raise
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             self.running = None
-            self.broadcast({"op": "run", "run_id": run_id, "target": target.id, "phase": "end",
-                            "status": status, "elapsed": time.perf_counter() - started})
+            end: protocol.RunEndMessage = {
+                "op": "run", "run_id": run_id, "target": target.id, "phase": "end",
+                "status": status, "elapsed": time.perf_counter() - started}
+            if notices:  # cellpipe's own notes are for the panel and the CLI, not the cell
+                end["notices"] = notices
+            self.broadcast(end)
             self.broadcast(self.state())
         if result.target_from_cache:
             replay(self.shell, result.target_outputs)
-        # the cell finishes once its results are on disk: a kernel restart right after a
-        # run must not lose them
-        result.warnings.extend(self.store.flush())
-        for warning in result.warnings:
-            print(f"cellpipe: {warning}", file=sys.stderr)
         if publish:
             self.publish(result)
         return result

@@ -169,7 +169,10 @@ def convert_notebook(nb: Any, source: str = "notebook") -> Conversion:
     from cellpipe.model.validate import problems
 
     nb = copy.deepcopy(nb)
-    pipeline = pipeline_from_notebook(nb)
+    try:
+        pipeline = pipeline_from_notebook(nb)
+    except PipelineError as exc:
+        raise ConversionError(f"{source}: {exc}") from None
     found = problems(pipeline)
     if found:
         lines = "; ".join(str(p) for p in found)
