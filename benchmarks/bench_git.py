@@ -21,7 +21,7 @@ import nbformat
 
 from cellpipe.gitnb.cells import dumps_notebook
 from cellpipe.gitnb.diff import diff_notebooks
-from cellpipe.gitnb.files import merge_files
+from cellpipe.gitnb.files import diff_files, merge_files
 from cellpipe.gitnb.merge import merge_notebooks
 
 
@@ -69,6 +69,15 @@ def edit(nb: dict[str, Any], rnd: random.Random, side: str, picks: list[int]) ->
     return nb
 
 
+def without_ids(nb: dict[str, Any]) -> str:
+    """The notebook as an nbformat 4.4 file: no cell ids."""
+    old = copy.deepcopy(nb)
+    old["nbformat_minor"] = 4
+    for c in old["cells"]:
+        del c["id"]
+    return dumps_notebook(old)
+
+
 def best(fn: Callable[[], Any], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -112,6 +121,12 @@ def measure(n: int, nbdime: Any) -> dict[str, Any]:
     row["cellpipe_merge"] = best(lambda: merge_notebooks(base, ours, theirs), 3)
     row["cellpipe_merge_files"] = best(lambda: merge_files(*texts), 3)
     row["cellpipe_diff"] = best(lambda: diff_notebooks(base, ours), 3)
+    # the same notebooks as nbformat 4.4 files (no cell ids): cells aligned by content first
+    old = [without_ids(nb) for nb in (base, ours, theirs)]
+    row["cellpipe_merge_files_noids"] = best(lambda: merge_files(*old), 3)
+    row["cellpipe_diff_files_noids"] = best(lambda: diff_files(old[0], old[1]), 3)
+    row["noids_cells_changed"] = len(diff_files(old[0], old[1]).diff.changed)  # type: ignore[union-attr]
+    row["ids_cells_changed"] = len(diff_notebooks(base, ours).changed)
     result = merge_files(*texts)
     row["conflicts"] = len(result.conflicts)
     json.loads(result.text)
@@ -135,6 +150,10 @@ def print_row(row: dict[str, Any], file: Any) -> None:
           f"ratio {ratio('merge')}  |  diff: cellpipe {secs('cellpipe_diff')}, "
           f"nbdime {secs('nbdime_diff')}, ratio {ratio('diff')}  "
           f"[{row['conflicts']} conflicts]", file=file, flush=True)
+    print(f"{'':>6}        without cell ids (4.4): merge files {secs('cellpipe_merge_files_noids')}"
+          f", diff files {secs('cellpipe_diff_files_noids')}; cells changed "
+          f"{row['noids_cells_changed']} (with ids: {row['ids_cells_changed']})",
+          file=file, flush=True)
 
 
 if __name__ == "__main__":

@@ -236,7 +236,8 @@ def test_old_nbformat_without_ids_matches_cells_by_content(repo: Repo):
     merged = assert_valid((repo.path / "nb.ipynb").read_text())
     assert [source(c) for c in merged["cells"]] == ["a = 1\n", "b = 20\nc = 3\n", "e = 5\n",
                                                     "d = 4\n"]
-    assert merged["nbformat_minor"] >= 5
+    assert merged["nbformat_minor"] == 4  # git commits the format the file had
+    assert not any("id" in c for c in merged["cells"])
 
 
 def test_cellpipe_merge_command_writes_output_and_exit_status(tmp_path):
@@ -257,3 +258,58 @@ def test_cellpipe_merge_command_writes_output_and_exit_status(tmp_path):
         by_id(json.loads(out.read_text()))["train"])
     assert json.loads((tmp_path / "ours.ipynb").read_text()) == json.loads(
         dumps_notebook(ours))  # untouched when -o is given
+
+
+def test_a_side_that_is_not_utf8_is_refused_and_kept(repo: Repo):
+    base = pipeline_notebook()
+    ours = copy.deepcopy(base)
+    by_id(ours)["train"]["source"] = "score = 4\n"
+    repo.commit(base, "base")
+    repo.git("checkout", "-q", "-b", "theirs")
+    latin1 = dumps_notebook(base).replace("print(score)", "print('café')").encode("utf-8")
+    latin1 = latin1.replace("café".encode(), "café".encode("latin-1"))  # bytes 63 61 66 e9
+    (repo.path / "nb.ipynb").write_bytes(latin1)
+    repo.commit(None, "saved as latin-1")
+    repo.git("checkout", "-q", "main")
+    repo.commit(ours, "ours")
+    done = repo.git("merge", "--no-edit", "theirs", check=False)
+    assert done.returncode != 0
+    assert "the theirs version of nb.ipynb is not valid UTF-8 (byte 0xe9 at offset" in done.stderr
+    assert "not merged cell by cell" in done.stderr
+    data = (repo.path / "nb.ipynb").read_bytes()
+    assert b"caf\xe9" in data and b"score = 4" in data  # both sides' bytes, line-merged
+    assert "UU nb.ipynb" in repo.git("status", "--porcelain").stdout
+
+
+def test_a_side_that_is_not_a_notebook_is_refused_naming_it(repo: Repo):
+    base = pipeline_notebook()
+    ours, theirs = copy.deepcopy(base), copy.deepcopy(base)
+    by_id(ours)["train"]["source"] = "score = 4\n"
+    by_id(theirs)["report"]["source"] = 5  # valid JSON, but no notebook has a number here
+    done = repo.branch_merge(base, ours, theirs)
+    assert done.returncode != 0
+    assert ("the theirs version of nb.ipynb is not a notebook cellpipe can read: cell 5 has a "
+            "'source' that is not text") in done.stderr
+    text = (repo.path / "nb.ipynb").read_text()
+    assert "score = 4" in text and '"source": 5' in text  # both sides' changes, line-merged
+    assert "UU nb.ipynb" in repo.git("status", "--porcelain").stdout
+
+
+def test_cellpipe_merge_names_each_file_in_its_messages(tmp_path):
+    base = pipeline_notebook()
+    paths = {}
+    for name, text in (("base", "{ not json"), ("ours", dumps_notebook(base)),
+                       ("theirs", dumps_notebook(base))):
+        paths[name] = tmp_path / f"{name}.ipynb"
+        paths[name].write_text(text)
+    done = CliRunner().invoke(git_group, ["merge", *map(str, paths.values()), "-o",
+                                          str(tmp_path / "out.ipynb")])
+    assert done.exit_code == 2
+    assert f"{paths['base']} (base) is not valid JSON" in done.stderr
+    paths["base"].write_text(dumps_notebook(base))
+    paths["theirs"].write_bytes(b"\xff" + dumps_notebook(base).encode())
+    done = CliRunner().invoke(git_group, ["merge", *map(str, paths.values()), "-o",
+                                          str(tmp_path / "out.ipynb")])
+    assert done.exit_code == 2
+    assert f"{paths['theirs']} (theirs) is not valid UTF-8 (byte 0xff at offset 0)" in done.stderr
+    assert str(paths["ours"]) not in done.stderr.split("not merged cell by cell")[1]

@@ -126,7 +126,9 @@ def log_command(notebook: str, limit: int | None, as_json: bool, colour: bool | 
 def merge_command(base: str, ours: str, theirs: str, output: str | None, label: str | None,
                   marker_size: int, strategy: str | None) -> None:
     """Three-way merge of notebooks: cells, code lines, edges (exit 1 on conflicts)."""
-    status = run_merge(base, ours, theirs, output or ours, label or ours, marker_size, strategy)
+    names = None if label else (f"{base} (base)", f"{ours} (ours)", f"{theirs} (theirs)")
+    status = run_merge(base, ours, theirs, output or ours, label or ours, marker_size, strategy,
+                       names)
     sys.exit(status)
 
 

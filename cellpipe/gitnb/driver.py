@@ -28,7 +28,7 @@ from cellpipe.gitnb.files import (  # noqa: E402
     merge_files,
     strategy_from_env,
 )
-from cellpipe.gitnb.load import parse_notebook  # noqa: E402
+from cellpipe.gitnb.load import match_ids, parse_notebook  # noqa: E402
 from cellpipe.gitnb.render import print_diff, text_view  # noqa: E402
 
 USAGE = __doc__ or ""
@@ -43,8 +43,12 @@ def write_atomically(path: str | Path, text: str) -> None:
 
 
 def run_merge(base: str, ours: str, theirs: str, out: str, path: str, marker_size: int = 7,
-              prefer: str | None = None) -> int:
-    """Merge three files into out; one-line summary (and notes) to stderr; returns the status."""
+              prefer: str | None = None, names: tuple[str, str, str] | None = None) -> int:
+    """Merge three files into out; one-line summary (and notes) to stderr; returns the status.
+
+    `names` say how messages call the three files (default: the versions of `path`, as git
+    hands them to the driver); on a refusal out still gets every side's text, in markers.
+    """
     warning = None
     if prefer is None:
         prefer, warning = strategy_from_env()
@@ -55,7 +59,8 @@ def run_merge(base: str, ours: str, theirs: str, out: str, path: str, marker_siz
     except OSError as exc:
         print(f"cellpipe merge: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_REFUSED
-    outcome = merge_files(*texts, path=path, prefer=prefer, marker_size=marker_size)
+    outcome = merge_files(*texts, path=path, prefer=prefer, marker_size=marker_size,
+                          names=names)
     write_atomically(out, outcome.text)
     for note in outcome.notes:
         print(f"cellpipe merge: {note}", file=sys.stderr)
@@ -97,7 +102,9 @@ def run_textconv(path: str) -> int:
     """Print the text view of a notebook (raw content when it is not one)."""
     data = Path(path).read_bytes()
     try:
-        view = text_view(parse_notebook(data.decode("utf-8", errors="replace"), path).nb)
+        loaded = parse_notebook(data.decode("utf-8"), path)
+        match_ids(None, loaded)  # cells without ids: ids from their content, the same each run
+        view = text_view(loaded.nb)
     except Exception:  # not a notebook (or a bug): git then diffs the raw text
         sys.stdout.buffer.write(data)
         return 0

@@ -17,6 +17,7 @@ from cellpipe.gitnb.load import (
     LoadedNotebook,
     NotebookInputError,
     align_ids,
+    align_pair,
     parse_notebook,
     unresolved_conflicts,
 )
@@ -55,14 +56,44 @@ class MergeOutcome:
 
 
 def _decode(data: str | bytes) -> str:
+    """Text for a line merge: bytes that are not UTF-8 survive (surrogateescape)."""
     return data.decode("utf-8", errors="surrogateescape") if isinstance(data, bytes) else data
 
 
+def _strict_text(data: str | bytes, label: str) -> str:
+    """The file's text; a file that is not UTF-8 (as nbformat requires) is refused."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise NotebookInputError(f"{label} is not valid UTF-8 (character {exc.start})") \
+                from None
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookInputError(
+            f"{label} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
 def _load(data: str | bytes, label: str) -> LoadedNotebook:
-    text = _decode(data)
+    text = _strict_text(data, label)
     if not text.strip():
-        return LoadedNotebook(empty_notebook(), [])
+        return LoadedNotebook(empty_notebook(), [], empty=True)
     return parse_notebook(text, label)
+
+
+def side_names(path: str) -> tuple[str, str, str]:
+    """How messages name the three versions git hands the driver for one path."""
+    return (f"the base version of {path}", f"the ours version of {path}",
+            f"the theirs version of {path}")
+
+
+def _merged_version(sides: list[LoadedNotebook]) -> tuple[int, int]:
+    """The nbformat version of the result: the newer of ours' and theirs' (the file keeps
+    its format unless a side upgraded it; a downgrade would drop the cell ids)."""
+    return max((s.version for s in sides[1:] if not s.empty), default=(4, 5))
 
 
 def merge_files(
@@ -72,31 +103,51 @@ def merge_files(
     path: str = "notebook",
     prefer: str | None = None,
     marker_size: int = 7,
+    names: tuple[str, str, str] | None = None,
 ) -> MergeOutcome:
-    """Three-way merge of notebook file contents (status 0 clean, 1 conflicts, 2 refused)."""
+    """Three-way merge of notebook file contents (status 0 clean, 1 conflicts, 2 refused).
+
+    `names` are how messages call base, ours and theirs (default: "the base version of
+    PATH", ...). A side that is not a UTF-8 notebook cellpipe can read is refused, never
+    merged into a file that cellpipe could not read back.
+    """
+    names = names or side_names(path)
     try:
-        sides = [_load(data, f"the {label} version of {path}")
-                 for data, label in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]
+        sides = [_load(data, name) for data, name in zip((base, ours, theirs), names, strict=True)]
     except NotebookInputError as exc:
         return _refuse(base, ours, theirs, path, str(exc), marker_size)
-    for side, label in zip(sides, ("base", "ours", "theirs"), strict=True):
+    for side, name in zip(sides, names, strict=True):
         stuck = unresolved_conflicts(side.nb)
         if stuck:
             shown = ", ".join(stuck[:5]) + (" ..." if len(stuck) > 5 else "")
-            reason = (f"the {label} version of {path} still holds unresolved merge conflicts "
+            reason = (f"{name} still holds unresolved merge conflicts "
                       f"(in {shown}); resolve them and commit first")
             return _refuse(base, ours, theirs, path, reason, marker_size)
     try:
         align_ids(*sides)
         result = merge_notebooks(sides[0].nb, sides[1].nb, sides[2].nb, prefer, marker_size)
+        version = _merged_version(sides)
+        merged = result.notebook
+        merged["nbformat"], merged["nbformat_minor"] = version
+        if version < (4, 5):  # ids were given only to match cells: the format has none
+            for cell in merged["cells"]:
+                cell.pop("id", None)
+        text = dumps_notebook(merged)
+        check_readable(text, f"the merge of {path}")
     except Exception as exc:  # a bug must cost a manual merge, never a side's changes
         reason = f"cellpipe failed ({type(exc).__name__}: {exc}); please report this"
         return _refuse(base, ours, theirs, path, reason, marker_size)
     status = EXIT_CONFLICT if result.conflicts else EXIT_CLEAN
     notices = [n for s in sides for n in s.notices]
     message = f"cellpipe merge {path}: {result.summary()}"
-    return MergeOutcome(dumps_notebook(result.notebook), status, message, result.conflicts,
-                        notices + result.notes)
+    return MergeOutcome(text, status, message, result.conflicts, notices + result.notes)
+
+
+def check_readable(text: str, label: str) -> None:
+    """Raise NotebookInputError unless text reads back as a notebook of the shape merged."""
+    nb = parse_notebook(text, label)
+    if nb.version >= (4, 5) and any(nb.missing_id):
+        raise NotebookInputError(f"{label} has cells without a unique id")
 
 
 def _refuse(base: str | bytes, ours: str | bytes, theirs: str | bytes, path: str,
@@ -122,8 +173,9 @@ def diff_files(old: str | bytes | None, new: str | bytes | None,
                labels: tuple[str, str] = ("a", "b")) -> FileDiff:
     """Diff two notebook file contents (None or empty: the file does not exist)."""
     try:
-        a = _load(old or "", labels[0]).nb
-        b = _load(new or "", labels[1]).nb
+        a = _load(old or "", labels[0])
+        b = _load(new or "", labels[1])
     except NotebookInputError as exc:
         return FileDiff(None, str(exc))
-    return FileDiff(diff_notebooks(a, b))
+    align_pair(a, b)
+    return FileDiff(diff_notebooks(a.nb, b.nb))
