@@ -236,3 +236,22 @@ def test_topological_order_respects_every_edge(graph):
     assert find_cycle(graph) is None
     for node in graph:
         assert all(node in descendants(graph, a) for a in ancestors(graph, node))
+
+
+def test_sinks_downstream_and_ancestor_sets():
+    from cellpipe.model import dag
+
+    graph = {"a": (), "b": ("a",), "c": ("a",), "d": ("b", "c"), "e": ()}
+    assert dag.sinks(graph) == ["d", "e"]
+    assert dag.downstream(graph, ["b"]) == {"b", "d"}
+    assert dag.downstream(graph, ["a", "e"]) == set(graph)
+    assert dag.ancestor_sets(graph, ["a", "c", "b", "d"]) == {
+        "a": set(), "c": {"a"}, "b": {"a"}, "d": {"a", "b", "c"}}
+
+
+def test_parameter_assignments_parse_once_for_every_front_end():
+    from cellpipe.model import ParameterError, parse_assignments
+
+    assert parse_assignments(["lr=0.1", " n =a=b", "s="]) == {"lr": "0.1", "n": "a=b", "s": ""}
+    with pytest.raises(ParameterError, match="'lr' must be NAME=VALUE"):
+        parse_assignments(["lr"])

@@ -10,20 +10,17 @@ import click
 import nbformat
 
 from cellpipe.cli.console import err
-from cellpipe.model import Pipeline, read_pipeline
+from cellpipe.model import Pipeline, parse_assignments, read_pipeline
 from cellpipe.model.errors import PipelineError
 from cellpipe.model.validate import check_run
 
 
 def parse_params(values: tuple[str, ...]) -> dict[str, str]:
     """`-p NAME=VALUE` options as a dict."""
-    params = {}
-    for item in values:
-        if "=" not in item:
-            raise click.BadParameter(f"{item!r} must be NAME=VALUE", param_hint="-p")
-        name, value = item.split("=", 1)
-        params[name.strip()] = value
-    return params
+    try:
+        return parse_assignments(values)
+    except PipelineError as exc:
+        raise click.BadParameter(str(exc), param_hint="-p") from None
 
 
 def load_notebook(path: str) -> tuple[nbformat.NotebookNode, Pipeline]:

@@ -152,8 +152,7 @@ def component_status(
     cycle = dag.find_cycle(graph)
     if cycle:
         bad |= set(cycle)
-    for node in list(bad):
-        bad |= dag.descendants(graph, node)
+    bad = dag.downstream(graph, bad)
     good = dag.topological_order(graph, set(graph) - bad)
     keys = compute_keys(pipeline, good, params)
     result: dict[str, dict[str, Any]] = {}

@@ -13,7 +13,7 @@ from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.engine.executor import Executor
 from cellpipe.engine.namespace import RunNamespace
 from cellpipe.engine.plan import Plan, key_inputs, plan_run
-from cellpipe.model import Pipeline
+from cellpipe.model import Pipeline, dag
 
 
 @dataclass
@@ -97,11 +97,7 @@ class PipelineRunner:
         emit = on_event or (lambda _e: None)
         target_id = plan.target
         order = [s.id for s in plan.steps]
-        # each step's ancestors, in run order, from one pass over the plan
-        graph = pipeline.graph()
-        lineage: dict[str, set[str]] = {}
-        for cid in order:
-            lineage[cid] = set().union(*([{p} | lineage[p] for p in graph[cid]] or [set()]))
+        lineage = dag.ancestor_sets(pipeline.graph(), order)  # each step's ancestors
         persist_all = pipeline.persist and disk_cache_enabled()
         for step in plan.steps:
             emit(Event(step.id, step.name, "queued", step.reason))

@@ -20,8 +20,8 @@ from cellpipe.gitnb.cells import (
     source_of,
 )
 from cellpipe.gitnb.sequence import moved_items
-from cellpipe.model import dag
-from cellpipe.model.code import names_used, normalized_code
+from cellpipe.model import Parameter, PipelineError, dag
+from cellpipe.model.code import own_key_parts
 
 
 @dataclass
@@ -125,11 +125,6 @@ class NotebookDiff:
         }
 
 
-def _code_identity(code: str) -> tuple[str, frozenset[str]]:
-    """(normalized code, names it mentions): comments and formatting do not count (DESIGN 3.3)."""
-    return normalized_code(code), names_used(code)
-
-
 def _other_metadata(cell: Mapping[str, Any]) -> dict[str, Any]:
     meta = cell.get("metadata", {})
     return {k: v for k, v in meta.items() if k not in (METADATA_KEY, CONFLICT_KEY)}
@@ -231,30 +226,32 @@ def diff_notebooks(a: Mapping[str, Any], b: Mapping[str, Any]) -> NotebookDiff:
 def _invalidated(cells_a: Mapping[str, Any], cells_b: Mapping[str, Any],
                  graph_a: Mapping[str, tuple[str, ...]], graph_b: Mapping[str, tuple[str, ...]],
                  params: list[ParameterChange]) -> list[str]:
-    """Components of b that had a cache key in a and whose key changes (DESIGN 3.3)."""
-    changed_params = {p.name for p in params}
+    """Components of b that had a cache key in a and whose key changes (DESIGN 3.3): the
+    same key parts the engine hashes (model.code.own_key_parts), parents, and descendants."""
+    values_a = {p.name: _value(p.name, p.old) for p in params}
+    values_b = {p.name: _value(p.name, p.new) for p in params}
     rekeyed: set[str] = set()
     for cid, parents in graph_b.items():
         if cid not in graph_a:
             rekeyed.add(cid)  # new: its descendants' keys change with it
             continue
-        src_a, src_b = source_of(cells_a[cid]), source_of(cells_b[cid])
-        code_a = code_b = ""
-        reads_changed: set[str] = set()
-        if src_a != src_b:  # only then can the normalized code differ
-            code_a, names_a = _code_identity(src_a)
-            code_b, names_b = _code_identity(src_b)
-            reads_changed = changed_params & (names_a | names_b)
-        elif changed_params:
-            reads_changed = changed_params & _code_identity(src_b)[1]
-        if code_a != code_b or set(parents) != set(graph_a[cid]) or reads_changed:
+        if set(parents) != set(graph_a[cid]):
             rekeyed.add(cid)
-    stale = set(rekeyed)
-    children = dag.children_of(graph_b)
-    stack = list(rekeyed)
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in stale:
-                stale.add(child)
-                stack.append(child)
+            continue
+        src_a, src_b = source_of(cells_a[cid]), source_of(cells_b[cid])
+        if src_a == src_b and not params:
+            continue  # nothing its key is made of changed (and no need to parse it)
+        # only changed parameters can make the parts differ, so compare just those
+        if own_key_parts(src_a, values_a) != own_key_parts(src_b, values_b):
+            rekeyed.add(cid)
+    stale = dag.downstream(graph_b, rekeyed)
     return [cid for cid in graph_b if cid in stale and cid in graph_a]
+
+
+def _value(name: str, written: Any) -> Any:
+    """A parameter's value as the engine sees it, from {"type", "value"} as written (None
+    when absent; what is written, when it is not a valid parameter)."""
+    try:
+        return Parameter(name, written["type"], written["value"]).value
+    except (PipelineError, KeyError, TypeError):
+        return written

@@ -10,6 +10,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from cellpipe.engine import ComponentError, RunInterrupted
 from cellpipe.kernel.session import KernelSession
+from cellpipe.model import parse_assignments
 from cellpipe.model.errors import PipelineError
 
 USAGE = """%cellpipe run NAME [--force] [--rerun-target] [-p NAME=VALUE ...] [--notebook PATH]
@@ -63,7 +64,7 @@ class CellpipeMagics(Magics):
             args = _parser().parse_args(shlex.split(line))
             if args.notebook:
                 self.session.load(args.notebook)
-            params = dict(_split_param(p) for p in args.param)
+            params = parse_assignments(args.param)
             ref = args.id or " ".join(args.name)
             if args.command in ("run", "plan") and not ref:
                 raise PipelineError(f"name the component to {args.command}\nusage:\n{USAGE}")
@@ -90,13 +91,6 @@ class CellpipeMagics(Magics):
             print(f"{info['status']:>8}  {info['name']}  ({info['reason']})")
         for problem in state["problems"]:
             print(f"problem: {problem}")
-
-
-def _split_param(text: str) -> tuple[str, str]:
-    if "=" not in text:
-        raise PipelineError(f"parameter {text!r} must be NAME=VALUE")
-    name, value = text.split("=", 1)
-    return name.strip(), value
 
 
 CellpipeMagics.cellpipe.__doc__ = USAGE

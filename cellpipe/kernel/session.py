@@ -125,12 +125,9 @@ class KernelSession:
         pipeline = self.require_pipeline()
         graph = pipeline.graph()
         if mode == "pipeline":
-            children = dag.children_of(graph)
-            return [cid for cid in graph if not children[cid]]
+            return dag.sinks(graph)
         if mode == "downstream" and ref is not None:
-            root = pipeline.find(ref).id
-            wanted = dag.descendants(graph, root) | {root}
-            return dag.topological_order(graph, wanted)
+            return dag.topological_order(graph, dag.downstream(graph, [pipeline.find(ref).id]))
         raise ValueError(f"unknown targets mode {mode!r}; use 'pipeline' or 'downstream'")
 
     def captured(self, ref: str) -> protocol.CapturedMessage:

@@ -25,7 +25,7 @@ from cellpipe.model.notebook import (
     read_pipeline,
     write_pipeline,
 )
-from cellpipe.model.pipeline import Component, Parameter, Pipeline
+from cellpipe.model.pipeline import Component, Parameter, Pipeline, parse_assignments
 from cellpipe.model.validate import check_edge, problems, validate
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "descendants",
     "find_cycle",
     "notebook_from_dict",
+    "parse_assignments",
     "pipeline_from_dict",
     "pipeline_from_notebook",
     "problems",

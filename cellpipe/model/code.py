@@ -9,7 +9,9 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 
 @lru_cache(maxsize=4096)
@@ -63,3 +65,16 @@ def names_used(code: str) -> frozenset[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
     return frozenset(names - set(dir(builtins)))
+
+
+def parameters_read(code: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters (name -> value) that code mentions."""
+    used = names_used(code)
+    return {n: v for n, v in parameters.items() if n in used}
+
+
+def own_key_parts(code: str, parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What a component's own code puts into its cache key (DESIGN 3.3): its normalized code
+    and the values of the parameters it reads. With its parents' keys, that is the whole key;
+    the engine hashes these parts and `cellpipe diff` compares them."""
+    return normalized_code(code), parameters_read(code, parameters)

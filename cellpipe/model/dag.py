@@ -43,6 +43,28 @@ def descendants(graph: Graph, node: str) -> set[str]:
     return _reach([node], children_of(graph))
 
 
+def downstream(graph: Graph, nodes: Iterable[str]) -> set[str]:
+    """nodes and every id that depends on any of them."""
+    start = set(nodes)
+    return start | _reach(start, children_of(graph))
+
+
+def sinks(graph: Graph) -> list[str]:
+    """Ids no other id has as a parent, in graph order (what "run the pipeline" runs)."""
+    children = children_of(graph)
+    return [node for node in graph if not children[node]]
+
+
+def ancestor_sets(graph: Graph, order: Sequence[str]) -> dict[str, set[str]]:
+    """For each id of order (parents before children), the ids of order it depends on."""
+    within = set(order)
+    found: dict[str, set[str]] = {}
+    for node in order:
+        found[node] = set().union(
+            *({p} | found[p] for p in graph[node] if p in within and p in found))
+    return found
+
+
 def dangling_parents(graph: Graph) -> list[tuple[str, str]]:
     """(node, parent) pairs whose parent is not in the graph, in graph order."""
     return [(node, p) for node, parents in graph.items() for p in parents if p not in graph]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -52,6 +52,17 @@ def _coerce(name: str, type_: str, value: Any) -> Any:
     raise ParameterError(
         f"parameter {name!r} has unknown type {type_!r}; use one of {', '.join(PARAMETER_TYPES)}"
     )
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """`NAME=VALUE` texts (-p options of the CLI and the magic) as name -> raw value."""
+    values = {}
+    for item in items:
+        if "=" not in item:
+            raise ParameterError(f"parameter {item!r} must be NAME=VALUE")
+        name, value = item.split("=", 1)
+        values[name.strip()] = value
+    return values
 
 
 @dataclass(frozen=True)

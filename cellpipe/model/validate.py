@@ -52,8 +52,7 @@ def check_run(pipeline: Pipeline, targets: list[str] | None) -> tuple[list[str],
     found = problems(pipeline)
     graph = pipeline.graph()
     if targets is None:
-        children = dag.children_of(graph)
-        targets = [cid for cid in pipeline.ids if not children[cid]]
+        targets = dag.sinks(graph)
         if pipeline.components and not targets:
             cycle = dag.find_cycle(graph) or []
             names = " -> ".join(pipeline.get(n).name for n in [*cycle, *cycle[:1]])

@@ -28,7 +28,13 @@ from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
 
 from cellpipe.cache import archive
-from cellpipe.model import exchange, notebook_from_dict, pipeline_from_notebook, read_notebook
+from cellpipe.model import (
+    exchange,
+    notebook_from_dict,
+    parse_assignments,
+    pipeline_from_notebook,
+    read_notebook,
+)
 from cellpipe.model.errors import PipelineError
 
 
@@ -222,13 +228,10 @@ class PipelineImportHandler(ShareHandler):
 
 
 def _parameters(raw: list[str]) -> dict[str, str]:
-    params = {}
-    for item in raw:
-        if "=" not in item:
-            raise RequestError(f"param {item!r} must be NAME=VALUE")
-        name, value = item.split("=", 1)
-        params[name.strip()] = value
-    return params
+    try:
+        return parse_assignments(raw)
+    except PipelineError as exc:
+        raise RequestError(str(exc)) from None
 
 
 class CacheExportHandler(ShareHandler):
