@@ -1,6 +1,5 @@
 """Every results store honours the ResultsStore interface; the disk format is DESIGN 3.4's."""
 
-import hashlib
 import json
 
 import pytest
@@ -14,6 +13,7 @@ from cellpipe.cache import (
     load_value,
     store_value,
 )
+from cellpipe.cache.values import fingerprint_parts
 
 
 def entry(key="k1", component="load", data=None):
@@ -55,7 +55,12 @@ def test_disk_layout_is_the_documented_one(tmp_path):
     (var,) = manifest["variables"]
     assert var["name"] == "data"
     raw = (folder / var["file"]).read_bytes()
-    assert hashlib.sha256(raw).hexdigest() == var["sha256"] and len(raw) == sum(var["sizes"])
+    # pickle data at 0, each buffer at its (64-byte aligned) offset, so a restore maps it
+    assert var["offsets"][0] == 0 and all(o % 64 == 0 for o in var["offsets"][1:])
+    assert len(raw) == var["offsets"][-1] + var["sizes"][-1]
+    parts = [raw[o:o + n] for o, n in zip(var["offsets"], var["sizes"], strict=True)]
+    assert fingerprint_parts(parts[0], parts[1:]) == var["fingerprint"]  # one hash per byte
+    assert "sha256" not in var
     assert not list((tmp_path / "tmp").iterdir())  # written in tmp/, renamed into place
     (line,) = (tmp_path / "index.jsonl").read_text().splitlines()
     assert json.loads(line) == {"component_id": "load", "scope": "/nb.ipynb", "key": "k1",

@@ -310,3 +310,63 @@ def test_history_is_per_notebook_when_ids_are_shared(tmp_path):
     assert same.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "code changed"
     same.store.gc()  # compaction keeps each notebook's history
     assert same.plan(pipe(("x = 2", "load", [])), "load").steps[0].reason == "code changed"
+
+
+# --- values of every kind: a sibling's in-place change never shows, a parent's does ----------
+# (numpy arrays above 1 MB are kept once in a memfd and mapped copy-on-write; pandas frames
+# are Copy-on-Write shallow copies; small values are copied)
+KINDS = {
+    "numpy-big": ("import numpy as np\nv = np.zeros(300_000)", "v[0] = 7", "v[0]"),
+    "numpy-small": ("import numpy as np\nv = np.zeros(4)", "v += 7", "v[0]"),
+    "pandas": ("import numpy as np, pandas as pd\nv = pd.DataFrame({'x': np.zeros(200_000), "
+               "'s': ['a'] * 200_000})", "v.loc[0, 'x'] = 7", "v.loc[0, 'x']"),
+    "pandas-str": ("import pandas as pd\nv = pd.DataFrame({'s': ['a', 'b']})",
+                   "v.loc[0, 's'] = 'z'", "7 * int(v.loc[0, 's'] == 'z')"),
+    "pandas-objects": ("import pandas as pd\nv = pd.Series([[0], [1]], dtype=object)",
+                       "v[0].append(7)", "v[0][-1]"),
+    "list": ("v = [0, 1]", "v[0] = 7", "v[0]"),
+    "dict": ("v = {'k': 0}", "v['k'] = 7", "v['k']"),
+    "class": ("class Box:\n    def __init__(self):\n        self.k = 0\nv = Box()", "v.k = 7",
+              "v.k"),
+    "nested-arrays": ("import numpy as np\nv = {'a': np.zeros(300_000), 'b': [np.zeros(3)]}",
+                      "v['a'][0] = 7\nv['b'][0][0] = 7", "v['a'][0] * v['b'][0][0] / 7"),
+}
+
+
+def kind_pipeline(kind):
+    make, mutate, read = KINDS[kind]
+    return pipe(
+        (make, "make", []),
+        (mutate, "writer", ["make"]),  # a sibling of reader, which runs after it
+        (f"seen = {read}", "reader", ["make"]),
+        (f"after = {read}", "child", ["writer"]),
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_in_place_changes_reach_descendants_only(kind, tmp_path):
+    p = kind_pipeline(kind)
+    r = runner(tmp_path)
+    assert r.run(p, "child").namespace["after"] == 7  # the parent's change is seen
+    assert r.run(p, "reader").namespace["seen"] == 0  # the sibling's is not
+    r.store.flush()
+    assert r.run(p, "child", rerun_target=True).namespace["after"] == 7
+    # a new process: everything from disk (buffers mapped from the cache files)
+    fresh = runner(tmp_path)
+    assert fresh.run(p, "reader", rerun_target=True).namespace["seen"] == 0
+    res = fresh.run(p, "child", rerun_target=True)
+    assert res.reused == ["make", "writer"] and res.namespace["after"] == 7
+    assert fresh.run(p, "reader", rerun_target=True).namespace["seen"] == 0
+
+
+@pytest.mark.parametrize("kind", ["numpy-big", "pandas", "nested-arrays"])
+def test_a_readers_change_after_a_readonly_sibling_is_still_isolated(kind):
+    """The value a read-only reader was handed without a copy stays the parent's."""
+    make, mutate, read = KINDS[kind]
+    p = pipe((make, "make", []), (f"r1 = {read}", "r1", ["make"]),
+             (mutate, "w", ["make"]), (f"r2 = {read}", "r2", ["make"]),
+             ("done = (r1, r2)", "join", ["r1", "w", "r2"]))
+    r = runner()
+    assert r.run(p, "join").namespace["done"] == (0, 0)
+    assert r.run(p, "make").namespace["v"] is not None
+    assert r.run(p, "r2", rerun_target=True).namespace["r2"] == 0

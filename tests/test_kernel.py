@@ -314,3 +314,36 @@ def test_loading_the_extension_skips_nbformat_and_its_schema_validator():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_restart_right_after_a_run_with_big_results_serves_them_from_disk(tmp_path):
+    """Runs end before their results reach disk; a kernel shutting down right away still
+    finishes the writes, so the next kernel reuses them (and maps their buffers)."""
+    from kernelutil import kernel_env
+    from nbutil import make_notebook
+
+    from cellpipe.cli.kernel_driver import PipelineKernel
+
+    log = tmp_path / "log.txt"
+
+    def logged(name, code):
+        return f"open({str(log)!r}, 'a').write({name!r} + '\\n')\n{code}"
+
+    nb = make_notebook([
+        (logged("a", "import numpy as np, pandas as pd\narr = np.arange(20_000_000.0)\n"
+                     "df = pd.DataFrame({'x': arr[:500_000], 's': ['v'] * 500_000})"), "a", []),
+        (logged("b", "arr[1] = -1.0\ndf.loc[0, 's'] = 'w'"), "b", ["a"]),
+        (logged("c", "print(arr[:3].tolist(), float(arr.sum()), df.loc[0, 's'], len(df))"),
+         "c", ["b"]),
+    ])
+    env = kernel_env(tmp_path / "cache")
+    expected = f"[0.0, -1.0, 2.0] {float(sum(range(20_000_000))) - 2.0} w 500000\n"
+    with PipelineKernel(cwd=str(tmp_path), env=env) as first:
+        first.sync(nb)
+        assert streams(first.run("c")) == expected
+    # the context manager shut the kernel down at once (160 MB still to write at that point)
+    assert executed(log) == ["a", "b", "c"]
+    with PipelineKernel(cwd=str(tmp_path), env=env) as second:
+        second.sync(nb)
+        assert streams(second.run("c", rerun_target=True)) == expected
+        assert executed(log) == ["c"]

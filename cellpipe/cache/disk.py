@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from cellpipe.cache.entry import CacheEntry
-from cellpipe.cache.values import StoredValue
+from cellpipe.cache.values import Backing, StoredValue, buffer_layout
 
 MANIFEST_FORMAT = "cellpipe.cache-entry"
 MANIFEST_VERSION = 1
@@ -83,17 +84,9 @@ class DiskStore:
             variables = []
             for i, (name, value) in enumerate(entry.variables.items()):
                 fname = f"var{i}.bin"
-                h = hashlib.sha256()
-                with open(os.path.join(tmp, fname), "wb") as f:
-                    for part in (value.data, *value.buffers):
-                        f.write(part)
-                        h.update(part)
-                variables.append({
-                    "name": name, "serializer": value.kind, "file": fname,
-                    "sizes": [len(value.data), *(len(b) for b in value.buffers)],
-                    "sha256": h.hexdigest(), "fingerprint": value.fingerprint,
-                    "type": value.type_name,
-                })
+                variables.append({"name": name, "serializer": value.serializer, "file": fname,
+                                  **_write_value(os.path.join(tmp, fname), value),
+                                  "fingerprint": value.fingerprint, "type": value.type_name})
             manifest = {
                 "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
                 "key": entry.key, "component_id": entry.component_id, "name": entry.name,
@@ -126,19 +119,11 @@ class DiskStore:
         if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
             return None
         variables: dict[str, StoredValue] = {}
-        for var in manifest["variables"]:
-            raw = (folder / var["file"]).read_bytes()
-            view = memoryview(raw)
-            sizes = var["sizes"]
-            parts, offset = [], 0
-            for size in sizes:
-                parts.append(view[offset:offset + size])
-                offset += size
-            variables[var["name"]] = StoredValue(
-                kind=var["serializer"], fingerprint=var["fingerprint"],
-                data=bytes(parts[0]), buffers=parts[1:],  # type: ignore[arg-type]
-                type_name=var.get("type", ""),
-            )
+        try:
+            for var in manifest["variables"]:
+                variables[var["name"]] = _read_value(folder / var["file"], var)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged entry is no entry: it is computed again
         return CacheEntry(
             key=manifest["key"], component_id=manifest["component_id"], name=manifest["name"],
             parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
@@ -170,6 +155,50 @@ class DiskStore:
         """Remove every entry and every unfinished write."""
         shutil.rmtree(self.root / "entries", ignore_errors=True)
         self.remove_unfinished()
+
+
+def _write_value(path: str, value: StoredValue) -> dict[str, Any]:
+    """Write a value's pickle data, then its buffers at aligned offsets (so a restore can
+    map them in place); return the manifest fields that describe the file."""
+    data, buffers = value.parts()
+    sizes = [len(data)]
+    offsets = [0]
+    with open(path, "wb") as f:
+        f.write(data)
+        pos = len(data)
+        for buf in buffers:
+            if isinstance(buf, Backing):  # a memfd: copied by the kernel, never mapped here
+                start = buffer_layout(pos, [0])[0][0]
+                f.flush()
+                buf.copy_into(f.fileno(), start)
+                offsets.extend(start + o for o in buf.offsets)
+                sizes.extend(buf.sizes)
+                pos = start + buf.size
+                f.seek(pos)
+                continue
+            view = memoryview(buf).cast("B")
+            start = buffer_layout(pos, [view.nbytes])[0][0]
+            f.write(b"\0" * (start - pos))
+            f.write(view)
+            offsets.append(start)
+            sizes.append(view.nbytes)
+            pos = start + view.nbytes
+    return {"sizes": sizes, "offsets": offsets}
+
+
+def _read_value(path: Path, var: dict[str, Any]) -> StoredValue:
+    """A value from its file: the pickle data read, the buffers left in the file, to be
+    mapped (copy-on-write) by each consumer."""
+    sizes: list[int] = var["sizes"]
+    offsets: list[int] = var.get("offsets") or [sum(sizes[:i]) for i in range(len(sizes))]
+    with open(path, "rb") as f:
+        data = f.read(sizes[0])
+        end = os.fstat(f.fileno()).st_size
+    if len(data) != sizes[0] or (len(sizes) > 1 and offsets[-1] + sizes[-1] > end):
+        raise ValueError(f"{path} is shorter than its manifest says")
+    backing = Backing(str(path), end, offsets[1:], sizes[1:]) if len(sizes) > 1 else None
+    return StoredValue(kind=var["serializer"], fingerprint=var["fingerprint"], data=data,
+                       type_name=var.get("type", ""), backing=backing)
 
 
 def safe_name(name: str) -> str:

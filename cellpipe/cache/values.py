@@ -1,9 +1,12 @@
 """One variable of a cache entry: how it is kept, copied for a consumer, and fingerprinted.
 
-Mutable objects are kept as pickle protocol 5 (cloudpickle) with out-of-band buffers, so a
-consumer gets its own copy with one memcpy per buffer; immutables and modules are shared;
-functions defined in the pipeline are re-bound to the consumer's namespace; objects that
-cannot be pickled are shared by reference and make the entry not cacheable.
+Mutable objects are kept as pickle protocol 5 (cloudpickle) with out-of-band buffers. Big
+buffers are copied once, into a memfd, and each consumer maps that memfd copy-on-write:
+readers cost no copy, a writer's pages become its own. pandas objects (Copy-on-Write in
+pandas 3) are kept as shallow copies and pickled only when written to disk. Immutables and
+modules are shared; functions defined in the pipeline are re-bound to the consumer's
+namespace; objects that cannot be pickled are shared by reference and make the entry not
+cacheable.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import os
 import pickle
 import types
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
@@ -31,26 +33,204 @@ def _is_immutable(obj: Any, depth: int = 0) -> bool:
     return False
 
 
-@dataclass
+class Backing:
+    """Out-of-band buffers of one value kept once, in a file: a memfd (memory) or a cache
+    file on disk. Consumers map it privately: reading costs no copy, and the pages a
+    consumer writes become its own (copy-on-write), so no write reaches the stored value."""
+
+    def __init__(self, source: int | str, size: int, offsets: list[int],
+                 sizes: list[int]) -> None:
+        self.source = source  # an open memfd (owned) or a file path
+        self.size = size
+        self.offsets = offsets
+        self.sizes = sizes
+
+    @classmethod
+    def in_memory(cls, parts: list[memoryview]) -> Backing:
+        """One copy of parts in a new memfd (written with pwrite: never mapped here)."""
+        offsets, size = buffer_layout(0, [p.nbytes for p in parts])
+        fd = os.memfd_create("cellpipe-value", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+            jobs = [(fd, part, off) for part, off in zip(parts, offsets, strict=True)]
+            if sum(p.nbytes for p in parts) > _CHUNK and (os.cpu_count() or 1) > 1:
+                list(_pool().map(_pwrite_job, _chunked(jobs)))
+            else:
+                for job in jobs:
+                    _pwrite_job(job)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd, size, offsets, [p.nbytes for p in parts])
+
+    @property
+    def in_memory_bytes(self) -> int:
+        return self.size if isinstance(self.source, int) else 0
+
+    def views(self, private: bool = True) -> list[memoryview]:
+        """The buffers, mapped: private (copy-on-write, writable) or shared read-only."""
+        if self.size == 0:
+            return [memoryview(b"") for _ in self.sizes]
+        if private:
+            flags, prot = mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE
+        else:
+            flags, prot = mmap.MAP_SHARED, mmap.PROT_READ
+        if isinstance(self.source, int):
+            mapping = mmap.mmap(self.source, self.size, flags=flags, prot=prot)
+        else:
+            with open(self.source, "rb") as f:
+                mapping = mmap.mmap(f.fileno(), self.size, flags=flags, prot=prot)
+        whole = memoryview(mapping)
+        return [whole[o:o + n] for o, n in zip(self.offsets, self.sizes, strict=True)]
+
+    def copy_into(self, out_fd: int, out_offset: int) -> None:
+        """Copy the whole layout into out_fd at out_offset, by the kernel (sendfile): the
+        bytes are never mapped into this process."""
+        assert isinstance(self.source, int)
+        os.lseek(out_fd, out_offset, os.SEEK_SET)
+        done = 0
+        try:
+            while done < self.size:
+                n = os.sendfile(out_fd, self.source, done, min(self.size - done, 1 << 30))
+                if n == 0:
+                    break
+                done += n
+        except OSError:
+            os.lseek(out_fd, out_offset + done, os.SEEK_SET)
+        chunk = bytearray(min(_CHUNK, max(self.size - done, 0)))
+        while done < self.size:  # no sendfile here: through one reused buffer
+            n = os.preadv(self.source, [memoryview(chunk)[: self.size - done]], done)
+            if n == 0:
+                raise OSError(f"short copy of a cached value ({done} of {self.size} bytes)")
+            os.write(out_fd, memoryview(chunk)[:n])
+            done += n
+
+    def __del__(self) -> None:
+        if isinstance(self.source, int):
+            try:
+                os.close(self.source)
+            except OSError:
+                pass
+            self.source = -1
+
+
+_ALIGN = 64  # buffers start at this alignment (numpy and SIMD friendly)
+
+
+def buffer_layout(start: int, sizes: list[int]) -> tuple[list[int], int]:
+    """Aligned offsets for parts of these sizes from start; and the end."""
+    offsets, pos = [], start
+    for n in sizes:
+        pos = -(-pos // _ALIGN) * _ALIGN
+        offsets.append(pos)
+        pos += n
+    return offsets, pos
+
+
+def _chunked(jobs: list[tuple[int, memoryview, int]]) -> list[tuple[int, memoryview, int]]:
+    out = []
+    for fd, part, off in jobs:
+        for i in range(0, part.nbytes, _CHUNK):
+            out.append((fd, part[i:i + _CHUNK], off + i))
+    return out
+
+
+def _pwrite_job(job: tuple[int, memoryview, int]) -> None:
+    fd, part, off = job
+    view = part.cast("B") if part.format != "B" or part.ndim != 1 else part
+    while view.nbytes:
+        n = os.pwrite(fd, view, off)
+        view, off = view[n:], off + n
+
+
 class StoredValue:
     """A variable as kept in a cache entry.
 
     kind: 'immutable' (value shared), 'module' (module name), 'function' (a function bound to
-    the run namespace, re-bound on load), 'pickle' (data + buffers, copied on load) or
-    'shared' (unpicklable: the live object, shared by reference, never persisted).
+    the run namespace, re-bound on load), 'pickle' (data + buffers, each consumer gets its
+    own object), 'frame' (a pandas object without Python-object columns, kept as a
+    Copy-on-Write shallow copy; pickled only when written) or 'shared' (unpicklable: the
+    live object, shared by reference, never persisted).
+
+    Buffers live in `buffers` (small values), or once in `backing` (big ones).
     """
 
-    kind: str
-    fingerprint: str | None
-    value: Any = None
-    data: bytes = b""
-    buffers: list[bytes] = field(default_factory=list)
-    type_name: str = ""
-    reason: str = ""
+    def __init__(self, kind: str, fingerprint: str | None, value: Any = None,
+                 data: bytes = b"", buffers: list[Any] | None = None, type_name: str = "",
+                 reason: str = "", backing: Backing | None = None) -> None:
+        self.kind = kind
+        self._fingerprint = fingerprint
+        self.value = value
+        self._data = data
+        self._buffers = list(buffers) if buffers is not None else None
+        self.type_name = type_name
+        self.reason = reason
+        self.backing = backing
+
+    def __repr__(self) -> str:
+        return f"StoredValue({self.kind!r}, {self.type_name!r}, {self.nbytes} bytes)"
+
+    @property
+    def serializer(self) -> str:
+        """How the value is written: a frame is a pickle on disk."""
+        return "pickle" if self.kind == "frame" else self.kind
+
+    def parts(self) -> tuple[bytes, list[Any]]:
+        """(pickle data, buffers) to write this value out: buffers are bytes-likes, or the
+        Backing itself (copy it with Backing.copy_into)."""
+        if self.kind == "frame":
+            data, pbuffers = pickle_parts(self.value)
+            if self._fingerprint is None:
+                self._fingerprint = fingerprint_parts(data, pbuffers)
+            return data, [b.raw() for b in pbuffers]
+        if self.backing is not None:
+            return self._data, [self.backing]
+        return self._data, list(self._buffers or [])
+
+    @property
+    def fingerprint(self) -> str | None:
+        if self._fingerprint is None and self.kind == "frame":
+            self.parts()
+        return self._fingerprint
+
+    @fingerprint.setter
+    def fingerprint(self, value: str | None) -> None:
+        self._fingerprint = value
+
+    @property
+    def data(self) -> bytes:
+        return self.parts()[0] if self.kind == "frame" else self._data
+
+    @data.setter
+    def data(self, value: bytes) -> None:
+        self._data = value
+
+    @property
+    def buffers(self) -> list[Any]:
+        """The out-of-band buffers as bytes-likes (big ones mapped read-only)."""
+        if self.kind == "frame":
+            return self.parts()[1]
+        if self.backing is not None:
+            return self.backing.views(private=False)
+        return list(self._buffers or [])
+
+    @buffers.setter
+    def buffers(self, value: list[Any]) -> None:
+        self._buffers = list(value)
+        self.backing = None
 
     @property
     def nbytes(self) -> int:
-        return len(self.data) + sum(len(b) for b in self.buffers)
+        """Bytes this value holds in memory (a file on disk counts nothing; a frame counts
+        its arrays, which it shares with the run until one of them is written)."""
+        if self.kind == "frame":
+            try:
+                return int(self.value.memory_usage(deep=False, index=True).sum()) \
+                    if hasattr(self.value, "columns") else int(self.value.nbytes)
+            except Exception:  # noqa: BLE001 - an estimate only
+                return 0
+        held = len(self._data) + sum(memoryview(b).nbytes for b in self._buffers or [])
+        return held + (self.backing.in_memory_bytes if self.backing is not None else 0)
 
     @property
     def persistable(self) -> bool:
@@ -146,6 +326,103 @@ def _is_function_of(obj: Any, namespace: dict[str, Any] | None) -> bool:
     )
 
 
+_SHARE_MIN = 1 << 20  # buffers of a value totalling this much are kept once, in a memfd
+_HAVE_MEMFD = hasattr(os, "memfd_create") and hasattr(os, "sendfile")
+
+
+def _cow_frame(obj: Any) -> bool:
+    """Whether obj is a pandas DataFrame/Series that Copy-on-Write protects whole: pandas
+    >= 3 (CoW always on) and no numpy object column (whose elements could be mutable)."""
+    module = type(obj).__module__
+    if not module.startswith("pandas.") or _PANDAS_COW is False:
+        return False
+    import pandas as pd
+
+    if type(obj) not in (pd.DataFrame, pd.Series):
+        return False
+    if not _pandas_cow():
+        return False
+    try:
+        import numpy as np
+
+        # numpy object blocks may hold mutable objects; extension arrays (strings...) do not
+        return not any(isinstance(b.values, np.ndarray) and b.values.dtype.hasobject
+                       for b in obj._mgr.blocks)
+    except Exception:  # noqa: BLE001 - pandas internals moved: take the general path
+        return False
+
+
+_PANDAS_COW: bool | None = None
+
+
+def _pandas_cow() -> bool:
+    global _PANDAS_COW
+    if _PANDAS_COW is None:
+        import pandas as pd
+
+        _PANDAS_COW = int(pd.__version__.split(".")[0]) >= 3
+    return _PANDAS_COW
+
+
+class FrameWatch:
+    """What a pandas object looked like when it entered a namespace: its block arrays and
+    axes (kept alive, so identity means sameness), names and attrs. Copy-on-Write replaces a
+    shared array on any write, and the shallow copy held here makes every array shared."""
+
+    def __init__(self, obj: Any) -> None:
+        self.ref = obj.copy(deep=False)  # shares every array with obj: a write copies first
+        self.state = _frame_state(obj)
+
+    def unchanged(self, obj: Any) -> bool:
+        try:
+            now = _frame_state(obj)
+        except Exception:  # noqa: BLE001
+            return False
+        if len(now) != len(self.state):
+            return False
+        for a, b in zip(now, self.state, strict=True):
+            if isinstance(a, tuple):
+                if len(a) != len(b) or any(x is not y for x, y in zip(a, b, strict=True)):
+                    return False
+            else:
+                try:
+                    if bool(a != b):
+                        return False
+                except Exception:  # noqa: BLE001 - attrs that do not compare
+                    return False
+        return True
+
+
+def _frame_state(obj: Any) -> tuple[Any, ...]:
+    mgr = obj._mgr
+    arrays = tuple(b.values for b in mgr.blocks)
+    axes = tuple(obj.axes)
+    names = tuple(tuple(ax.names) for ax in axes)
+    name = getattr(obj, "name", None) if not hasattr(obj, "columns") else None
+    return (arrays, axes, (mgr,), repr(names), repr(name), dict(obj.attrs),
+            obj.flags.allows_duplicate_labels)
+
+
+def watch(obj: Any, namespace: dict[str, Any] | None = None,
+          stored: StoredValue | None = None) -> Any:
+    """A token to tell later whether obj changed (see changed()): for a pandas object a
+    FrameWatch (no hashing), else a content fingerprint (stored's, when obj was just
+    loaded from it)."""
+    if _cow_frame(obj):
+        return FrameWatch(obj)
+    if stored is not None and stored.kind != "frame":
+        return stored.fingerprint
+    return fingerprint(obj, namespace)
+
+
+def changed(obj: Any, token: Any, namespace: dict[str, Any] | None = None) -> bool:
+    """Whether obj differs from what watch() saw (unpicklable objects always count)."""
+    if isinstance(token, FrameWatch):
+        return not token.unchanged(obj)
+    fp = fingerprint(obj, namespace)
+    return fp is None or fp != token
+
+
 def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
     """Snapshot obj (bound to name in namespace) so later mutations cannot reach the copy."""
     tname = _type_name(obj)
@@ -170,6 +447,9 @@ def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
                                reason=f"{name!r} ({tname}) cannot be pickled: {exc}")
         return StoredValue("function", "function:" + str(id(obj.__code__)), value=obj,
                            data=data, type_name=tname)
+    if _cow_frame(obj):
+        # Copy-on-Write: the snapshot shares the arrays; a later write copies them first
+        return StoredValue("frame", None, value=obj.copy(deep=False), type_name=tname)
     try:
         data, pbuffers = pickle_parts(obj)
     except Exception as exc:
@@ -179,10 +459,17 @@ def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
             "it is shared by reference and the result is not cached",
         )
     fp = fingerprint_parts(data, pbuffers)
-    buffers = [fresh_copy(b.raw()) for b in pbuffers]  # the one copy that protects the entry
-    for b in pbuffers:
-        b.release()
-    return StoredValue("pickle", fp, data=data, buffers=buffers, type_name=tname)
+    raws = [b.raw() for b in pbuffers]
+    try:
+        if _HAVE_MEMFD and sum(r.nbytes for r in raws) >= _SHARE_MIN:
+            # the one copy that protects the entry; consumers map it copy-on-write
+            return StoredValue("pickle", fp, data=data, type_name=tname,
+                               backing=Backing.in_memory(raws))
+        return StoredValue("pickle", fp, data=data, buffers=[bytes(r) for r in raws],
+                           type_name=tname)
+    finally:
+        for b in pbuffers:
+            b.release()
 
 
 def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
@@ -214,7 +501,8 @@ def rebind_function(func: types.FunctionType, namespace: dict[str, Any],
 
 def load_value(stored: StoredValue, namespace: dict[str, Any],
                source_file: str | None = None) -> Any:
-    """A value for a consumer's namespace: its own copy where mutation could leak.
+    """A value for a consumer's namespace, where no write can reach the stored value: big
+    buffers mapped copy-on-write, frames as Copy-on-Write shallow copies, small ones copied.
 
     source_file: where the producing component's code was compiled (for its functions)."""
     if stored.kind in ("immutable", "shared"):
@@ -228,6 +516,10 @@ def load_value(stored: StoredValue, namespace: dict[str, Any],
     if stored.kind == "function":
         func = stored.value if stored.value is not None else pickle.loads(stored.data)
         return rebind_function(func, namespace, source_file)
+    if stored.kind == "frame":
+        return stored.value.copy(deep=False)  # Copy-on-Write: no data copied
+    if stored.backing is not None:
+        return pickle.loads(stored.data, buffers=stored.backing.views(private=True))
     copies = [fresh_copy(memoryview(b)) for b in stored.buffers]
     return pickle.loads(stored.data, buffers=copies)
 

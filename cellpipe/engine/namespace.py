@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cellpipe.cache import CacheEntry, StoredValue, load_value, store_value
-from cellpipe.cache.values import fingerprint
+from cellpipe.cache.values import changed, watch
 
 # IPython's own bookkeeping names (output cache, input history, shell exit code)
 _IPYTHON_NAMES = re.compile(r"^(_|__|___|_\d+|_i|_ii|_iii|_i\d+|_oh|_ih|_dh|In|Out|_exit_code)$")
@@ -35,16 +35,18 @@ class RunNamespace:
     def reset(self) -> None:
         self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.ns.update(self.parameters)
-        self.fingerprints: dict[str, str | None] = {
-            name: fingerprint(value) for name, value in self.parameters.items()
+        # name -> what its value looked like when it entered (values.watch)
+        self.fingerprints: dict[str, Any] = {
+            name: watch(value) for name, value in self.parameters.items()
         }
         self.applied: list[str] = []
 
     def apply(self, entry: CacheEntry) -> None:
         """Bring a component's stored changes in (consumers get their own copies)."""
         for name, stored in entry.variables.items():
-            self.ns[name] = load_value(stored, self.ns, entry.source_file)
-            self.fingerprints[name] = stored.fingerprint
+            value = load_value(stored, self.ns, entry.source_file)
+            self.ns[name] = value
+            self.fingerprints[name] = watch(value, self.ns, stored)
         for name in entry.deleted:
             self.ns.pop(name, None)
             self.fingerprints.pop(name, None)
@@ -72,24 +74,24 @@ class RunNamespace:
         self, before: dict[str, Any], mentioned: Iterable[str]
     ) -> tuple[dict[str, StoredValue], list[str]]:
         """Snapshot what the component just run changed: (name -> stored value, deleted)."""
-        changed: dict[str, StoredValue] = {}
+        stored_now: dict[str, StoredValue] = {}
         for name, value in self.ns.items():
             if _is_internal(name):
                 continue
             if name not in before or before[name] is not value:
-                changed[name] = store_value(name, value, self.ns)
+                stored_now[name] = store_value(name, value, self.ns)
         deleted = [n for n in before if n not in self.ns and not _is_internal(n)]
         for name in self.reachable(mentioned):
-            if name in changed or _is_internal(name):
+            if name in stored_now or _is_internal(name):
                 continue
-            fp = fingerprint(self.ns[name], self.ns)
-            if fp is None or fp != self.fingerprints.get(name):
-                changed[name] = store_value(name, self.ns[name], self.ns)
-        for name, stored in changed.items():
-            self.fingerprints[name] = stored.fingerprint
+            if name not in self.fingerprints or changed(self.ns[name],
+                                                        self.fingerprints[name], self.ns):
+                stored_now[name] = store_value(name, self.ns[name], self.ns)
+        for name, stored in stored_now.items():
+            self.fingerprints[name] = watch(self.ns[name], self.ns, stored)
         for name in deleted:
             self.fingerprints.pop(name, None)
-        return changed, deleted
+        return stored_now, deleted
 
     def user_items(self) -> dict[str, Any]:
         """The bindings a user would see (no interpreter internals)."""

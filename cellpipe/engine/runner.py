@@ -130,6 +130,7 @@ class PipelineRunner:
                 raise self._error_for(outcome.error, comp.name, pipeline.get(target_id).name,
                                       is_target)
             variables, deleted = live.changes(before, cachekey.names_used(comp.code))
+            before = {}  # no reference to values the namespace has let go of
             entry = CacheEntry(
                 key=step.key, component_id=step.id, name=comp.name,
                 parent_keys=[plan.keys[p] for p in comp.parents], variables=variables,

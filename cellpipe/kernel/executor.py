@@ -73,8 +73,21 @@ class IPythonExecutor:
         point it at the component's namespace while its code runs."""
         shell = self.shell
         saved = shell.user_module, shell.user_ns
-        shell.user_module, shell.user_ns = shell.prepare_user_module(user_ns=namespace)
+        module, shell.user_ns = shell.prepare_user_module(user_ns=namespace)
+        shell.user_module = module
         try:
             yield
         finally:
             shell.user_module, shell.user_ns = saved
+            _forget_namespace(module)
+
+
+def _forget_namespace(module: Any) -> None:
+    """IPython makes a module class per namespace whose closure holds the namespace; classes
+    sit in reference cycles, so only a garbage collection would free that namespace (and the
+    run's values, big arrays included). Point the closure at an empty dict instead."""
+    prop = type(module).__dict__.get("__dict__")
+    fget = getattr(prop, "fget", None)
+    for cell in getattr(fget, "__closure__", None) or ():
+        if isinstance(cell.cell_contents, dict):
+            cell.cell_contents = {}

@@ -189,9 +189,9 @@ class KernelSession:
             result = self.runner.run(pipeline, target.id, parameters, force=force,
                                      rerun_target=rerun_target, on_event=on_event)
             status = "ok"
-            # the run ends once its results are on disk: a kernel restart right after a
-            # run must not lose them
-            result.warnings.extend(self.store.flush())
+            # the run ends once its results are in memory; they reach disk in the background
+            # and a kernel shutting down (or restarting) finishes those writes first (atexit)
+            result.warnings.extend(self.store.take_write_errors())
             notices = result.warnings
         except ComponentError as error:
             self._hint_missing_name(error)
