@@ -94,6 +94,9 @@ class PipelineKernel:
         km = getattr(self, "km", None)
         if km is not None and km.has_kernel:
             # graceful, so the kernel finishes its background cache writes (atexit)
+            # cache writes run after each run, in the background: give them time to finish
+            # (jupyter_client kills a kernel that has not exited after shutdown_wait_time)
+            km.shutdown_wait_time = max(km.shutdown_wait_time, 300.0)
             km.shutdown_kernel(now=False)
 
     def interrupt(self) -> None:
