@@ -70,29 +70,23 @@ class PipelineRunner:
         on_event: EventSink | None = None,
         materialize: bool = True,
     ) -> RunResult:
-        """Run target (name or id). Raises ComponentError (user frames only) or
+        """Plan target (name or id), then run that plan (see run_plan)."""
+        plan = self.plan(pipeline, target, parameters, force=force, rerun_target=rerun_target)
+        return self.run_plan(pipeline, plan, on_event=on_event, materialize=materialize)
+
+    def run_plan(self, pipeline: Pipeline, plan: Plan, *, on_event: EventSink | None = None,
+                 materialize: bool = True) -> RunResult:
+        """Run a plan made by plan(). Raises ComponentError (user frames only) or
         RunInterrupted; components finished before either keep their results."""
         try:
-            return self._run(pipeline, target, parameters, force=force,
-                             rerun_target=rerun_target, on_event=on_event,
-                             materialize=materialize)
+            return self._run(pipeline, plan, on_event=on_event, materialize=materialize)
         finally:
             self.store.pin(())  # lets memory trim to its limit
             self.store.start_writes()  # disk writes begin once the run is over
 
-    def _run(
-        self,
-        pipeline: Pipeline,
-        target: str,
-        parameters: Mapping[str, Any] | None,
-        *,
-        force: bool,
-        rerun_target: bool,
-        on_event: EventSink | None,
-        materialize: bool,
-    ) -> RunResult:
+    def _run(self, pipeline: Pipeline, plan: Plan, *, on_event: EventSink | None,
+             materialize: bool) -> RunResult:
         started = time.perf_counter()
-        plan = self.plan(pipeline, target, parameters, force=force, rerun_target=rerun_target)
         self.store.pin(plan.keys.values())
         emit = on_event or (lambda _e: None)
         target_id = plan.target

@@ -186,8 +186,7 @@ class KernelSession:
         self.run_keys.update(plan.keys)
         notices: list[str] = []
         try:
-            result = self.runner.run(pipeline, target.id, parameters, force=force,
-                                     rerun_target=rerun_target, on_event=on_event)
+            result = self.runner.run_plan(pipeline, plan, on_event=on_event)
             status = "ok"
             # the run ends once its results are in memory; they reach disk in the background
             # and a kernel shutting down (or restarting) finishes those writes first (atexit)
