@@ -1,4 +1,4 @@
-"""Engine benchmarks (issue 2): overhead per component, cache hits, passing big arrays.
+"""Engine benchmarks: overhead per component, cache hits, passing big arrays.
 
 Prints figures and ratios against baselines measured in the same run:
     python benchmarks/bench_engine.py [--quick]
