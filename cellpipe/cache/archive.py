@@ -168,12 +168,15 @@ class Selection:
 
 def open_store(notebook: str | Path | None = None) -> CacheStore:
     """The user's cache ($CELLPIPE_CACHE_DIR or the platform cache dir), scoped to notebook."""
-    return CacheStore(default_cache_dir(), notebook=scope_of(notebook))
+    return CacheStore(default_cache_dir(), notebook=notebook_scope(notebook))
 
 
-def scope_of(notebook: str | Path | None) -> str:
+def notebook_scope(notebook: str | Path | None) -> str:
     """The run-history scope of a notebook: its resolved path ('' for none)."""
     return str(Path(notebook).resolve()) if notebook is not None else ""
+
+
+scope_of = notebook_scope  # its earlier name, kept until every caller moves
 
 
 def current_entries(pipeline: Any, store: CacheStore, parameters: Mapping[str, Any],

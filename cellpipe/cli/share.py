@@ -202,7 +202,7 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
             summary = archive.import_archive(
                 Path(archive_path), store, dry_run=dry_run, confirm=confirm, limits=limits,
                 usage=usage, verify_key=archive.configured_key(), progress=progress,
-                scope=archive.scope_of(notebook),
+                scope=archive.notebook_scope(notebook),
             )
     except archive.ArchiveError as exc:
         raise click.ClickException(str(exc)) from None

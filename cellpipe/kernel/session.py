@@ -58,7 +58,7 @@ class KernelSession:
         # per component: the key of its latest run in this kernel, and what a failed run
         # showed (its prints, then its error) under that key
         self.run_keys: dict[str, str] = {}
-        self.failed_outputs: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
+        self.outputs_of_failed_runs: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
 
     @property
     def store(self) -> CacheStore:
@@ -138,7 +138,7 @@ class KernelSession:
         if key is None:
             previous = self.store.previous(comp.id)
             key = previous[0] if previous else None
-        failed = self.failed_outputs.get(comp.id)
+        failed = self.outputs_of_failed_runs.get(comp.id)
         if key is not None and failed is not None and failed[0] == key:
             return {"op": "captured", "id": comp.id, "outputs": failed[2], "run_of": failed[1],
                     "cached_at": None, "failed": True}
@@ -194,7 +194,7 @@ class KernelSession:
             notices = result.warnings
         except ComponentError as error:
             self._hint_missing_name(error)
-            self.failed_outputs[error.component_id] = (
+            self.outputs_of_failed_runs[error.component_id] = (
                 plan.keys[error.component_id], target.name,
                 [*error.outputs, error.error_output()])
             raise

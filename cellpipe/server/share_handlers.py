@@ -348,7 +348,7 @@ class CacheImportHandler(ShareHandler):
 
         summary = archive.import_archive(
             source, store, dry_run=dry_run, confirm=confirm, usage=usage,
-            verify_key=archive.configured_key(), scope=archive.scope_of(notebook),
+            verify_key=archive.configured_key(), scope=archive.notebook_scope(notebook),
         )
         if not dry_run:
             source.unlink(missing_ok=True)
