@@ -291,10 +291,12 @@ def test_memory_keeps_two_versions_per_component_and_respects_its_limit():
     r = PipelineRunner(small, PythonExecutor())
     chain = pipe(("a = bytearray(2_000_000)", "a", []), ("b = bytearray(2_000_000)", "b", ["a"]),
                  ("c = len(a) + len(b)", "c", ["b"]))
-    assert r.run(chain, "c").namespace["c"] == 4_000_000  # pinned during the run
-    assert small.memory_bytes <= 3_000_000  # trimmed once the run is over
-    again = r.run(chain, "c")  # 'a' was the oldest: computed again, the rest reused
-    assert again.executed == ["a"] and again.namespace["c"] == 4_000_000
+    first = r.run(chain, "c")
+    assert first.namespace["c"] == 4_000_000
+    assert small.memory_bytes <= 3_000_000  # 'a' went to disk when 'b' came in
+    assert any("memory limit" in w and "1 result(s)" in w for w in first.warnings)
+    again = r.run(chain, "c")  # nothing computed again: 'a' is read back from the spill
+    assert again.executed == [] and again.namespace["c"] == 4_000_000
 
 
 def test_history_is_per_notebook_when_ids_are_shared(tmp_path):
@@ -370,3 +372,28 @@ def test_a_readers_change_after_a_readonly_sibling_is_still_isolated(kind):
     assert r.run(p, "join").namespace["done"] == (0, 0)
     assert r.run(p, "make").namespace["v"] is not None
     assert r.run(p, "r2", rerun_target=True).namespace["r2"] == 0
+
+
+@pytest.mark.parametrize("disk", [True, False])
+def test_a_small_memory_limit_spills_and_gives_the_same_results(tmp_path, disk):
+    """Results the run still needs go to disk when over CELLPIPE_MEMORY_LIMIT and come back
+    when needed; a sibling's in-place change still never shows."""
+    cells = [("import numpy as np\na0 = np.full(500_000, 1.0)\nd = {'k': [0]}", "c0", [])]
+    cells += [(f"a{i} = a{i - 1} + 1.0", f"c{i}", [f"c{i - 1}"]) for i in range(1, 6)]
+    cells += [("a0[0] = -5.0\nd['k'].append(1)", "w", ["c5"]),
+              ("seen = (float(a0[0]), d['k'], float(sum(a.sum() for a in "
+               "(a0, a1, a2, a3, a4, a5))))", "r", ["c5"]),
+              ("both = (seen, float(a0[0]), d['k'])", "join", ["w", "r"])]
+    p = pipe(*cells)
+    values = PipelineRunner(CacheStore(tmp_path if disk else None), PythonExecutor())
+    expected = values.run(p, "join").namespace["both"]
+    assert expected == ((1.0, [0], 500_000.0 * 21), -5.0, [0, 1])
+    small = CacheStore(tmp_path / "small" if disk else None, memory_limit=6_000_000)
+    r = PipelineRunner(small, PythonExecutor())
+    res = r.run(p, "join")  # 8 results of 4 MB under a 6 MB limit
+    assert res.namespace["both"] == expected
+    assert any("memory limit" in w for w in res.warnings)
+    assert small.memory_bytes <= 6_000_000 + 4_000_000 + 64_000
+    again = r.run(p, "join", rerun_target=True)
+    assert again.executed == ["join"] and again.namespace["both"] == expected
+    assert r.run(p, "r", rerun_target=True).namespace["seen"] == expected[0]

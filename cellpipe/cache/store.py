@@ -34,6 +34,12 @@ class CacheStore:
         self._history = RunHistory(root, scope=notebook)
         self._writer = BackgroundWriter(self._persist)
         self._pending: list[CacheEntry] = []
+        self._spill: DiskStore | None = None  # for results not meant for the disk cache
+        self._spilled: list[int] = []  # bytes of each result the limit sent to disk
+
+    @property
+    def memory_limit(self) -> int:
+        return self._memory.limit
 
     @property
     def root(self) -> Path | None:
@@ -48,10 +54,12 @@ class CacheStore:
     def get(self, key: str) -> CacheEntry | None:
         """The entry for key (loaded from disk into memory if needed), or None."""
         entry = self._memory.get(key)
-        if entry is None and self.disk is not None:
-            entry = self.disk.get(key)
-            if entry is not None:
-                self._memory.put(entry)
+        if entry is None:
+            for disk in (self.disk, self._spill):
+                entry = disk.get(key) if disk is not None else None
+                if entry is not None:  # buffers stay in the file (mapped when used)
+                    self._memory.put(entry)
+                    break
         return entry
 
     def has(self, key: str) -> bool:
@@ -59,7 +67,7 @@ class CacheStore:
         return self._memory.has(key) or self.has_on_disk(key)
 
     def has_on_disk(self, key: str) -> bool:
-        return self.disk is not None and self.disk.has(key)
+        return any(d is not None and d.has(key) for d in (self.disk, self._spill))
 
     def not_cacheable_reason(self, key: str) -> str | None:
         entry = self._memory.get(key)
@@ -78,10 +86,60 @@ class CacheStore:
     def put(self, entry: CacheEntry, persist: bool = True) -> None:
         """Keep entry in memory and, if persist and cacheable, write it to disk after the run."""
         entry.scope = self._history.scope
+        keep = persist and self.disk is not None and entry.cacheable
+        if keep:
+            self._pending.append(entry)
         self._memory.put(entry)
         self._history.record(entry.component_id, entry.key, entry.inputs)
-        if persist and self.disk is not None and entry.cacheable:
-            self._pending.append(entry)
+        self._respect_limit()
+
+    def _respect_limit(self) -> None:
+        """Over the memory limit, results the run still needs (pinned) go to disk now, oldest
+        first, and are read back (mapped) from there when needed: memory stays under the
+        limit plus the value being stored."""
+        if self._memory.nbytes <= self._memory.limit:
+            return
+        for entry in self._memory.entries():
+            if self._memory.nbytes <= self._memory.limit:
+                return
+            if not entry.cacheable:
+                continue  # holds an object that cannot be pickled: it stays
+            if not self.has_on_disk(entry.key):
+                before = entry.nbytes
+                pending = [i for i, e in enumerate(self._pending) if e is entry]
+                try:
+                    if pending:  # its disk write, done now instead of after the run
+                        del self._pending[pending[0]]
+                        self._persist(entry)
+                    else:
+                        self._spill_store().write(entry)
+                except OSError as exc:
+                    self._writer.report(f"cache entry for {entry.name!r} could not be spilled "
+                                        f"to disk under the memory limit: {exc}")
+                    continue
+                self._spilled.append(before)
+            self._memory.remove(entry.key)
+
+    def _spill_store(self) -> DiskStore:
+        if self._spill is None:
+            import atexit
+            import shutil
+            import tempfile
+
+            root = tempfile.mkdtemp(prefix="cellpipe-spill-")
+            atexit.register(shutil.rmtree, root, True)
+            self._spill = DiskStore(Path(root))
+        return self._spill
+
+    def take_spill_notice(self) -> str | None:
+        """What the memory limit forced to disk since the last call, for the user."""
+        if not self._spilled:
+            return None
+        count, total = len(self._spilled), sum(self._spilled)
+        self._spilled = []
+        return (f"the memory limit ({self._memory.limit / 2**20:.0f} MB, CELLPIPE_MEMORY_LIMIT) "
+                f"sent {count} result(s) ({total / 2**20:.0f} MB) to disk during the run; "
+                "they are read back from there when needed")
 
     def record_failure(self, component_id: str, key: str, inputs: KeyInputs) -> None:
         """A component's run for key failed (planning says so until it succeeds)."""

@@ -334,7 +334,7 @@ def _cow_frame(obj: Any) -> bool:
     """Whether obj is a pandas DataFrame/Series that Copy-on-Write protects whole: pandas
     >= 3 (CoW always on) and no numpy object column (whose elements could be mutable)."""
     module = type(obj).__module__
-    if not module.startswith("pandas.") or _PANDAS_COW is False:
+    if module.partition(".")[0] != "pandas" or _PANDAS_COW is False:
         return False
     import pandas as pd
 

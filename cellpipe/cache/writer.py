@@ -38,6 +38,10 @@ class BackgroundWriter:
             self._queue.join()
         return self.take_errors()
 
+    def report(self, error: str) -> None:
+        """Keep an error met outside the thread, to show with the others."""
+        self._errors.append(error)
+
     def take_errors(self) -> list[str]:
         """Errors of writes so far (and forget them), without waiting."""
         errors, self._errors = self._errors, []

@@ -150,6 +150,9 @@ class PipelineRunner:
             result.namespace = live.user_items()
             result.globals_dict = live.ns
         result.warnings.extend(self.store.take_write_errors())
+        spill = getattr(self.store, "take_spill_notice", lambda: None)()
+        if spill:
+            result.warnings.append(spill)
         result.elapsed = time.perf_counter() - started
         return result
 
