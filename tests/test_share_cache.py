@@ -410,3 +410,18 @@ def test_exported_cache_makes_an_empty_cache_run_nothing_and_show_every_output(t
     assert third.returncode == 0 and third.stdout == "report! 20.0\n"
     assert steps(third.stderr) == [("cached", "load"), ("cached", "frame"), ("cached", "stats"),
                                    ("done", "report")]
+
+
+def test_an_entry_whose_own_manifest_disagrees_with_its_file_is_refused(place):
+    files = entry_files()
+    inner = json.loads(files["manifest.json"])
+    inner["variables"][0]["sha256"] = "f" * 64  # the archive's checksums are consistent
+    files["manifest.json"] = json.dumps(inner).encode()
+    entries = {KEY: files}
+    path = build(place / "inner.tar.gz", manifest_for(entries), valid_members(entries))
+    before = files_under(place)
+    result = cli_import(path, place / "cache", "--trust")
+    assert result.exit_code == 1
+    assert f"member 'entries/{KEY}/var0.bin' does not match the sha256 its entry's" \
+        in one_line(result)
+    assert_nothing_written(place, before)

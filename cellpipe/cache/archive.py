@@ -193,10 +193,12 @@ def current_entries(pipeline: Any, store: CacheStore, parameters: Mapping[str, A
         for step in plan_run(pipeline, target, store, parameters).steps:
             steps[step.id] = step
     selection = Selection([])
+    seen: set[str] = set()
     for cid in pipeline.ids:
         step = steps.get(cid)
-        if step is None:
+        if step is None or step.key in seen:  # same code and inputs: one entry serves both
             continue
+        seen.add(step.key)
         folder = _disk(store).entry_dir(step.key)
         files = _entry_files(folder)
         if files is None:
@@ -680,6 +682,13 @@ def _check_entry_manifest(staging: Path | None, item: ArchiveItem,
     listed = next(e for e in manifest["entries"] if e["key"] == item.key)
     if not ok or files | {MANIFEST} != {f["name"] for f in listed["files"]}:
         raise _bad(where, "does not describe the entry the archive manifest lists")
+    # the entry's own checksums (what the disk store verifies on reading) must agree too;
+    # other kinds of checksum are left to the disk store
+    sha = {f["name"]: f["sha256"] for f in listed["files"]}
+    for var in inner["variables"]:
+        if isinstance(var.get("sha256"), str) and var["sha256"] != sha[var["file"]]:
+            raise _bad(f"entries/{item.key}/{var['file']}",
+                       "does not match the sha256 its entry's manifest.json records")
 
 
 def _install(disk: Any, staging: Path, summary: ImportSummary, manifest: dict[str, Any],
