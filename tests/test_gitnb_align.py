@@ -37,10 +37,11 @@ def test_insertions_and_deletions_leave_items_unpaired():
     assert align(a, b, lambda i, j: 0.0) == [(0, 0), (2, 2), (3, 3)]
 
 
-def test_a_rewritten_item_in_place_is_paired_only_when_kinds_agree():
-    a, b = ["load()", "old code", "save()"], ["load()", "something else entirely", "save()"]
-    assert align(a, b, lambda i, j: 0.0) == [(0, 0), (2, 2)]
-    assert align(a, b, lambda i, j: 0.0, same_kind=lambda i, j: True) == [(0, 0), (1, 1), (2, 2)]
+def test_an_item_rewritten_in_place_is_another_item():
+    a, b = ["load()", "x = 1", "save()"], ["load()", "something else entirely", "save()"]
+    assert align(a, b, ratio(a, b)) == [(0, 0), (2, 2)]
+    b[1] = "x = 2"
+    assert align(a, b, ratio(a, b)) == [(0, 0), (1, 1), (2, 2)]
 
 
 def test_similar_items_pair_across_an_insertion():

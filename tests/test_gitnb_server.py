@@ -296,6 +296,8 @@ MALFORMED_GIT = [
     ("history", "GET", "&path=nb.ipynb&limit=1.5", "limit must be a whole number"),
     ("history", "GET", "", "needs a notebook 'path'"),
     ("diff", "GET", "&path=nb.ipynb", "give 'rev'"),
+    ("diff", "GET", "&path=.git&old=HEAD", "is a directory, not a notebook"),
+    ("checkout", "POST", {"path": ".", "rev": "HEAD", "mode": "restore"}, "is a directory"),
     ("checkout", "POST", b"not json", "not valid JSON"),
     ("checkout", "POST", b"\xff\xfe{}", "not valid JSON"),
     ("checkout", "POST", b"[1, 2]", "must be a JSON object"),

@@ -155,14 +155,13 @@ def _pair_similar_greedy(alo: int, ahi: int, blo: int, bhi: int,
 
 
 def align(a: Sequence[Hashable], b: Sequence[Hashable],
-          similarity: Callable[[int, int], float], threshold: float = 0.5,
-          same_kind: Callable[[int, int], bool] | None = None) -> list[Pair]:
+          similarity: Callable[[int, int], float], threshold: float = 0.5) -> list[Pair]:
     """Pairs (i, j) saying a[i] and b[j] are one item, increasing in both.
 
     `a`/`b` are the items' keys (equal keys: equal items); `similarity(i, j)` in [0, 1]
-    compares two unequal items. In a gap where nothing is similar enough but both sides
-    hold the same number of items of the same kinds (`same_kind`), they are paired in
-    place: an item rewritten where it stood is the same item, edited.
+    compares two unequal items, which pair only from `threshold` on. An item rewritten
+    beyond that is another item, even where it stood: only content tells id-less items
+    apart, and guessing by place would turn "deleted here, replaced there" into a conflict.
     """
     equal = match_equal(a, b)
     pairs: list[Pair] = []
@@ -174,9 +173,6 @@ def align(a: Sequence[Hashable], b: Sequence[Hashable],
                 found = _pair_similar_dp(*gap, similarity, threshold)
             else:
                 found = _pair_similar_greedy(*gap, similarity, threshold)
-            if (not found and same_kind is not None and i - prev_a == j - prev_b
-                    and all(same_kind(prev_a + k, prev_b + k) for k in range(i - prev_a))):
-                found = [(prev_a + k, prev_b + k) for k in range(i - prev_a)]
             pairs += found
         if i < len(a):
             pairs.append((i, j))

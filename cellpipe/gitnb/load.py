@@ -155,7 +155,7 @@ def _content_id(cell: Mapping[str, Any], used: set[str], tried: dict[str, int]) 
 
 def match_ids(reference: Sequence[Mapping[str, Any]] | None, target: LoadedNotebook) -> None:
     """Give target's cells marked missing_id an id: the id of the reference cell they align
-    with (same content, or similar content at the same place), else one from their content.
+    with (same content, or similar content between matched cells), else one from their content.
 
     A marked cell that has an id of its own keeps it when no reference cell matches.
     Deterministic: the same files give the same ids, run after run.
@@ -169,8 +169,7 @@ def match_ids(reference: Sequence[Mapping[str, Any]] | None, target: LoadedNoteb
         refs = list(reference)
         pairs = align(
             [_content_key(c) for c in refs], [_content_key(c) for c in cells],
-            lambda i, j: cell_similarity(refs[i], cells[j]), SIMILAR,
-            lambda i, j: refs[i].get("cell_type") == cells[j].get("cell_type"))
+            lambda i, j: cell_similarity(refs[i], cells[j]), SIMILAR)
         paired = {j: str(refs[i].get("id")) for i, j in pairs}
     avoid = used | {str(c.get("id")) for c in reference or ()}
     tried: dict[str, int] = {}

@@ -46,6 +46,8 @@ class GitHandler(APIHandler):
         path = (self.root() / rel.lstrip("/")).resolve()
         if not path.is_relative_to(self.root()):
             raise RequestError(f"{rel} is outside the server's root directory")
+        if path.is_dir():
+            raise RequestError(f"{rel} is a directory, not a notebook")
         return path
 
     def relative(self, path: Path) -> str:
@@ -69,6 +71,10 @@ class GitHandler(APIHandler):
         except (GitError, RequestError, ResolveError) as exc:
             self.set_status(400)
             result = {"kind": type(exc).__name__, "message": str(exc)}
+        except OSError as exc:  # the server's files, not the request: still a reply to read
+            self.set_status(500)
+            result = {"kind": type(exc).__name__,
+                      "message": f"cannot access {exc.filename or 'a file'}: {exc.strerror}"}
         self.finish(json.dumps(result))
 
 
