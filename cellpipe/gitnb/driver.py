@@ -28,7 +28,7 @@ from cellpipe.gitnb.files import (  # noqa: E402
     merge_files,
     strategy_from_env,
 )
-from cellpipe.gitnb.load import match_ids, parse_notebook  # noqa: E402
+from cellpipe.gitnb.load import parse_notebook  # noqa: E402
 from cellpipe.gitnb.render import print_diff, text_view  # noqa: E402
 
 USAGE = __doc__ or ""
@@ -102,9 +102,7 @@ def run_textconv(path: str) -> int:
     """Print the text view of a notebook (raw content when it is not one)."""
     data = Path(path).read_bytes()
     try:
-        loaded = parse_notebook(data.decode("utf-8"), path)
-        match_ids(None, loaded)  # cells without ids: ids from their content, the same each run
-        view = text_view(loaded.nb)
+        view = text_view(parse_notebook(data.decode("utf-8"), path).nb)
     except Exception:  # not a notebook (or a bug): git then diffs the raw text
         sys.stdout.buffer.write(data)
         return 0

@@ -141,16 +141,17 @@ def print_diff(diff: NotebookDiff, console: Console, outputs: bool = False,
 def text_view(nb: Mapping[str, Any]) -> str:
     """The notebook as text for git's textconv: one header line per cell, then its source.
 
-    Headers carry what a line diff should show (component name, parents by name, worker),
-    and no cell numbers, so inserting a cell does not change every header after it.
+    Headers carry what a line diff should show (id, component name, parents by name,
+    worker), and no cell numbers, so inserting a cell does not change every header after
+    it; cells without an id (nbformat < 4.5) get none, so headers only change with content.
     """
     comps = components_of(nb)
     lines = ["# cellpipe notebook"]
     for name, spec in sorted(parameters_of(nb).items()):
         lines.append(f"# parameter {name} = {_params(spec)}")
     for cell in nb.get("cells", []):
-        cid = cell.get("id", "?")
-        head = f"## {cell.get('cell_type', 'code')} [{cid}]"
+        cid = cell.get("id")
+        head = f"## {cell.get('cell_type', 'code')}" + (f" [{cid}]" if cid else "")
         info = component_of(cell)
         if info is not None:
             parents = ", ".join(f'"{comps[p].name}"' if p in comps else p for p in info.parents)
