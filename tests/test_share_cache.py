@@ -425,3 +425,93 @@ def test_an_entry_whose_own_manifest_disagrees_with_its_file_is_refused(place):
     assert f"member 'entries/{KEY}/var0.bin' does not match the sha256 its entry's" \
         in one_line(result)
     assert_nothing_written(place, before)
+
+
+def test_keygen_writes_a_private_key_that_signs_and_verifies(place, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(place / "config"))
+    monkeypatch.delenv("CELLPIPE_ARCHIVE_KEY", raising=False)
+    result = CliRunner().invoke(main, ["cache", "keygen"])
+    assert result.exit_code == 0, result.output
+    path = arc.key_file()
+    assert path.is_relative_to(place / "config") and path.stat().st_mode & 0o777 == 0o600
+    assert arc.configured_key() == path.read_text().strip().encode()
+    again = CliRunner().invoke(main, ["cache", "keygen"])
+    assert again.exit_code == 1 and "exists; pass --force" in again.output
+    entries = {KEY: entry_files()}
+    raw = json.dumps(manifest_for(entries)).encode()
+    sig = arc.sign(raw, arc.configured_key()).encode()
+    signed = build(place / "signed.tar.gz", raw, valid_members(entries), signature=sig)
+    result = cli_import(signed, place / "cache")  # no --trust, no terminal: signed is enough
+    assert result.exit_code == 0 and "signed with your key" in result.output
+
+
+def test_a_64mb_pax_header_is_refused_without_reading_it_into_memory(place):
+    entries = {KEY: entry_files()}
+    raw = json.dumps(manifest_for(entries)).encode()
+    mib = 1 << 20
+    pax = tarfile.TarInfo("././@PaxHeader")
+    pax.type, pax.size = tarfile.XHDTYPE, 64 * mib
+    zeros = gzip.compress(bytes(mib), mtime=0)
+    path = place / "pax.tar.gz"
+    with open(path, "wb") as out:
+        out.write(gzip.compress(_tar_block(member("manifest.json", raw)[0], raw)
+                                + pax.tobuf(format=tarfile.USTAR_FORMAT), mtime=0))
+        for _ in range(64):
+            out.write(zeros)
+    before = files_under(place)
+    result = cli_import(path, place / "cache", "--trust")
+    assert result.exit_code == 1
+    assert "a member's tar headers are larger than" in one_line(result)
+    assert_nothing_written(place, before)
+
+
+def test_megabytes_after_the_end_of_the_archive_are_refused(place):
+    entries = {KEY: entry_files()}
+    path = build(place / "ok.tar.gz", manifest_for(entries), valid_members(entries))
+    with open(path, "ab") as out:  # an archive with a tail that only inflating would reveal
+        out.write(gzip.compress(b"\0" * (16 << 20), mtime=0))
+    before = files_under(place)
+    result = cli_import(path, place / "cache", "--trust")
+    assert result.exit_code == 1
+    assert "of data follows the end of the tar archive" in one_line(result)
+    assert_nothing_written(place, before)
+
+
+def test_cache_export_takes_current_entries_with_ancestors_and_names_what_is_missing(
+        place, monkeypatch):
+    from cellpipe.engine import PipelineRunner, PythonExecutor
+    from cellpipe.model import pipeline_from_notebook
+
+    monkeypatch.setenv("CELLPIPE_CACHE_DIR", str(place / "cache"))
+    nb = make_notebook([("x = 1\nprint('one')", "a", []), ("y = x + 1", "b", ["a"]),
+                        ("z = y * 2", "c", ["b"]), ("w = 0", "d", [])])
+    path = place / "nb.ipynb"
+    nbformat.write(nb, path)
+    never = CliRunner().invoke(main, ["cache", "export", str(path), "-o", str(place / "x.tgz")])
+    assert never.exit_code == 1 and "no component has a current result" in never.output
+    store = CacheStore(place / "cache", notebook=str(path.resolve()))
+    runner = PipelineRunner(store, PythonExecutor())
+    keys = runner.run(pipeline_from_notebook(nb), "b").plan.keys
+    assert store.flush() == []
+    out = place / "b.tar.gz"
+    result = CliRunner().invoke(main, ["cache", "export", str(path), "-c", "b", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 entries" in result.output and "not exported" not in result.output
+    with tarfile.open(out, "r:gz") as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert names[0] == "manifest.json"
+    assert [e["key"] for e in manifest["entries"]] == [keys["a"], keys["b"]]
+    for entry in manifest["entries"]:
+        for f in entry["files"]:
+            data = (place / "cache" / "entries" / entry["key"] / f["name"]).read_bytes()
+            assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+            assert f"entries/{entry['key']}/{f['name']}" in names
+    everything = CliRunner().invoke(main, ["cache", "export", str(path), "-o", str(out)])
+    assert everything.exit_code == 0
+    assert "not exported: c: no current result on disk (never run); run it first" \
+        in everything.output
+    assert "not exported: d" in everything.output
+    nowhere = CliRunner().invoke(main, ["cache", "export", str(path), "-o",
+                                        str(place / "no" / "dir.tar.gz")])
+    assert nowhere.exit_code == 1 and "No such file or directory" in nowhere.output

@@ -442,16 +442,48 @@ def _check_member(info: tarfile.TarInfo) -> None:
         raise _bad(name, "is not a regular file")
 
 
+class _HeaderBudget(io.RawIOBase):
+    """The decompressed stream, refusing to feed tarfile more than `budget` bytes while it
+    parses a member's headers: tarfile reads a pax or GNU long-name header whole into
+    memory, so a header announcing gigabytes would be a memory bomb."""
+
+    HEADER_LIMIT = 4 * _CHUNK  # tarfile reads ahead in _CHUNK blocks; headers are tiny
+
+    def __init__(self, gz: IO[bytes]) -> None:
+        self.gz = gz
+        self.budget: int | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.gz.read(size)
+        if self.budget is not None:
+            self.budget -= len(data)
+            if self.budget < 0:
+                raise UnsafeArchive("refused: a member's tar headers are larger than "
+                                    f"{self.HEADER_LIMIT} bytes; nothing was imported")
+        return data
+
+
 class _Reader:
     """Reads an archive member by member from a gzip stream (no whole archive in memory)."""
 
+    TRAILING_LIMIT = _CHUNK  # tar pads its end to a 10 KiB record
+
     def __init__(self, raw: IO[bytes]) -> None:
         self.gz = gzip.GzipFile(fileobj=raw, mode="rb")
-        self.tar = tarfile.open(fileobj=self.gz, mode="r|", bufsize=_CHUNK)  # type: ignore[call-overload]
+        self.stream = _HeaderBudget(self.gz)
+        self.tar = tarfile.open(fileobj=self.stream, mode="r|",  # type: ignore[call-overload]
+                                bufsize=_CHUNK)
 
     def members(self) -> Iterator[tarfile.TarInfo]:
         while True:
-            info = self.tar.next()
+            self.stream.budget = _HeaderBudget.HEADER_LIMIT
+            try:
+                info = self.tar.next()
+            finally:
+                self.stream.budget = None
             if info is None:
                 return
             yield info
@@ -474,8 +506,12 @@ class _Reader:
 
     def finish(self) -> None:
         """Read to the end of the gzip stream, so its checksum and length are verified."""
-        while self.gz.read(_CHUNK):
-            pass
+        trailing = 0
+        while block := self.gz.read(_CHUNK):
+            trailing += len(block)
+            if trailing > self.TRAILING_LIMIT:  # never extracted, but no reason to inflate it
+                raise UnsafeArchive("refused: more than 1 MiB of data follows the end of the "
+                                    "tar archive; nothing was imported")
 
 
 def _parse_manifest(data: bytes, limits: Limits) -> dict[str, Any]:
@@ -624,6 +660,8 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ArchiveError(f"{path}: the archive is truncated or corrupted ({exc}); nothing "
                            "was imported") from None
+    except OSError as exc:  # disk full, permissions
+        raise ArchiveError(f"{path}: {exc}; nothing was imported") from None
     finally:
         raw.close()
         if staging is not None:

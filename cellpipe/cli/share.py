@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ def register(main: click.Group) -> None:
     if isinstance(cache, click.Group):
         cache.add_command(cache_export, "export")
         cache.add_command(cache_import, "import")
+        cache.add_command(cache_keygen, "keygen")
 
 
 def say(message: str) -> None:
@@ -131,7 +133,7 @@ def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, 
         values = pipeline.parameter_values(parse_params(params))
         chosen = archive.current_entries(pipeline, archive.open_store(notebook), values,
                                          _refs(components))
-    except PipelineError as exc:
+    except (PipelineError, archive.ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
     for miss in chosen.missing:
         say(f"[yellow]not exported:[/] {miss.name}: {miss.reason}")
@@ -141,14 +143,17 @@ def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, 
             f"(cellpipe run {notebook})"
         )
     sign_key = None if no_sign else archive.configured_key()
-    with _progress_bar("exporting") as progress:
-        written = archive.export_archive(
-            chosen, Path(output), level=archive.DEFAULT_LEVEL if level is None else level,
-            sign_key=sign_key, notebook_name=Path(notebook).name, progress=progress,
-        )
+    try:
+        with _progress_bar("exporting") as progress:
+            written = archive.export_archive(
+                chosen, Path(output), level=archive.DEFAULT_LEVEL if level is None else level,
+                sign_key=sign_key, notebook_name=Path(notebook).name, progress=progress,
+            )
+    except OSError as exc:  # no such directory, disk full: nothing is left behind
+        raise click.ClickException(f"{output}: {exc.strerror or exc}; nothing written") from None
     say(f"wrote {output}: {len(chosen.entries)} entries, "
-              f"{human_size(chosen.total_size)} ({human_size(written)} compressed)"
-              + (", signed" if sign_key else ""))
+        f"{human_size(chosen.total_size)} ({human_size(written)} compressed)"
+        + (", signed" if sign_key else ""))
 
 
 @click.command()
@@ -232,6 +237,28 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 
     with bar:
         yield update
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Replace an existing key.")
+def cache_keygen(force: bool) -> None:
+    """Create the key that signs exported archives (share it with your team only)."""
+    import secrets
+
+    from cellpipe.cache import archive
+
+    path = archive.key_file()
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; pass --force to replace it (archives "
+                                   "signed with the old key will ask before importing)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key + "\n")
+    os.chmod(path, 0o600)
+    say(f"wrote {path} (mode 0600); give your team the same file, or set "
+        f"{archive.KEY_ENV}={key}")
 
 
 def _print_summary(summary: object) -> None:
