@@ -7,10 +7,11 @@ kept their place and which moved.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from cellpipe.gitnb.align import longest_increasing
 
 H = TypeVar("H", bound=Hashable)
 
@@ -19,25 +20,7 @@ def stable_items(base: Sequence[H], side: Sequence[H]) -> set[H]:
     """The largest set of items common to both whose relative order side left unchanged."""
     position = {item: i for i, item in enumerate(base)}
     common = [item for item in side if item in position]
-    tail_values: list[int] = []  # smallest last base position of an increasing run of length k+1
-    tail_index: list[int] = []  # index in common of that last item
-    previous = [-1] * len(common)
-    for i, item in enumerate(common):
-        value = position[item]
-        k = bisect_left(tail_values, value)
-        if k == len(tail_values):
-            tail_values.append(value)
-            tail_index.append(i)
-        else:
-            tail_values[k] = value
-            tail_index[k] = i
-        previous[i] = tail_index[k - 1] if k else -1
-    stable: set[H] = set()
-    i = tail_index[-1] if tail_index else -1
-    while i >= 0:
-        stable.add(common[i])
-        i = previous[i]
-    return stable
+    return {common[k] for k in longest_increasing([position[item] for item in common])}
 
 
 def moved_items(base: Sequence[H], side: Sequence[H]) -> set[H]:
