@@ -397,3 +397,14 @@ def test_a_small_memory_limit_spills_and_gives_the_same_results(tmp_path, disk):
     again = r.run(p, "join", rerun_target=True)
     assert again.executed == ["join"] and again.namespace["both"] == expected
     assert r.run(p, "r", rerun_target=True).namespace["seen"] == expected[0]
+
+
+def test_two_names_for_one_array_stay_one_array_downstream_in_a_run():
+    """A big array is continued as a copy-on-write view only when nothing else holds it."""
+    p = pipe(("import numpy as np\na = np.zeros(300_000)\nb = a\nc = np.zeros(300_000)", "make",
+              []),
+             ("a[0] = 7\nc[0] = 7", "w", ["make"]),
+             ("seen = (float(b[0]), float(c[0]), b is a)", "r", ["w"]),
+             ("first = (float(a[0]), float(c[0]))", "sib", ["make"]),
+             ("both = (seen, first)", "join", ["r", "sib"]))
+    assert runner().run(p, "join").namespace["both"] == ((7.0, 7.0, True), (0.0, 0.0))

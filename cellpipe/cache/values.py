@@ -80,6 +80,8 @@ class Backing:
         else:
             with open(self.source, "rb") as f:
                 mapping = mmap.mmap(f.fileno(), self.size, flags=flags, prot=prot)
+        if private:
+            _register_mapping(mapping, self.size)
         whole = memoryview(mapping)
         return [whole[o:o + n] for o, n in zip(self.offsets, self.sizes, strict=True)]
 
@@ -189,8 +191,14 @@ class StoredValue:
 
     @property
     def fingerprint(self) -> str | None:
+        """Content hash of the value's parts (taken on first use for big values)."""
         if self._fingerprint is None and self.kind == "frame":
             self.parts()
+        elif self._fingerprint is None and self.backing is not None:
+            views = self.backing.views(private=False)
+            self._fingerprint = fingerprint_parts(self._data, views)
+            for view in views:
+                view.release()
         return self._fingerprint
 
     @fingerprint.setter
@@ -291,11 +299,19 @@ def _chunk_digest(view: memoryview) -> bytes:
     return xxhash.xxh3_64_digest(view)
 
 
-def fingerprint_parts(data: bytes, buffers: list[Any]) -> str:
-    """A fast content hash (xxh3) of a pickle and its out-of-band buffers."""
+def fingerprint_parts(data: bytes, buffers: list[Any], clean_ok: bool = False) -> str:
+    """A fast content hash (xxh3) of a pickle and its out-of-band buffers.
+
+    clean_ok: a buffer that lies in a copy-on-write mapping of a stored value and has not been
+    written since (see _clean_token) counts by its place instead of its bytes. Such a
+    fingerprint only tells whether a value changed; it is not a content hash."""
     h = xxhash.xxh3_128(data)
     for buf in buffers:
         raw = buf.raw() if isinstance(buf, pickle.PickleBuffer) else memoryview(buf).cast("B")
+        token = _clean_token(raw) if clean_ok and _MAPPINGS else None
+        if token is not None:
+            h.update(token.encode())
+            continue
         if raw.nbytes <= _CHUNK or (os.cpu_count() or 1) < 2:
             h.update(raw)
             continue
@@ -305,8 +321,10 @@ def fingerprint_parts(data: bytes, buffers: list[Any]) -> str:
     return h.hexdigest()
 
 
-def fingerprint(obj: Any, namespace: dict[str, Any] | None = None) -> str | None:
-    """Content hash of obj, or None when it cannot be pickled (mutation cannot be seen)."""
+def fingerprint(obj: Any, namespace: dict[str, Any] | None = None,
+                clean_ok: bool = False) -> str | None:
+    """Content hash of obj, or None when it cannot be pickled (mutation cannot be seen).
+    clean_ok: see fingerprint_parts."""
     if isinstance(obj, types.ModuleType):
         return "module:" + obj.__name__
     if _is_function_of(obj, namespace):
@@ -315,7 +333,73 @@ def fingerprint(obj: Any, namespace: dict[str, Any] | None = None) -> str | None
         data, buffers = pickle_parts(obj)
     except Exception:
         return None
-    return fingerprint_parts(data, buffers)
+    return fingerprint_parts(data, buffers, clean_ok)
+
+
+# --- copy-on-write mappings: which pages a consumer wrote -------------------------------
+# Each private mapping of a stored value is registered here. A page of such a mapping that
+# was never written is either absent or the shared page of the memfd or file; a written page
+# is the process's own anonymous copy. /proc/self/pagemap tells which (bit 61: file or
+# shared page, bit 63: present, bit 62: swapped), so an unwritten buffer is recognised by
+# reading 8 bytes per page instead of hashing 4096.
+_MAPPINGS: dict[int, tuple[int, int]] = {}
+_PAGEMAP: list[int] = []  # the open /proc/self/pagemap, or [-1] where it cannot be read
+
+
+def _register_mapping(mapping: mmap.mmap, size: int) -> None:
+    import ctypes
+    import weakref
+
+    if _pagemap_fd() < 0:
+        return
+    view = (ctypes.c_char * size).from_buffer(mapping)
+    start = ctypes.addressof(view)
+    del view
+    key = id(mapping)
+    _MAPPINGS[key] = (start, start + size)
+    weakref.finalize(mapping, _MAPPINGS.pop, key, None)
+
+
+def _pagemap_fd() -> int:
+    if not _PAGEMAP:
+        try:
+            fd = os.open("/proc/self/pagemap", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            os.pread(fd, 8, 0)
+        except OSError:
+            fd = -1
+        _PAGEMAP.append(fd)
+    return _PAGEMAP[0]
+
+
+def _clean_token(raw: memoryview) -> str | None:
+    """'clean:<address>:<size>' if raw lies in a registered mapping and none of its pages
+    was written, else None."""
+    import sys
+
+    np = sys.modules.get("numpy")
+    if np is None or raw.nbytes == 0:
+        return None
+    try:
+        start = int(np.frombuffer(raw, dtype=np.uint8).__array_interface__["data"][0])
+    except (TypeError, ValueError):
+        return None
+    end = start + raw.nbytes
+    if not any(lo <= start and end <= hi for lo, hi in list(_MAPPINGS.values())):
+        return None
+    page = mmap.PAGESIZE
+    first, last = start // page, (end - 1) // page
+    try:
+        entries = os.pread(_pagemap_fd(), (last - first + 1) * 8, first * 8)
+    except OSError:
+        return None
+    flags = np.frombuffer(entries, dtype=np.uint64)
+    present = (flags >> np.uint64(63)) & np.uint64(1)
+    swapped = (flags >> np.uint64(62)) & np.uint64(1)
+    shared = (flags >> np.uint64(61)) & np.uint64(1)
+    if len(flags) != last - first + 1 or bool(np.any((present & (shared ^ np.uint64(1)))
+                                                     | swapped)):
+        return None
+    return f"clean:{start}:{raw.nbytes}"
 
 
 def _is_function_of(obj: Any, namespace: dict[str, Any] | None) -> bool:
@@ -406,20 +490,18 @@ def _frame_state(obj: Any) -> tuple[Any, ...]:
 def watch(obj: Any, namespace: dict[str, Any] | None = None,
           stored: StoredValue | None = None) -> Any:
     """A token to tell later whether obj changed (see changed()): for a pandas object a
-    FrameWatch (no hashing), else a content fingerprint (stored's, when obj was just
-    loaded from it)."""
+    FrameWatch (no hashing), else a fingerprint in which buffers still unwritten in a
+    copy-on-write mapping count by place (no hashing either)."""
     if _cow_frame(obj):
         return FrameWatch(obj)
-    if stored is not None and stored.kind != "frame":
-        return stored.fingerprint
-    return fingerprint(obj, namespace)
+    return fingerprint(obj, namespace, clean_ok=True)
 
 
 def changed(obj: Any, token: Any, namespace: dict[str, Any] | None = None) -> bool:
     """Whether obj differs from what watch() saw (unpicklable objects always count)."""
     if isinstance(token, FrameWatch):
         return not token.unchanged(obj)
-    fp = fingerprint(obj, namespace)
+    fp = fingerprint(obj, namespace, clean_ok=True)
     return fp is None or fp != token
 
 
@@ -458,15 +540,15 @@ def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
             reason=f"{name!r} ({tname}) cannot be pickled ({type(exc).__name__}: {exc}); "
             "it is shared by reference and the result is not cached",
         )
-    fp = fingerprint_parts(data, pbuffers)
     raws = [b.raw() for b in pbuffers]
     try:
         if _HAVE_MEMFD and sum(r.nbytes for r in raws) >= _SHARE_MIN:
-            # the one copy that protects the entry; consumers map it copy-on-write
-            return StoredValue("pickle", fp, data=data, type_name=tname,
+            # the one copy that protects the entry; consumers map it copy-on-write. Its
+            # content hash is taken when (and if) it is written to disk, off the run.
+            return StoredValue("pickle", None, data=data, type_name=tname,
                                backing=Backing.in_memory(raws))
-        return StoredValue("pickle", fp, data=data, buffers=[bytes(r) for r in raws],
-                           type_name=tname)
+        return StoredValue("pickle", fingerprint_parts(data, pbuffers), data=data,
+                           buffers=[bytes(r) for r in raws], type_name=tname)
     finally:
         for b in pbuffers:
             b.release()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import re
+import sys
 import types
 from collections.abc import Iterable
 from typing import Any
@@ -80,6 +81,7 @@ class RunNamespace:
                 continue
             if name not in before or before[name] is not value:
                 stored_now[name] = store_value(name, value, self.ns)
+        value = None  # the loop's last value must not count as a reference below
         deleted = [n for n in before if n not in self.ns and not _is_internal(n)]
         for name in self.reachable(mentioned):
             if name in stored_now or _is_internal(name):
@@ -88,6 +90,11 @@ class RunNamespace:
                                                         self.fingerprints[name], self.ns):
                 stored_now[name] = store_value(name, self.ns[name], self.ns)
         for name, stored in stored_now.items():
+            held_before = before.get(name) is self.ns[name]
+            if stored.backing is not None and _sole_array(self.ns[name], held_before):
+                # nothing else holds it: continue with the stored copy, mapped copy-on-write
+                # (the original's memory goes back, and later checks read page flags, not bytes)
+                self.ns[name] = load_value(stored, self.ns)
             self.fingerprints[name] = watch(self.ns[name], self.ns, stored)
         for name in deleted:
             self.fingerprints.pop(name, None)
@@ -96,6 +103,18 @@ class RunNamespace:
     def user_items(self) -> dict[str, Any]:
         """The bindings a user would see (no interpreter internals)."""
         return {k: v for k, v in self.ns.items() if not _is_internal(k)}
+
+
+def _sole_array(value: Any, held_before: bool) -> bool:
+    """Whether value is a numpy array owning its memory that only the namespace (and the
+    bindings from before the component) refer to, so replacing it changes nothing visible."""
+    if type(value).__name__ != "ndarray" or type(value).__module__ != "numpy":
+        return False
+    if value.base is not None or not value.flags.owndata:
+        return False
+    # references: the namespace, this frame's argument, getrefcount's argument, and
+    # the before-dict when the component mutated it in place
+    return sys.getrefcount(value) <= 3 + held_before
 
 
 def _code_names(code: types.CodeType) -> set[str]:
