@@ -6,7 +6,7 @@ import { Cell } from '@jupyterlab/cells';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 
-import { statusLabel } from './components/GraphView';
+import { statusText } from './components/GraphView';
 import { PipelineModel } from './model';
 
 const BADGE_CLASS = 'jp-cellpipe-cell-badge';
@@ -57,7 +57,13 @@ export class CellBadges implements IDisposable {
       if (component) {
         const status = this._model.status(component.id);
         const worker = this._model.worker(component.id);
-        this._show(cell, component.name, status, statusLabel(this._trans, status), worker);
+        this._show(
+          cell,
+          component.name,
+          status,
+          statusText(this._trans, this._model, component.id),
+          worker
+        );
       } else {
         this._hide(cell);
       }

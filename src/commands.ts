@@ -26,7 +26,10 @@ export interface ICommandContext {
   /** The pipeline model of the current notebook. */
   current: () => PipelineModel | null;
   pipelineIcon: LabIcon;
+  /** Open the pipeline view beside the notebook. */
   showGraph: () => void;
+  /** Show the compact pipeline view in the right sidebar. */
+  showSidebar: () => void;
 }
 
 /** The component a command acts on: `args.id`, else the active cell. */
@@ -285,7 +288,14 @@ export function addCommands(ctx: ICommandContext): void {
 
   commands.addCommand(CommandIDs.showGraph, {
     label: trans.__('Show Pipeline Graph'),
+    caption: trans.__('Open the pipeline graph beside the notebook'),
+    icon: args => (args.toolbar ? ctx.pipelineIcon : undefined),
     execute: () => ctx.showGraph()
+  });
+
+  commands.addCommand(CommandIDs.showGraphSidebar, {
+    label: trans.__('Show Pipeline Graph in the Sidebar'),
+    execute: () => ctx.showSidebar()
   });
 }
 
@@ -300,5 +310,6 @@ export const PALETTE_COMMANDS = [
   CommandIDs.forceRun,
   CommandIDs.interrupt,
   CommandIDs.showCaptured,
-  CommandIDs.showGraph
+  CommandIDs.showGraph,
+  CommandIDs.showGraphSidebar
 ];

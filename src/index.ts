@@ -4,17 +4,19 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { DockLayout, DockPanel, Widget } from '@lumino/widgets';
 
 import { CellBadges } from './cellbadges';
 import { addCommands, PALETTE_COMMANDS } from './commands';
 import { gitPlugins } from './git';
 import { PipelineModel } from './model';
 import { GraphPanel } from './panel';
+import { CommandIDs } from './tokens';
 
 const PLUGIN_ID = 'cellpipe:plugin';
 
@@ -28,6 +30,44 @@ const pipelineIcon = new LabIcon({
     '<rect x="2" y="16" width="8" height="6" rx="1.5"/>' +
     '<path d="M6 8v8h1.5V8zM10 11.25h4v1.5h-4z"/></g></svg>'
 });
+
+/** The share of the width the pipeline view takes beside its notebook. */
+const GRAPH_SHARE = 0.42;
+
+function holds(area: DockLayout.AreaConfig, widget: Widget): boolean {
+  return area.type === 'tab-area'
+    ? area.widgets.includes(widget)
+    : area.children.some(child => holds(child, widget));
+}
+
+/**
+ * Give a widget just split into the main area `share` of its split's width (a half
+ * leaves the notebook so narrow that JupyterLab hides its cell toolbars).
+ */
+function shareWidth(widget: Widget, share: number): void {
+  const dock = widget.parent;
+  if (!(dock instanceof DockPanel)) {
+    return;
+  }
+  const config = dock.saveLayout();
+  let area = config.main;
+  while (area && area.type === 'split-area') {
+    const index = area.children.findIndex(child => holds(child, widget));
+    if (index < 0) {
+      return;
+    }
+    const child = area.children[index];
+    if (child.type === 'tab-area' && area.children.length > 1) {
+      const rest = area.sizes.reduce((sum, size, i) => (i === index ? sum : sum + size), 0);
+      area.sizes = area.sizes.map((size, i) =>
+        i === index ? share : ((1 - share) * size) / (rest || 1)
+      );
+      dock.restoreLayout(config);
+      return;
+    }
+    area = child;
+  }
+}
 
 /**
  * Components, the pipeline graph panel and running components from the notebook.
@@ -51,13 +91,54 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const models = new WeakMap<NotebookPanel, PipelineModel>();
     let syncDelay = 400;
 
-    const graph = new GraphPanel({ commands: app.commands, trans });
-    graph.id = 'cellpipe-graph';
-    graph.title.icon = pipelineIcon;
-    graph.title.caption = trans.__('Pipeline');
-    app.shell.add(graph, 'right', { rank: 600 });
-    // Reopen the panel after a reload if it was open.
-    restorer?.add(graph, graph.id);
+    // Two views of the current notebook's pipeline: a main-area panel opened beside the
+    // notebook (wide enough to read), and a compact one in the right sidebar.
+    const views: GraphPanel[] = [];
+    let direction: 'TB' | 'LR' = 'TB';
+    const side = new GraphPanel({ commands: app.commands, trans });
+    side.id = 'cellpipe-graph-sidebar';
+    side.title.icon = pipelineIcon;
+    side.title.caption = trans.__('Pipeline');
+    app.shell.add(side, 'right', { rank: 600 });
+    views.push(side);
+    // Reopen the sidebar panel after a reload if it was open.
+    restorer?.add(side, side.id);
+
+    const mainTracker = new WidgetTracker<GraphPanel>({ namespace: 'cellpipe-graph' });
+    let main: GraphPanel | null = null;
+    const openMain = (): void => {
+      if (!main || main.isDisposed) {
+        const view = new GraphPanel({ commands: app.commands, trans });
+        view.id = 'cellpipe-graph';
+        view.title.icon = pipelineIcon;
+        view.title.label = trans.__('Pipeline');
+        view.title.caption = trans.__('The pipeline of the current notebook');
+        view.title.closable = true;
+        view.addClass('jp-cellpipe-main');
+        view.model = current();
+        view.direction = direction;
+        views.push(view);
+        view.disposed.connect(() => {
+          views.splice(views.indexOf(view), 1);
+          if (main === view) {
+            main = null;
+          }
+        });
+        main = view;
+        const ref = tracker.currentWidget;
+        app.shell.add(view, 'main', ref ? { mode: 'split-right', ref: ref.id } : undefined);
+        if (ref) {
+          shareWidth(view, GRAPH_SHARE);
+        }
+        void mainTracker.add(view);
+      }
+      app.shell.activateById(main.id);
+    };
+    const setModel = (model: PipelineModel | null) => {
+      for (const view of views) {
+        view.model = model;
+      }
+    };
 
     /** The pipeline model of a notebook panel, made on first use. */
     const modelFor = (panel: NotebookPanel): PipelineModel => {
@@ -71,8 +152,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         panel.disposed.connect(() => {
           badges.dispose();
           created.dispose();
-          if (graph.model === created) {
-            graph.model = null;
+          for (const view of views) {
+            if (view.model === created) {
+              view.model = null;
+            }
           }
         });
         model = created;
@@ -85,13 +168,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     tracker.widgetAdded.connect((_, panel) => {
       modelFor(panel);
-      graph.model = current();
+      setModel(current());
     });
     tracker.currentChanged.connect(() => {
-      graph.model = current();
+      setModel(current());
     });
     tracker.forEach(panel => modelFor(panel));
-    graph.model = current();
+    setModel(current());
 
     addCommands({
       commands: app.commands,
@@ -99,13 +182,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       trans,
       current,
       pipelineIcon,
-      showGraph: () => {
-        if (labShell) {
-          labShell.activateById(graph.id);
-        } else {
-          app.shell.activateById(graph.id);
-        }
-      }
+      showGraph: openMain,
+      showSidebar: () => (labShell ?? app.shell).activateById(side.id)
+    });
+    // After a reload, the main-area view comes back where it was.
+    restorer?.restore(mainTracker, {
+      command: CommandIDs.showGraph,
+      name: () => 'pipeline'
     });
     if (palette) {
       const category = trans.__('Pipeline (cellpipe)');
@@ -124,7 +207,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
               model.syncDelay = syncDelay;
             }
           });
-          graph.direction = settings.get('layoutDirection').composite as 'TB' | 'LR';
+          direction = settings.get('layoutDirection').composite as 'TB' | 'LR';
+          for (const view of views) {
+            view.direction = direction;
+          }
         };
         settings.changed.connect(apply);
         apply();

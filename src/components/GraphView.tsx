@@ -1,12 +1,15 @@
 /** The pipeline graph: React Flow nodes for components, edges parent -> child. */
 import {
+  applyNodeChanges,
   Background,
   Connection,
   Controls,
   Edge,
   Handle,
   MarkerType,
+  MiniMap,
   Node,
+  NodeChange,
   NodeProps,
   Position,
   ReactFlow,
@@ -18,9 +21,10 @@ import * as React from 'react';
 
 import { PipelineModel } from '../model';
 import { NodeStatus } from '../tokens';
-import { layoutGraph } from './layout';
+import { layoutGraph, NODE_HEIGHT, NODE_WIDTH } from './layout';
 
-type ComponentNodeData = {
+/** What a node shows; plain values only, so an unchanged node keeps its object. */
+export type ComponentNodeData = {
   name: string;
   status: NodeStatus;
   statusLabel: string;
@@ -29,18 +33,29 @@ type ComponentNodeData = {
   workerLabel: string;
   runLabel: string;
   vertical: boolean;
-  onRun: (id: string) => void;
+  /** Marks set by other views (e.g. `conflict` during a git merge). */
+  mark: string;
 };
 
 type ComponentNode = Node<ComponentNodeData, 'component'>;
 
+/** Callbacks of the nodes, outside their data so data stays comparable. */
+const NodeActions = React.createContext<{ onRun: (id: string) => void }>({
+  onRun: () => undefined
+});
+
 function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
   const { data, id } = props;
+  const actions = React.useContext(NodeActions);
+  const title = [data.name, data.statusLabel, data.reason].filter(Boolean).join(' — ');
   return (
     <div
-      className={`jp-cellpipe-node jp-cellpipe-status-${data.status}`}
+      className={`jp-cellpipe-node jp-cellpipe-status-${data.status}${
+        data.mark ? ` jp-cellpipe-mark-${data.mark}` : ''
+      }`}
       data-status={data.status}
-      title={data.reason ? `${data.name}: ${data.reason}` : data.name}
+      data-mark={data.mark || undefined}
+      title={title}
     >
       <Handle
         type="target"
@@ -60,7 +75,7 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
         aria-label={data.runLabel}
         onClick={event => {
           event.stopPropagation();
-          data.onRun(id);
+          actions.onRun(id);
         }}
       >
         ▶
@@ -76,7 +91,11 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
 
 const nodeTypes = { component: ComponentNodeView };
 
-const FIT_OPTIONS = { padding: 0.15, maxZoom: 1.2 };
+/**
+ * Fitting never shrinks the graph below its natural size: labels stay readable and a
+ * graph larger than the view is panned (drag, scroll wheel) with the minimap's help.
+ */
+export const FIT_OPTIONS = { padding: 0.12, minZoom: 1, maxZoom: 1.2 };
 
 export interface IGraphViewProps {
   model: PipelineModel;
@@ -84,6 +103,8 @@ export interface IGraphViewProps {
   direction: 'TB' | 'LR';
   /** A version number that changes whenever the model changed. */
   version: number;
+  /** Marks per component id (e.g. git conflicts), shown as a node class and data-mark. */
+  marks?: ReadonlyMap<string, string>;
   onNodeClick: (id: string) => void;
   onNodeMenu: (id: string, x: number, y: number) => void;
   onRun: (id: string) => void;
@@ -114,8 +135,65 @@ export function statusLabel(trans: TranslationBundle, status: NodeStatus): strin
   }
 }
 
+/** The status text of a component: "blocked by NAME" names what blocks it. */
+export function statusText(trans: TranslationBundle, model: PipelineModel, id: string): string {
+  const status = model.status(id);
+  const blocker = status === 'blocked' ? model.blockedBy(id) : '';
+  return blocker ? trans.__('blocked by %1', blocker) : statusLabel(trans, status);
+}
+
+function sameData(a: ComponentNodeData, b: ComponentNodeData): boolean {
+  for (const key of Object.keys(a) as (keyof ComponentNodeData)[]) {
+    if (a[key] !== b[key]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The next nodes from the previous ones: a node whose data and position did not change
+ * is the same object, so React Flow keeps its measured size and never hides it again.
+ */
+export function nextNodes(
+  previous: ComponentNode[],
+  wanted: { id: string; position: { x: number; y: number }; data: ComponentNodeData }[]
+): ComponentNode[] {
+  const byId = new Map(previous.map(n => [n.id, n]));
+  let changed = previous.length !== wanted.length;
+  const next = wanted.map((w, i) => {
+    const old = byId.get(w.id);
+    if (
+      old &&
+      old.position.x === w.position.x &&
+      old.position.y === w.position.y &&
+      sameData(old.data, w.data)
+    ) {
+      changed = changed || previous[i] !== old;
+      return old;
+    }
+    changed = true;
+    if (old) {
+      return { ...old, position: w.position, data: w.data };
+    }
+    const node: ComponentNode = {
+      id: w.id,
+      type: 'component',
+      position: w.position,
+      deletable: false,
+      draggable: false,
+      width: NODE_WIDTH,
+      height: NODE_HEIGHT,
+      className: 'jp-cellpipe-flow-node',
+      data: w.data
+    };
+    return node;
+  });
+  return changed ? next : previous;
+}
+
 function Graph(props: IGraphViewProps): JSX.Element {
-  const { model, trans, direction } = props;
+  const { model, trans, direction, marks } = props;
   const flow = useReactFlow();
   const components = model.components;
   const [selectedEdges, setSelectedEdges] = React.useState<Set<string>>(new Set());
@@ -133,8 +211,40 @@ function Graph(props: IGraphViewProps): JSX.Element {
     );
   }, [structureKey]);
 
-  // Fit the graph when its structure changes and whenever the panel is resized or shown.
+  const wanted = components.map(c => {
+    const worker = model.worker(c.id);
+    return {
+      id: c.id,
+      position: positions.get(c.id) ?? { x: 0, y: 0 },
+      data: {
+        name: c.name,
+        status: model.status(c.id),
+        statusLabel: statusText(trans, model, c.id),
+        reason: model.reason(c.id),
+        worker,
+        workerLabel: trans.__('remote: %1', worker),
+        runLabel: trans.__('Run component %1', c.name),
+        vertical: direction === 'TB',
+        mark: marks?.get(c.id) ?? ''
+      }
+    };
+  });
+  // The nodes live in state: React Flow's own changes (measured sizes, selection) are
+  // applied to them, and a model change replaces only the nodes that changed.
+  const [nodes, setNodes] = React.useState<ComponentNode[]>(() => nextNodes([], wanted));
+  const current = nextNodes(nodes, wanted);
+  if (current !== nodes) {
+    setNodes(current);
+  }
+  const onNodesChange = React.useCallback(
+    (changes: NodeChange<ComponentNode>[]) => setNodes(ns => applyNodeChanges(changes, ns)),
+    []
+  );
+
+  // Fit the graph when its structure changes and whenever the view is resized or shown;
+  // a graph larger than the view stays readable and gets a minimap.
   const wrapper = React.useRef<HTMLDivElement>(null);
+  const [overflows, setOverflows] = React.useState(false);
   React.useEffect(() => {
     let timer = 0;
     const fit = () => {
@@ -143,7 +253,13 @@ function Graph(props: IGraphViewProps): JSX.Element {
         const box = wrapper.current?.getBoundingClientRect();
         // A hidden or collapsing panel has no size to fit into; the next resize refits.
         if (box && box.width > 20 && box.height > 20) {
-          void flow.fitView(FIT_OPTIONS);
+          void flow.fitView(FIT_OPTIONS).then(() => {
+            const bounds = flow.getNodesBounds(flow.getNodes());
+            const zoom = flow.getZoom();
+            setOverflows(
+              bounds.width * zoom > box.width - 16 || bounds.height * zoom > box.height - 16
+            );
+          });
         }
       }, 60);
     };
@@ -158,29 +274,6 @@ function Graph(props: IGraphViewProps): JSX.Element {
     };
   }, [structureKey]);
 
-  const nodes: ComponentNode[] = components.map(c => {
-    const status = model.status(c.id);
-    const worker = model.worker(c.id);
-    return {
-      id: c.id,
-      type: 'component',
-      position: positions.get(c.id) ?? { x: 0, y: 0 },
-      deletable: false,
-      draggable: false,
-      className: `jp-cellpipe-flow-node jp-cellpipe-status-${status}`,
-      data: {
-        name: c.name,
-        status,
-        statusLabel: statusLabel(trans, status),
-        reason: model.reason(c.id),
-        worker,
-        workerLabel: trans.__('remote: %1', worker),
-        runLabel: trans.__('Run component %1', c.name),
-        vertical: direction === 'TB',
-        onRun: props.onRun
-      }
-    };
-  });
   const edges: Edge[] = components.flatMap(c =>
     c.parents
       .filter(p => known.has(p))
@@ -196,56 +289,69 @@ function Graph(props: IGraphViewProps): JSX.Element {
         };
       })
   );
+  const actions = React.useMemo(() => ({ onRun: props.onRun }), [props.onRun]);
 
   return (
     <div className="jp-cellpipe-graph-canvas" ref={wrapper}>
-    <ReactFlow
-      nodes={nodes}
-      fitView
-      fitViewOptions={FIT_OPTIONS}
-      edges={edges}
-      nodeTypes={nodeTypes}
-      nodesDraggable={false}
-      nodesConnectable={true}
-      elementsSelectable={true}
-      deleteKeyCode={['Delete', 'Backspace']}
-      minZoom={0.2}
-      maxZoom={2}
-      proOptions={{ hideAttribution: true }}
-      onConnect={(connection: Connection) => {
-        if (connection.source && connection.target) {
-          void model.connect(connection.source, connection.target);
-        }
-      }}
-      onEdgesChange={changes => {
-        const next = new Set(selectedEdges);
-        for (const change of changes) {
-          if (change.type === 'select') {
-            if (change.selected) {
-              next.add(change.id);
-            } else {
-              next.delete(change.id);
+      <NodeActions.Provider value={actions}>
+        <ReactFlow
+          nodes={current}
+          onNodesChange={onNodesChange}
+          fitView
+          fitViewOptions={FIT_OPTIONS}
+          edges={edges}
+          nodeTypes={nodeTypes}
+          nodesDraggable={false}
+          nodesConnectable={true}
+          elementsSelectable={true}
+          deleteKeyCode={['Delete', 'Backspace']}
+          minZoom={0.2}
+          maxZoom={2}
+          panOnScroll={true}
+          proOptions={{ hideAttribution: true }}
+          onConnect={(connection: Connection) => {
+            if (connection.source && connection.target) {
+              void model.connect(connection.source, connection.target);
             }
-          }
-        }
-        setSelectedEdges(next);
-      }}
-      onEdgesDelete={deleted => {
-        for (const edge of deleted) {
-          model.disconnect(edge.source, edge.target);
-        }
-      }}
-      onNodeClick={(_, node) => props.onNodeClick(node.id)}
-      onNodeContextMenu={(event, node) => {
-        // Ours alone: JupyterLab's own context menu would close this one.
-        event.preventDefault();
-        event.stopPropagation();
-        props.onNodeMenu(node.id, event.clientX, event.clientY);
-      }}
-    >
-      <Background gap={16} size={1} />
-      <Controls showInteractive={false} />
-    </ReactFlow>
+          }}
+          onEdgesChange={changes => {
+            const next = new Set(selectedEdges);
+            for (const change of changes) {
+              if (change.type === 'select') {
+                if (change.selected) {
+                  next.add(change.id);
+                } else {
+                  next.delete(change.id);
+                }
+              }
+            }
+            setSelectedEdges(next);
+          }}
+          onEdgesDelete={deleted => {
+            for (const edge of deleted) {
+              model.disconnect(edge.source, edge.target);
+            }
+          }}
+          onNodeClick={(_, node) => props.onNodeClick(node.id)}
+          onNodeContextMenu={(event, node) => {
+            // Ours alone: JupyterLab's own context menu would close this one.
+            event.preventDefault();
+            event.stopPropagation();
+            props.onNodeMenu(node.id, event.clientX, event.clientY);
+          }}
+        >
+          <Background gap={16} size={1} />
+          <Controls showInteractive={false} />
+          {overflows && (
+            <MiniMap
+              className="jp-cellpipe-minimap"
+              pannable
+              zoomable
+              nodeClassName={node => `jp-cellpipe-status-${(node.data as ComponentNodeData).status}`}
+            />
+          )}
+        </ReactFlow>
+      </NodeActions.Provider>
     </div>
   );
 }

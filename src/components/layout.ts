@@ -1,8 +1,8 @@
 /** Automatic layout of the pipeline graph with dagre (layout is computed, never stored). */
 import dagre from '@dagrejs/dagre';
 
-export const NODE_WIDTH = 150;
-export const NODE_HEIGHT = 52;
+export const NODE_WIDTH = 184;
+export const NODE_HEIGHT = 66;
 
 export interface IPoint {
   x: number;
@@ -16,7 +16,7 @@ export function layoutGraph(
   direction: 'TB' | 'LR' = 'TB'
 ): Map<string, IPoint> {
   const graph = new dagre.graphlib.Graph();
-  graph.setGraph({ rankdir: direction, nodesep: 20, ranksep: 44, marginx: 8, marginy: 8 });
+  graph.setGraph({ rankdir: direction, nodesep: 24, ranksep: 48, marginx: 8, marginy: 8 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const id of ids) {
     graph.setNode(id, { width: NODE_WIDTH, height: NODE_HEIGHT });

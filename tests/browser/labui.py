@@ -21,23 +21,43 @@ class NotebookUI:
 
     # --- opening -------------------------------------------------------------
 
-    def open(self) -> NotebookUI:
+    def open(self, hide_files: bool = True) -> NotebookUI:
+        """Open the notebook and its pipeline view beside it; with hide_files, the file
+        browser is collapsed first, so notebook and graph have room (JupyterLab hides a
+        cell's toolbar when a narrow cell's text would run under it)."""
         self.page.goto(self.lab.notebook_url(self.name))
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        if hide_files:
+            tab = self.page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+            if tab.count():
+                tab.first.click()
+                expect(self.page.locator("#filebrowser")).to_be_hidden()
         # the kernel is idle and the cellpipe kernel extension answered
         self.show_graph()
         expect(self.panel.locator(".jp-cellpipe-link-ready")).to_be_visible(timeout=60_000)
         return self
 
     def show_graph(self) -> None:
-        tab = self.page.locator('.jp-SideBar [data-id="cellpipe-graph"]')
+        """The notebook toolbar's pipeline button: the graph opens beside the notebook."""
+        self.page.locator(
+            '.jp-NotebookPanel-toolbar [data-command="cellpipe:show-graph"]'
+        ).first.click()
+        expect(self.panel).to_be_visible()
+
+    def show_sidebar_graph(self) -> None:
+        tab = self.page.locator('.jp-SideBar [data-id="cellpipe-graph-sidebar"]')
         if "lm-mod-current" not in (tab.get_attribute("class") or ""):
             tab.click()
-        expect(self.panel).to_be_visible()
+        expect(self.sidebar_panel).to_be_visible()
 
     @property
     def panel(self) -> Locator:
+        """The pipeline view beside the notebook."""
         return self.page.locator("#cellpipe-graph")
+
+    @property
+    def sidebar_panel(self) -> Locator:
+        return self.page.locator("#cellpipe-graph-sidebar")
 
     # --- cells ---------------------------------------------------------------
 
@@ -90,6 +110,8 @@ class NotebookUI:
         expect(self.component_cell(name)).to_have_count(1)
 
     def save(self) -> None:
+        """Ctrl+S in the notebook (after the graph beside it had the focus, click its tab)."""
+        self.page.locator("#jp-main-dock-panel .lm-DockPanel-tabBar .lm-TabBar-tab", has_text=self.name).click()
         self.page.keyboard.press("Control+s")
         time.sleep(0.3)
         expect(self.page.locator(".jp-NotebookPanel .jp-mod-dirty")).to_have_count(0)
