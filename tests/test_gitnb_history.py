@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 
 from click.testing import CliRunner
 from test_gitnb_support import (  # noqa: F401  (fixtures)
@@ -138,3 +139,12 @@ def test_history_lists_merge_commits_against_their_first_parent(repo: Repo):
     assert merge.status == "merge" and (merge.components_changed, merge.edges_added) == (1, 1)
     assert [e.subject for e in notebook_history(repo.path / "nb.ipynb", limit=2)] == [
         "Merge branch 'theirs'", "ours"]
+
+
+def test_log_in_a_repository_without_commits_is_empty(git_home, tmp_path, monkeypatch):
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path / "fresh")], check=True)
+    monkeypatch.chdir(tmp_path / "fresh")
+    done = CliRunner().invoke(git_group, ["log", "nb.ipynb"])
+    assert done.exit_code == 0 and "no commits touch nb.ipynb" in done.output
+    done = CliRunner().invoke(git_group, ["diff", "main", "nb.ipynb"])
+    assert done.exit_code == 1 and "unknown revision 'main'" in done.output

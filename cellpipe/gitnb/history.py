@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from cellpipe.gitnb.files import diff_files
-from cellpipe.gitnb.gitio import blob_spec, read_blobs, repo_path, resolve_commit, run_git
+from cellpipe.gitnb.gitio import (
+    UnknownRevision,
+    blob_spec,
+    read_blobs,
+    repo_path,
+    resolve_commit,
+    run_git,
+)
 
 
 @dataclass
@@ -88,7 +95,12 @@ def notebook_history(notebook: str | Path, limit: int | None = None,
     """Newest first: commits reachable from rev that changed the notebook (renames followed,
     merges included, each diffed against its first parent)."""
     root, rel = repo_path(notebook)
-    rev = resolve_commit(root, rev)
+    try:
+        rev = resolve_commit(root, rev)
+    except UnknownRevision:
+        if rev == "HEAD":  # a repository without commits yet: no history
+            return []
+        raise
     args = ["log", "--follow", _FORMAT, "--name-status", *([f"-n{limit}"] if limit else [])]
     commits = _parse_log(run_git([*args, rev, "--", rel], root).decode(errors="replace"), rel)
     names = list(dict.fromkeys([rel, *(n for c in commits for n in (c.path, c.old_path))]))
