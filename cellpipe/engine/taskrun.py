@@ -1,0 +1,114 @@
+"""Running one Task (DESIGN 5): the code every backend's task process calls.
+
+A fresh namespace gets the parameters and the task's input entries from the data store,
+in order; the component runs with the plain Python executor; what it changed is stored in
+the data store under the task's key (manifest last). Stream writes go to `emit` as they
+happen, so a client can show remote stdout while the task runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cellpipe.cache import CacheEntry
+from cellpipe.engine import cachekey
+from cellpipe.engine.errors import RunInterrupted
+from cellpipe.engine.executor import PythonExecutor
+from cellpipe.engine.namespace import RunNamespace
+from cellpipe.model import Component
+from cellpipe.remote.datastore import DataStore
+from cellpipe.remote.errors import RemoteError
+from cellpipe.remote.task import PROTOCOL_VERSION, Task, TaskResult
+
+Emit = Callable[[str, str], None]  # (stream name, text)
+
+
+class _EmitStream:
+    """A text stream that hands every write to emit (the executor echoes into it)."""
+
+    def __init__(self, name: str, emit: Emit) -> None:
+        self.name = name
+        self.emit = emit
+
+    def write(self, text: str) -> int:
+        if text:
+            self.emit(self.name, text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResult:
+    """Run task against store; the result says ok (entry stored) or error (never raises
+    for the user's code; an interrupt becomes an error result named KeyboardInterrupt)."""
+    started = time.time()
+    result = TaskResult(task.task_id, "error", started=started, host=socket.gethostname(),
+                        pid=os.getpid())
+    if task.protocol != PROTOCOL_VERSION:
+        return _failed(result, "VersionMismatch",
+                       f"the client speaks task protocol {task.protocol}, this worker "
+                       f"{PROTOCOL_VERSION}: install the same cellpipe version on both")
+    try:
+        live = RunNamespace(dict(task.parameters))
+        for key in task.inputs:
+            live.apply(store.get(key))
+    except (RemoteError, OSError) as exc:
+        return _failed(result, type(exc).__name__, f"cannot load the inputs: {exc}")
+    component = Component(task.component_id, task.component_name, task.code)
+    before = live.before()
+    saved = sys.stdout, sys.stderr
+    if emit is not None:
+        sys.stdout, sys.stderr = _EmitStream("stdout", emit), _EmitStream("stderr", emit)
+    try:
+        outcome = PythonExecutor().execute(component, live.ns, echo=emit is not None,
+                                           label=component.name)
+    except RunInterrupted as exc:
+        result.traceback = list(exc.traceback)
+        return _failed(result, "KeyboardInterrupt", "the task was interrupted")
+    finally:
+        sys.stdout, sys.stderr = saved
+    result.outputs = outcome.outputs
+    result.elapsed = outcome.elapsed
+    if outcome.error is not None:
+        err = outcome.error
+        result.ename, result.evalue, result.traceback = err.ename, err.evalue, err.traceback
+        result.finished = time.time()
+        return result
+    variables, deleted = live.changes(before, cachekey.names_used(task.code))
+    entry = CacheEntry(key=task.key, component_id=task.component_id, name=task.component_name,
+                       parent_keys=[], variables=variables, deleted=deleted,
+                       outputs=outcome.outputs, elapsed=outcome.elapsed, created=time.time(),
+                       source_file=outcome.source_file)
+    if entry.not_cacheable_reasons:
+        return _failed(result, "NotPicklable",
+                       f"{entry.not_cacheable_reasons[0]}; a remote component's results must "
+                       "be picklable to come back")
+    try:
+        store.put(entry)
+    except (RemoteError, OSError) as exc:
+        return _failed(result, type(exc).__name__, f"cannot store the result: {exc}")
+    result.status = "ok"
+    result.output_key = task.key
+    result.finished = time.time()
+    return result
+
+
+def _failed(result: TaskResult, ename: str, evalue: str) -> TaskResult:
+    result.status = "error"
+    result.ename, result.evalue = ename, evalue
+    if not result.traceback:
+        result.traceback = [f"{ename}: {evalue}"]
+    result.finished = time.time()
+    return result
+
+
+def result_summary(result: TaskResult) -> dict[str, Any]:
+    """A short dict for logs."""
+    return {"task": result.task_id, "status": result.status, "pid": result.pid,
+            "elapsed": round(result.elapsed, 3)}

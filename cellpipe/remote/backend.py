@@ -1,0 +1,63 @@
+"""The small interface every backend offers the engine: submit, follow, cancel (DESIGN 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from cellpipe.remote.datastore import DataStore
+from cellpipe.remote.registry import LOCAL, WorkerRegistry, WorkerSpec
+from cellpipe.remote.task import Task, TaskResult
+
+OnOutput = Callable[[str, str], None]  # (stream name, text) as the task writes it
+
+
+class TaskHandle(Protocol):
+    """A submitted task."""
+
+    task_id: str
+
+    def wait(self, timeout: float, on_output: OnOutput | None = None) -> TaskResult | None:
+        """Follow the task for up to timeout seconds: the result when it ended, else None.
+        Raises WorkerUnavailable when the transport goes away."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the task (queued: removed; running: its process is killed)."""
+        ...
+
+
+class Backend(Protocol):
+    """One worker alias as the engine sees it."""
+
+    spec: WorkerSpec
+    store: DataStore
+    capacity: int | None  # tasks this client may have in flight at once (None: no limit)
+
+    def check(self) -> None:
+        """Raise WorkerUnavailable (within seconds) unless tasks can run now."""
+        ...
+
+    def submit(self, task: Task) -> TaskHandle:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def open_backend(alias: str, *, jobs: int = 1, registry: WorkerRegistry | None = None,
+                 component: str | None = None) -> Backend:
+    """The backend for alias (raises UnknownWorker / WorkerUnavailable / RegistryError)."""
+    spec = (registry or WorkerRegistry()).get(alias, component)
+    if spec.kind == LOCAL:
+        from cellpipe.remote.local import LocalBackend
+
+        return LocalBackend(spec, jobs=jobs)
+    if spec.kind == "rq":
+        from cellpipe.remote.rqueue import RQBackend
+
+        return RQBackend(spec)
+    from cellpipe.remote.errors import WorkerUnavailable
+
+    raise WorkerUnavailable(alias, f"{spec.kind} workers are not supported in this version "
+                                   "(use a redis:// queue)")

@@ -1,0 +1,129 @@
+"""A data store over any fsspec URL, addressed by cache key (DESIGN 5).
+
+Layout: `<root>/entries/<key>/manifest.json` plus one file per variable (its pickle
+protocol 5 stream followed by its out-of-band buffers, as the results cache keeps them).
+Variable files carry a per-write id in their name and the manifest is written last, so a
+reader sees a whole entry or none, even when a retried task writes the same key twice;
+putting a key that is already there does nothing (uploads happen once).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import uuid
+from typing import Any
+
+import fsspec
+import xxhash
+
+from cellpipe.cache import CacheEntry, StoredValue
+from cellpipe.remote.errors import DataStoreError
+
+ENTRY_FORMAT = "cellpipe.store-entry"
+ENTRY_VERSION = 1
+
+
+class DataStore:
+    """Cache entries by key under one fsspec URL (file://, s3://, memory://, ...)."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.url = url
+        self.fs, self.root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        self.root = self.root.rstrip("/")
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        self._local = "file" in protocols  # renames are atomic; directories must exist
+
+    def _dir(self, key: str) -> str:
+        if not key or not all(c.isalnum() or c in "-_" for c in key):
+            raise DataStoreError(f"not a cache key: {key!r}")
+        return f"{self.root}/entries/{key}"
+
+    def has(self, key: str) -> bool:
+        """Whether a whole entry for key is there."""
+        return bool(self.fs.exists(f"{self._dir(key)}/manifest.json"))
+
+    def check(self) -> None:
+        """Touch the store (raises OSError when it cannot be reached or written)."""
+        if self._local:
+            self.fs.makedirs(self.root, exist_ok=True)
+        probe = f"{self.root}/.probe-{uuid.uuid4().hex}"
+        self.fs.pipe_file(probe, b"ok")
+        self.fs.rm_file(probe)
+
+    def put(self, entry: CacheEntry) -> None:
+        """Store entry under its key (no-op if present); the manifest is written last."""
+        folder = self._dir(entry.key)
+        if self.fs.exists(f"{folder}/manifest.json"):
+            return
+        if entry.not_cacheable_reasons:
+            raise DataStoreError(f"component {entry.name!r}: "
+                                 f"{entry.not_cacheable_reasons[0]}; it cannot be shipped")
+        if self._local:
+            self.fs.makedirs(folder, exist_ok=True)
+        write_id = uuid.uuid4().hex[:12]
+        variables = []
+        for i, (name, value) in enumerate(entry.variables.items()):
+            fname = f"var{i}.{write_id}.bin"
+            h = xxhash.xxh3_128()
+            with self.fs.open(f"{folder}/{fname}", "wb") as f:
+                for part in (value.data, *value.buffers):
+                    f.write(part)
+                    h.update(part)
+            variables.append({"name": name, "serializer": value.kind, "file": fname,
+                              "sizes": [len(value.data), *(_nbytes(b) for b in value.buffers)],
+                              "xxh3": h.hexdigest(), "fingerprint": value.fingerprint,
+                              "type": value.type_name})
+        manifest = {
+            "format": ENTRY_FORMAT, "version": ENTRY_VERSION, "key": entry.key,
+            "component_id": entry.component_id, "name": entry.name,
+            "inputs": entry.parent_keys, "key_inputs": entry.inputs, "variables": variables,
+            "deleted": entry.deleted, "outputs": entry.outputs, "elapsed": entry.elapsed,
+            "created": entry.created or time.time(), "run_of": entry.run_of,
+            "source_file": entry.source_file, "python": platform.python_version(),
+        }
+        text = json.dumps(manifest, default=repr).encode()
+        final = f"{folder}/manifest.json"
+        if self._local:
+            tmp = f"{folder}/.manifest.{write_id}.tmp"
+            self.fs.pipe_file(tmp, text)
+            self.fs.mv(tmp, final)  # a rename: atomic on one file system
+        else:
+            self.fs.pipe_file(final, text)  # an object PUT is atomic
+
+    def get(self, key: str) -> CacheEntry:
+        """The entry for key; raises DataStoreError when it is missing or damaged."""
+        folder = self._dir(key)
+        try:
+            manifest = json.loads(self.fs.cat_file(f"{folder}/manifest.json"))
+        except FileNotFoundError:
+            raise DataStoreError(f"the data store {self.url} has no entry {key[:12]}") from None
+        if manifest.get("format") != ENTRY_FORMAT or manifest.get("version") != ENTRY_VERSION:
+            raise DataStoreError(f"entry {key[:12]} in {self.url} has an unknown format")
+        variables: dict[str, StoredValue] = {}
+        for var in manifest["variables"]:
+            raw = self.fs.cat_file(f"{folder}/{var['file']}")
+            sizes = var["sizes"]
+            if len(raw) != sum(sizes) or xxhash.xxh3_128_hexdigest(raw) != var["xxh3"]:
+                raise DataStoreError(f"entry {key[:12]} in {self.url}: variable "
+                                     f"{var['name']!r} is damaged (size or checksum)")
+            view = memoryview(raw)
+            parts, offset = [], 0
+            for size in sizes:
+                parts.append(view[offset:offset + size])
+                offset += size
+            variables[var["name"]] = StoredValue(
+                kind=var["serializer"], fingerprint=var["fingerprint"], data=bytes(parts[0]),
+                buffers=parts[1:], type_name=var.get("type", ""))  # type: ignore[arg-type]
+        return CacheEntry(
+            key=manifest["key"], component_id=manifest["component_id"], name=manifest["name"],
+            parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
+            outputs=manifest["outputs"], elapsed=manifest["elapsed"],
+            created=manifest["created"], run_of=manifest.get("run_of"),
+            inputs=manifest.get("key_inputs", {}), source_file=manifest.get("source_file"),
+        )
+
+
+def _nbytes(buf: Any) -> int:
+    return memoryview(buf).nbytes

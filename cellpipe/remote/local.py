@@ -1,0 +1,112 @@
+"""The embedded `local` alias: one child process per task on this machine, no server.
+
+Children are forked from a multiprocessing fork server that has cellpipe imported, so a
+task starts in milliseconds and every byte it allocated goes back when it exits.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from cellpipe.remote.backend import OnOutput
+from cellpipe.remote.datastore import DataStore
+from cellpipe.remote.registry import WorkerSpec
+from cellpipe.remote.task import Task, TaskResult
+
+_PRELOAD = ["cellpipe.engine.taskrun", "cellpipe.remote.local"]
+
+
+def _context() -> Any:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+def task_process_main(task_json: str, store_url: str, conn: Connection) -> None:
+    """In the child: run the task, sending stream writes and then the result."""
+    from cellpipe.engine.taskrun import run_task
+
+    def emit(name: str, text: str) -> None:
+        conn.send(("out", name, text))
+
+    result = run_task(Task.from_json(task_json), DataStore(store_url), emit)
+    conn.send(("result", result.to_json()))
+    conn.close()
+
+
+class LocalHandle:
+    """A task running in a child process of this machine."""
+
+    def __init__(self, task: Task, store_url: str) -> None:
+        self.task_id = task.task_id
+        self.component = task.component_name
+        ctx = _context()
+        self._conn, child_conn = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=task_process_main,
+                                   args=(task.to_json(), store_url, child_conn),
+                                   name=f"cellpipe task {task.component_name}", daemon=True)
+        self.process.start()
+        child_conn.close()
+        self._result: TaskResult | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def wait(self, timeout: float, on_output: OnOutput | None = None) -> TaskResult | None:
+        deadline = time.monotonic() + timeout
+        while self._result is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                if not self._conn.poll(min(remaining, 0.5)):
+                    continue
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                self.process.join(5)
+                code = self.process.exitcode
+                self._result = TaskResult(
+                    self.task_id, "lost", ename="TaskLost",
+                    evalue=f"the task process ended without a result (exit code {code})")
+                break
+            if msg[0] == "out":
+                if on_output is not None:
+                    on_output(msg[1], msg[2])
+            elif msg[0] == "result":
+                self._result = TaskResult.from_json(msg[1])
+                self.process.join(10)
+        return self._result
+
+    def cancel(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self._conn.close()
+
+
+class LocalBackend:
+    """Tasks in child processes over a directory store; `jobs` of them at once."""
+
+    def __init__(self, spec: WorkerSpec, jobs: int = 1) -> None:
+        self.spec = spec
+        self.store = DataStore(spec.store)
+        self.capacity: int | None = max(1, jobs)
+
+    def check(self) -> None:
+        from cellpipe.remote.errors import WorkerUnavailable
+
+        try:
+            self.store.check()
+        except OSError as exc:
+            raise WorkerUnavailable(self.spec.alias, f"its store {self.spec.store} is not "
+                                                     f"writable: {exc}") from None
+
+    def submit(self, task: Task) -> LocalHandle:
+        return LocalHandle(task, self.spec.store)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,334 @@
+"""Workers on RQ (python-rq on Redis): the client side, the job function and the worker.
+
+Only small messages go through Redis: the task JSON, the result JSON, and the task's
+stdout/stderr as a Redis stream `cellpipe:out:<task id>`. Values go through the alias's
+data store. Each job runs in a fresh work horse process (RQ forks one per job) that dies
+with its worker, so memory and GPU go back and a killed worker leaves no orphan running.
+Workers heartbeat every second and the client runs RQ's started-job cleanup while it
+waits, so the job of a worker killed with -9 is retried (or failed) within seconds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry, Worker
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from cellpipe.remote.backend import OnOutput
+from cellpipe.remote.datastore import DataStore
+from cellpipe.remote.errors import WorkerUnavailable
+from cellpipe.remote.registry import WorkerSpec, expand, redact
+from cellpipe.remote.task import Task, TaskResult
+
+HEARTBEAT = 1  # seconds between a busy worker's heartbeats
+STREAM_TTL = 3600  # seconds a task's output stream is kept
+STORE_ENV = "CELLPIPE_WORKER_STORE"
+ALIAS_ENV = "CELLPIPE_WORKER_ALIAS"
+
+
+def queue_name(alias: str) -> str:
+    return f"cellpipe.{alias}"
+
+
+def stream_key(task_id: str) -> str:
+    return f"cellpipe:out:{task_id}"
+
+
+def connect(url: str, alias: str) -> Redis:
+    """A Redis client that fails within seconds when the server is away."""
+    return Redis.from_url(expand(url, alias), socket_connect_timeout=3, socket_timeout=10,
+                          health_check_interval=0)
+
+
+# --- worker side ------------------------------------------------------------------------
+
+class CellpipeWorker(Worker):
+    """RQ's forking worker with a one-second heartbeat and a short abandonment window."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("job_monitoring_interval", HEARTBEAT)
+        kwargs.setdefault("worker_ttl", 20)
+        super().__init__(*args, **kwargs)
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        # RQ adds 60 s of grace; a dead worker's job should be noticed within seconds
+        return HEARTBEAT * 3 + 1
+
+
+def _die_with_parent() -> None:
+    """The work horse ends when its worker does (RQ puts it in its own process group)."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+class _StreamWriter:
+    """Buffers a task's writes and appends them to its Redis stream every 0.1 s."""
+
+    def __init__(self, redis: Redis, task_id: str) -> None:
+        self.redis = redis
+        self.key = stream_key(task_id)
+        self.pending: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def emit(self, name: str, text: str) -> None:
+        with self.lock:
+            self.pending.append((name, text))
+
+    def _flush(self) -> None:
+        with self.lock:
+            items, self.pending = self.pending, []
+        merged: list[tuple[str, str]] = []
+        for name, text in items:
+            if merged and merged[-1][0] == name:
+                merged[-1] = (name, merged[-1][1] + text)
+            else:
+                merged.append((name, text))
+        if merged:
+            pipe = self.redis.pipeline()
+            for name, text in merged:
+                pipe.xadd(self.key, {"name": name, "text": text})
+            pipe.expire(self.key, STREAM_TTL)
+            pipe.execute()
+
+    def _loop(self) -> None:
+        while not self.done.wait(0.1):
+            try:
+                self._flush()
+            except RedisError:
+                pass
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join()
+        try:
+            self._flush()
+            self.redis.xadd(self.key, {"name": "end", "text": ""})
+            self.redis.expire(self.key, STREAM_TTL)
+        except RedisError:
+            pass
+
+
+def execute(task_json: str) -> str:
+    """The RQ job: run one task with the worker's store; return the result JSON."""
+    from rq import get_current_job
+
+    from cellpipe.engine.taskrun import run_task
+
+    _die_with_parent()
+    task = Task.from_json(task_json)
+    job = get_current_job()
+    writer = _StreamWriter(job.connection, task.task_id) if job is not None else None
+    try:
+        result = run_task(task, DataStore(os.environ[STORE_ENV]),
+                          writer.emit if writer else None)
+    finally:
+        if writer is not None:
+            writer.close()
+    return result.to_json()
+
+
+def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
+               burst: bool = False) -> None:
+    """`cellpipe worker`: serve alias's queue until SIGTERM/SIGINT (then finish the task)."""
+    from rq.worker_pool import WorkerPool
+
+    redis = connect(queue_url, alias)
+    try:
+        redis.ping()
+    except RedisError as exc:
+        raise WorkerUnavailable(alias, f"cannot reach {redact(queue_url)}: {exc}") from None
+    store = DataStore(store_url)
+    store.check()
+    os.environ[STORE_ENV] = store_url
+    os.environ[ALIAS_ENV] = alias
+    queue = Queue(queue_name(alias), connection=redis)
+    if concurrency <= 1:
+        worker = CellpipeWorker([queue], connection=redis)
+        worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
+    else:
+        pool = WorkerPool([queue], connection=redis, num_workers=concurrency,
+                          worker_class=CellpipeWorker)
+        pool.start(burst=burst, logging_level="INFO")
+
+
+def live_workers(redis: Redis, alias: str, within: float = 30.0) -> list[Worker]:
+    """Workers on alias's queue whose last heartbeat is recent."""
+    queue = Queue(queue_name(alias), connection=redis)
+    now = time.time()
+    alive = []
+    for worker in Worker.all(queue=queue):
+        beat = worker.last_heartbeat
+        if beat is not None and now - beat.timestamp() <= within:
+            alive.append(worker)
+    return alive
+
+
+# --- client side ------------------------------------------------------------------------
+
+class RQHandle:
+    """A task enqueued on an alias's RQ queue."""
+
+    def __init__(self, backend: RQBackend, task: Task, job: Job) -> None:
+        self.backend = backend
+        self.task_id = task.task_id
+        self.component = task.component_name
+        self.job = job
+        self._last_id = "0-0"
+        self._next_cleanup = 0.0
+        self._result: TaskResult | None = None
+
+    def _unavailable(self, exc: Exception) -> WorkerUnavailable:
+        return WorkerUnavailable(self.backend.spec.alias,
+                                 f"lost {redact(self.backend.spec.queue)} while running "
+                                 f"component {self.component!r}: {exc}")
+
+    def _read_stream(self, block_ms: int, on_output: OnOutput | None) -> None:
+        got = self.backend.redis.xread({stream_key(self.task_id): self._last_id},
+                                       block=block_ms, count=1000)
+        for _key, entries in got or []:
+            for entry_id, fields in entries:
+                self._last_id = entry_id
+                name = fields.get(b"name", b"").decode()
+                if name in ("stdout", "stderr") and on_output is not None:
+                    on_output(name, fields.get(b"text", b"").decode("utf-8", "replace"))
+
+    def wait(self, timeout: float, on_output: OnOutput | None = None) -> TaskResult | None:
+        deadline = time.monotonic() + timeout
+        try:
+            while self._result is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._read_stream(max(1, int(min(remaining, 0.2) * 1000)), on_output)
+                self._check(on_output)
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        return self._result
+
+    def _check(self, on_output: OnOutput | None) -> None:
+        now = time.monotonic()
+        if now >= self._next_cleanup:
+            # the client does RQ's housekeeping: a job whose worker stopped heartbeating
+            # is retried or failed now, not when some worker gets round to it
+            StartedJobRegistry(queue=self.backend.queue).cleanup()
+            self._next_cleanup = now + 1.0
+        try:
+            status = self.job.get_status(refresh=True)
+        except (NoSuchJobError, InvalidJobOperation):
+            self._result = self._lost("its job vanished from the queue (expired or deleted)")
+            return
+        if status == JobStatus.FINISHED:
+            self._read_stream(1, on_output)  # what was written before the end
+            value = self.job.return_value(refresh=True)
+            self._result = TaskResult.from_json(value) if value else self._lost(
+                "the job finished without a result")
+        elif status == JobStatus.FAILED:
+            self.job.refresh()
+            if self.job.retries_left:
+                return  # RQ requeues it
+            self._result = self._lost(_failure_reason(self.job))
+        elif status in (JobStatus.STOPPED, JobStatus.CANCELED):
+            self._result = self._lost(f"the task was {status.value}")
+
+    def _lost(self, why: str) -> TaskResult:
+        return TaskResult(self.task_id, "lost", ename="TaskLost",
+                          evalue=f"worker {self.backend.spec.alias!r}: {why}")
+
+    def cancel(self) -> None:
+        try:
+            status = self.job.get_status(refresh=True)
+            if status == JobStatus.STARTED:
+                send_stop_job_command(self.backend.redis, self.task_id)
+            else:
+                self.job.cancel()
+        except (RedisError, NoSuchJobError, InvalidJobOperation):
+            pass
+
+
+def _failure_reason(job: Job) -> str:
+    text = ""
+    try:
+        latest = job.latest_result()
+        text = (latest.exc_string or "") if latest is not None else ""
+    except Exception:
+        text = ""
+    last = [ln for ln in text.strip().splitlines() if ln.strip()]
+    detail = last[-1] if last else "no detail"
+    if "AbandonedJobError" in text or "Moved to FailedJobRegistry" in text:
+        return "its worker stopped responding while running the task (killed or lost)"
+    if "terminated unexpectedly" in text:
+        return f"the task process died: {detail}"
+    return f"the job failed: {detail}"
+
+
+class RQBackend:
+    """An alias served by `cellpipe worker` processes on an RQ queue."""
+
+    capacity: int | None = None
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.redis = connect(spec.queue, spec.alias)
+        self.queue = Queue(queue_name(spec.alias), connection=self.redis)
+        self.store = DataStore(expand(spec.store, spec.alias))
+
+    def check(self) -> None:
+        alias = self.spec.alias
+        where = redact(self.spec.queue)
+        try:
+            self.redis.ping()
+            alive = live_workers(self.redis, alias)
+        except RedisError as exc:
+            raise WorkerUnavailable(alias, f"cannot reach its queue {where}: {exc}") from None
+        if not alive:
+            raise WorkerUnavailable(
+                alias, f"no worker is serving it on {where}; start one on the worker machine "
+                f"with `cellpipe worker --alias {alias} --queue URL --store URL`")
+        try:
+            self.store.check()
+        except OSError as exc:
+            raise WorkerUnavailable(alias, f"cannot write its data store "
+                                           f"{redact(self.spec.store)}: {exc}") from None
+
+    def submit(self, task: Task) -> RQHandle:
+        retries = int(self.spec.option("retries", 1))
+        try:
+            job = self.queue.enqueue(
+                execute, task.to_json(), job_id=task.task_id,
+                job_timeout=int(self.spec.option("timeout", task.deadline)),
+                retry=Retry(max=retries) if retries > 0 else None,
+                result_ttl=3600, failure_ttl=86400,
+                description=f"cellpipe component {task.component_name!r}")
+        except RedisError as exc:
+            raise WorkerUnavailable(self.spec.alias, f"cannot enqueue on "
+                                    f"{redact(self.spec.queue)}: {exc}") from None
+        return RQHandle(self, task, job)
+
+    def close(self) -> None:
+        self.redis.close()
+
+
+def host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}"

@@ -1,0 +1,62 @@
+"""What travels through a queue (DESIGN 5): a small task message and a small result message.
+
+Values never travel here: inputs and outputs are cache keys in the alias's data store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass
+class Task:
+    """One component to run: its code, the keys of the entries to apply first, in order."""
+
+    task_id: str
+    component_id: str
+    component_name: str
+    code: str
+    key: str  # the cache key the result is stored under
+    inputs: list[str]  # cache keys of its ancestors' entries, in run order
+    parameters: dict[str, Any] = field(default_factory=dict)
+    deadline: float = 86400.0  # seconds the task may run
+    protocol: int = PROTOCOL_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Task:
+        raw = json.loads(text)
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+
+
+@dataclass
+class TaskResult:
+    """How a task ended: status ok (entry stored under output_key), error or lost."""
+
+    task_id: str
+    status: str  # ok, error, lost
+    output_key: str | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    ename: str = ""
+    evalue: str = ""
+    traceback: list[str] = field(default_factory=list)
+    started: float = 0.0  # wall clock (time.time()) on the worker
+    finished: float = 0.0
+    elapsed: float = 0.0  # the component's own run time
+    host: str = ""
+    pid: int = 0  # the process that ran the task
+    protocol: int = PROTOCOL_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=repr)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TaskResult:
+        raw = json.loads(text)
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
