@@ -15,3 +15,13 @@ def kernel(tmp_path):
 
     with PipelineKernel(cwd=str(tmp_path), env=kernel_env(tmp_path / "cache"), timeout=120) as k:
         yield k
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server on a free loopback port for the whole session; stopped after."""
+    from remoteutil import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()

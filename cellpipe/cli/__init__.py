@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "cache",
     "share",
     "git",
+    "workers",
 )
 
 

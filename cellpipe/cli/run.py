@@ -39,8 +39,12 @@ def register(main: click.Group) -> None:
               help="Write the notebook with outputs to this file.")
 @click.option("--timeout", default=3600.0, show_default=True,
               help="Seconds to wait for one target.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Components bound to the 'local' worker run up to N at a time "
+                   "(independent branches in parallel). Default: 1.")
 def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cache: bool,
-        force: bool, inplace: bool, output: str | None, timeout: float) -> None:
+        force: bool, inplace: bool, output: str | None, timeout: float,
+        jobs: int | None) -> None:
     """Run the pipeline of NOTEBOOK in a real kernel, showing the targets' output."""
     from cellpipe.cli.kernel_driver import KernelFailure, PipelineKernel
 
@@ -57,6 +61,8 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
     env["JPY_SESSION_NAME"] = str(Path(notebook).resolve())  # which notebook, as Jupyter says
     if no_cache:
         env["CELLPIPE_CACHE"] = "memory"
+    if jobs is not None:
+        env["CELLPIPE_JOBS"] = str(jobs)
     cwd = str(Path(notebook).resolve().parent)
     target_outputs: dict[str, list[dict[str, Any]]] = {}
     took_part: set[str] = set()  # components that ran, failed or came from the cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,8 @@ from cellpipe.engine import cachekey
 from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.engine.executor import Executor
 from cellpipe.engine.namespace import RunNamespace
-from cellpipe.engine.plan import Plan, key_inputs, plan_run
+from cellpipe.engine.plan import Plan, Step, key_inputs, plan_run
+from cellpipe.engine.remote_run import RemoteSteps, remote_error
 from cellpipe.model import Pipeline, dag
 
 
@@ -41,6 +43,23 @@ class RunResult:
     reused: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    target_remote: bool = False  # the target ran on a worker (its streams were echoed)
+    # step id -> (start, end) wall-clock time of the components that ran
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass
+class _RunContext:
+    """What the steps of one run share."""
+
+    pipeline: Pipeline
+    plan: Plan
+    lineage: dict[str, set[str]]
+    order: list[str]
+    live: RunNamespace
+    result: RunResult
+    emit: Callable[[Event], None]
+    persist_all: bool
 
 
 EventSink = Callable[[Event], None]
@@ -49,9 +68,22 @@ EventSink = Callable[[Event], None]
 class PipelineRunner:
     """Runs targets of a pipeline against one cache store with one executor."""
 
-    def __init__(self, store: CacheStore, executor: Executor) -> None:
+    def __init__(self, store: CacheStore, executor: Executor, jobs: int = 1) -> None:
         self.store = store
         self.executor = executor
+        self.remote = RemoteSteps(jobs)  # components bound to a worker alias
+
+    @property
+    def jobs(self) -> int:
+        """How many tasks the `local` alias runs at once."""
+        return self.remote.jobs
+
+    @jobs.setter
+    def jobs(self, value: int) -> None:
+        self.remote.jobs = max(1, int(value))
+        local = self.remote.backends.get("local")
+        if local is not None:
+            local.capacity = self.remote.jobs
 
     def plan(self, pipeline: Pipeline, target: str, parameters: Mapping[str, Any] | None = None,
              *, force: bool = False, rerun_target: bool = False) -> Plan:
@@ -97,50 +129,21 @@ class PipelineRunner:
             emit(Event(step.id, step.name, "queued", step.reason))
         live = RunNamespace(plan.parameters)
         result = RunResult(plan, [], False, {})
+        ctx = _RunContext(pipeline, plan, lineage, order, live, result, emit, persist_all)
+        to_run = []
         for step in plan.steps:
-            comp = pipeline.get(step.id)
             if step.action == "cache":
                 result.reused.append(step.id)
                 emit(Event(step.id, step.name, "cached", step.reason))
-                continue
-            needed = lineage[step.id]
-            if set(live.applied) != needed or len(live.applied) != len(needed):
-                self._bring_in(live, [c for c in order if c in needed], plan, pipeline)
-            emit(Event(step.id, step.name, "running", step.reason))
-            before = live.before()
-            is_target = step.id == target_id
-            try:
-                outcome = self.executor.execute(comp, live.ns, echo=is_target, label=comp.name)
-            except KeyboardInterrupt as exc:
-                emit(Event(step.id, step.name, "interrupted"))
-                if isinstance(exc, RunInterrupted):
-                    raise
-                raise RunInterrupted(comp.name) from None
-            inputs = key_inputs(pipeline, step.id, plan.keys, plan.parameters)
-            if outcome.error is not None:
-                self.store.record_failure(step.id, step.key, inputs)
-                emit(Event(step.id, step.name, "error", outcome.error.ename, outcome.elapsed))
-                outcome.error.outputs = outcome.outputs  # what it showed before raising
-                raise self._error_for(outcome.error, comp.name, pipeline.get(target_id).name,
-                                      is_target)
-            variables, deleted = live.changes(before, cachekey.names_used(comp.code))
-            before = {}  # no reference to values the namespace has let go of
-            entry = CacheEntry(
-                key=step.key, component_id=step.id, name=comp.name,
-                parent_keys=[plan.keys[p] for p in comp.parents], variables=variables,
-                deleted=deleted, outputs=outcome.outputs, elapsed=outcome.elapsed,
-                created=time.time(), run_of=pipeline.get(target_id).name, inputs=inputs,
-                source_file=outcome.source_file,
-            )
-            self.store.put(entry, persist=persist_all and comp.persist)
-            live.applied.append(step.id)
-            result.executed.append(step.id)
-            result.warnings.extend(
-                f"component {comp.name!r}: {r}" for r in entry.not_cacheable_reasons
-            )
-            emit(Event(step.id, step.name, "done", step.reason, outcome.elapsed))
-            if is_target:
-                result.target_outputs = outcome.outputs
+            else:
+                to_run.append(step)
+        # every alias a step needs is checked before anything runs: an unknown or
+        # unreachable worker fails the run at once, and nothing runs locally in its place
+        for step in to_run:
+            comp = pipeline.get(step.id)
+            if comp.worker:
+                self.remote.backend(comp.worker, comp)
+        self._schedule(ctx, to_run)
         if target_id in result.reused:
             cached = self.store.get(plan.step(target_id).key)
             result.target_outputs = cached.outputs if cached else []
@@ -155,6 +158,144 @@ class PipelineRunner:
             result.warnings.append(spill)
         result.elapsed = time.perf_counter() - started
         return result
+
+    def _schedule(self, ctx: _RunContext, to_run: list[Step]) -> None:
+        """Run the steps as their parents finish: every ready step bound to a worker is
+        submitted at once (up to its alias's capacity); ready local steps run here, one
+        at a time, meanwhile. An error stops new work and cancels what is in flight."""
+        graph = ctx.pipeline.graph()
+        finished = set(ctx.result.reused)
+        pending = list(to_run)
+        try:
+            while pending or self.remote.inflight:
+                ready = [s for s in pending if all(p in finished for p in graph[s.id])]
+                for step in ready:
+                    comp = ctx.pipeline.get(step.id)
+                    if comp.worker and self.remote.has_room(comp.worker):
+                        pending.remove(step)
+                        inputs = [ctx.plan.keys[c] for c in ctx.order if c in ctx.lineage[step.id]]
+                        ctx.emit(Event(step.id, step.name, "running", step.reason,
+                                       worker=comp.worker))
+                        self.remote.submit(comp, step.key, inputs, self.store,
+                                           ctx.plan.parameters, self._sources(ctx, inputs))
+                local = [s for s in ready if not ctx.pipeline.get(s.id).worker]
+                if local:
+                    pending.remove(local[0])
+                    self._run_local(ctx, local[0])
+                    finished.add(local[0].id)
+                    continue
+                event = self.remote.next_event(0.2)
+                if event is not None:
+                    done = self._remote_event(ctx, event)
+                    if done:
+                        finished.add(event.step_id)
+        except BaseException as exc:
+            running = list(self.remote.inflight)
+            self.remote.cancel_all()
+            if isinstance(exc, KeyboardInterrupt):
+                for sid in running:
+                    ctx.emit(Event(sid, ctx.pipeline.get(sid).name, "interrupted"))
+                if not isinstance(exc, RunInterrupted):
+                    raise RunInterrupted(ctx.pipeline.get(running[0]).name
+                                         if running else "?") from None
+            raise
+
+    def _sources(self, ctx: _RunContext, inputs: list[str]) -> dict[str, str]:
+        """file name -> code of the components whose entries a task applies."""
+        by_key = {k: c for c, k in ctx.plan.keys.items()}
+        sources = {}
+        for key in inputs:
+            entry = self.store.get(key)
+            if entry is not None and entry.source_file:
+                sources[entry.source_file] = ctx.pipeline.get(by_key[key]).code
+        return sources
+
+    def _remote_event(self, ctx: _RunContext, event: Any) -> bool:
+        """Handle what a task reported; True when its step is done."""
+        comp = ctx.pipeline.get(event.step_id)
+        step = ctx.plan.step(event.step_id)
+        is_target = step.id == ctx.plan.target
+        if event.kind == "output":
+            if is_target:  # only the target's output reaches the user, as it comes
+                name, text = event.payload
+                (sys.stdout if name == "stdout" else sys.stderr).write(text)
+            return False
+        if event.kind == "failed":
+            self.remote.finish(step.id)
+            ctx.emit(Event(step.id, step.name, "error", type(event.payload).__name__,
+                           worker=comp.worker))
+            raise remote_error(comp, event.payload)
+        outcome = event.payload
+        inputs = key_inputs(ctx.pipeline, step.id, ctx.plan.keys, ctx.plan.parameters)
+        if outcome.status != "ok":
+            self.remote.finish(step.id)
+            self.store.record_failure(step.id, step.key, inputs)
+            ctx.emit(Event(step.id, step.name, "error", outcome.ename, outcome.elapsed,
+                           worker=comp.worker))
+            error = ComponentError(step.id, comp.name, outcome.ename, outcome.evalue,
+                                   outcome.traceback or [f"{outcome.ename}: {outcome.evalue}"])
+            error.outputs = outcome.outputs
+            raise self._error_for(error, comp.name, ctx.pipeline.get(ctx.plan.target).name,
+                                  is_target)
+        entry = self.remote.import_result(comp, outcome)
+        entry.component_id, entry.name = step.id, comp.name
+        entry.parent_keys = [ctx.plan.keys[p] for p in comp.parents]
+        entry.inputs = inputs
+        entry.run_of = ctx.pipeline.get(ctx.plan.target).name
+        self.store.put(entry, persist=ctx.persist_all and comp.persist)
+        ctx.result.executed.append(step.id)
+        ctx.result.intervals[step.id] = (outcome.started, outcome.finished)
+        ctx.emit(Event(step.id, step.name, "done", step.reason, outcome.elapsed,
+                       worker=comp.worker))
+        if is_target:
+            ctx.result.target_outputs = outcome.outputs
+            ctx.result.target_remote = True
+        return True
+
+    def _run_local(self, ctx: _RunContext, step: Step) -> None:
+        """Run one step in this process, in the live namespace."""
+        pipeline, plan, live = ctx.pipeline, ctx.plan, ctx.live
+        comp = pipeline.get(step.id)
+        needed = ctx.lineage[step.id]
+        if set(live.applied) != needed or len(live.applied) != len(needed):
+            self._bring_in(live, [c for c in ctx.order if c in needed], plan, pipeline)
+        ctx.emit(Event(step.id, step.name, "running", step.reason))
+        before = live.before()
+        is_target = step.id == plan.target
+        started = time.time()
+        try:
+            outcome = self.executor.execute(comp, live.ns, echo=is_target, label=comp.name)
+        except KeyboardInterrupt as exc:
+            ctx.emit(Event(step.id, step.name, "interrupted"))
+            if isinstance(exc, RunInterrupted):
+                raise
+            raise RunInterrupted(comp.name) from None
+        inputs = key_inputs(pipeline, step.id, plan.keys, plan.parameters)
+        if outcome.error is not None:
+            self.store.record_failure(step.id, step.key, inputs)
+            ctx.emit(Event(step.id, step.name, "error", outcome.error.ename, outcome.elapsed))
+            outcome.error.outputs = outcome.outputs  # what it showed before raising
+            raise self._error_for(outcome.error, comp.name, pipeline.get(plan.target).name,
+                                  is_target)
+        variables, deleted = live.changes(before, cachekey.names_used(comp.code))
+        before = {}  # no reference to values the namespace has let go of
+        entry = CacheEntry(
+            key=step.key, component_id=step.id, name=comp.name,
+            parent_keys=[plan.keys[p] for p in comp.parents], variables=variables,
+            deleted=deleted, outputs=outcome.outputs, elapsed=outcome.elapsed,
+            created=time.time(), run_of=pipeline.get(plan.target).name, inputs=inputs,
+            source_file=outcome.source_file,
+        )
+        self.store.put(entry, persist=ctx.persist_all and comp.persist)
+        live.applied.append(step.id)
+        ctx.result.executed.append(step.id)
+        ctx.result.intervals[step.id] = (started, time.time())
+        ctx.result.warnings.extend(
+            f"component {comp.name!r}: {r}" for r in entry.not_cacheable_reasons
+        )
+        ctx.emit(Event(step.id, step.name, "done", step.reason, outcome.elapsed))
+        if is_target:
+            ctx.result.target_outputs = outcome.outputs
 
     def _bring_in(self, live: RunNamespace, required: list[str], plan: Plan,
                   pipeline: Pipeline) -> None:

@@ -8,6 +8,7 @@ happen, so a client can show remote stdout while the task runs.
 
 from __future__ import annotations
 
+import linecache
 import os
 import socket
 import sys
@@ -18,8 +19,8 @@ from typing import Any
 from cellpipe.cache import CacheEntry
 from cellpipe.engine import cachekey
 from cellpipe.engine.errors import RunInterrupted
-from cellpipe.engine.executor import PythonExecutor
 from cellpipe.engine.namespace import RunNamespace
+from cellpipe.engine.python_executor import PythonExecutor
 from cellpipe.model import Component
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import RemoteError
@@ -54,6 +55,9 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
         return _failed(result, "VersionMismatch",
                        f"the client speaks task protocol {task.protocol}, this worker "
                        f"{PROTOCOL_VERSION}: install the same cellpipe version on both")
+    for filename, code in task.sources.items():
+        source = cachekey.transform(code)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
         live = RunNamespace(dict(task.parameters))
         for key in task.inputs:

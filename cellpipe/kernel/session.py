@@ -46,7 +46,7 @@ class KernelSession:
         self.shell = shell
         if store is None:
             store = CacheStore(default_cache_dir() if disk_cache_enabled() else None)
-        self.runner = PipelineRunner(store, IPythonExecutor(shell))
+        self.runner = PipelineRunner(store, IPythonExecutor(shell), jobs=_jobs_from_env())
         # jupyter_server tells a kernel which notebook it serves; copies share cell ids
         session_path = os.environ.get("JPY_SESSION_NAME", "")
         if session_path.endswith(".ipynb"):
@@ -212,6 +212,9 @@ class KernelSession:
             self.broadcast(self.state())
         if result.target_from_cache:
             replay(self.shell, result.target_outputs)
+        elif result.target_remote:  # its streams were shown as they came; now the rest
+            replay(self.shell, [o for o in result.target_outputs
+                                if o.get("output_type") != "stream"])
         if publish:
             self.publish(result)
         return result
@@ -239,3 +242,12 @@ class KernelSession:
 
 def _steps(steps: list[Step]) -> list[protocol.PlanStep]:
     return [cast(protocol.PlanStep, s.as_json()) for s in steps]
+
+
+def _jobs_from_env() -> int:
+    """$CELLPIPE_JOBS: how many tasks the `local` worker runs at once (default 1)."""
+    try:
+        return max(1, int(os.environ.get("CELLPIPE_JOBS", "1")))
+    except ValueError:
+        return 1
+

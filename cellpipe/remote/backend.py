@@ -61,3 +61,31 @@ def open_backend(alias: str, *, jobs: int = 1, registry: WorkerRegistry | None =
 
     raise WorkerUnavailable(alias, f"{spec.kind} workers are not supported in this version "
                                    "(use a redis:// queue)")
+
+
+def ping(alias: str, registry: WorkerRegistry | None = None,
+         timeout: float = 5.0) -> dict[str, object]:
+    """A round trip to alias (for RQ: a no-op job through a worker), timed.
+
+    Returns {alias, ok, elapsed_ms, workers, message}; raises UnknownWorker."""
+    import time
+
+    from cellpipe.remote.errors import RemoteError
+
+    spec = (registry or WorkerRegistry()).get(alias)
+    started = time.perf_counter()
+    workers = 0
+    try:
+        backend = open_backend(alias, registry=registry)
+        try:
+            backend.check()
+            workers, message = backend.round_trip(timeout)
+            ok = True
+        finally:
+            backend.close()
+    except RemoteError as exc:
+        ok, message = False, str(exc)
+    except OSError as exc:
+        ok, message = False, f"worker {spec.alias!r}: {exc}"
+    return {"alias": alias, "ok": ok, "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+            "workers": workers, "message": message}

@@ -37,6 +37,10 @@ def task_process_main(task_json: str, store_url: str, conn: Connection) -> None:
     conn.close()
 
 
+def _pong() -> None:
+    """A task process that does nothing (ping)."""
+
+
 class LocalHandle:
     """A task running in a child process of this machine."""
 
@@ -104,6 +108,19 @@ class LocalBackend:
         except OSError as exc:
             raise WorkerUnavailable(self.spec.alias, f"its store {self.spec.store} is not "
                                                      f"writable: {exc}") from None
+
+    def round_trip(self, timeout: float) -> tuple[int, str]:
+        """Start a task process and hear back from it: (1, message)."""
+        ctx = _context()
+        process = ctx.Process(target=_pong, daemon=True)
+        process.start()
+        process.join(timeout)
+        if process.exitcode != 0:
+            process.kill()
+            from cellpipe.remote.errors import WorkerUnavailable
+
+            raise WorkerUnavailable(self.spec.alias, "a task process did not start")
+        return 1, "child processes on this machine"
 
     def submit(self, task: Task) -> LocalHandle:
         return LocalHandle(task, self.spec.store)

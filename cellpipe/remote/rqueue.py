@@ -148,6 +148,11 @@ def execute(task_json: str) -> str:
     return result.to_json()
 
 
+def pong() -> str:
+    """The no-op job of `cellpipe workers ping`."""
+    return "pong"
+
+
 def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
                burst: bool = False) -> None:
     """`cellpipe worker`: serve alias's queue until SIGTERM/SIGINT (then finish the task)."""
@@ -310,6 +315,19 @@ class RQBackend:
         except OSError as exc:
             raise WorkerUnavailable(alias, f"cannot write its data store "
                                            f"{redact(self.spec.store)}: {exc}") from None
+
+    def round_trip(self, timeout: float) -> tuple[int, str]:
+        """A no-op job through a worker: (live workers, message)."""
+        alive = len(live_workers(self.redis, self.spec.alias))
+        job = self.queue.enqueue(pong, job_timeout=30, result_ttl=60, failure_ttl=60)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if job.get_status(refresh=True) == JobStatus.FINISHED:
+                return alive, f"{alive} worker{'s' if alive != 1 else ''} listening"
+            time.sleep(0.02)
+        job.cancel()
+        raise WorkerUnavailable(self.spec.alias, f"{alive} worker(s) registered, but none "
+                                f"answered within {timeout:.0f} s (all busy or stuck?)")
 
     def submit(self, task: Task) -> RQHandle:
         retries = int(self.spec.option("retries", 1))

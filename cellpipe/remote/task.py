@@ -24,6 +24,9 @@ class Task:
     inputs: list[str]  # cache keys of its ancestors' entries, in run order
     parameters: dict[str, Any] = field(default_factory=dict)
     deadline: float = 86400.0  # seconds the task may run
+    # file name -> code of the inputs' components, so tracebacks through functions they
+    # defined show their source lines on the worker too
+    sources: dict[str, str] = field(default_factory=dict)
     protocol: int = PROTOCOL_VERSION
 
     def to_json(self) -> str:

@@ -1,4 +1,4 @@
-"""The Jupyter server extension: HTTP endpoints for the pipeline and for git."""
+"""The Jupyter server extension: HTTP endpoints for the pipeline, git and workers."""
 
 from __future__ import annotations
 
@@ -20,4 +20,7 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     from cellpipe.server import share_handlers
 
     share_handlers.setup_handlers(web_app)
+    from cellpipe.server import remote_handlers
+
+    remote_handlers.setup_handlers(web_app)
     server_app.log.info("cellpipe: server extension loaded")

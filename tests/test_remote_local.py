@@ -1,0 +1,254 @@
+"""Remote execution without a server: the data store, the registry, the `local` alias
+(a child process per task) and parallel branches, through the real engine."""
+
+import json
+import os
+import stat
+import time
+
+import pytest
+from remoteutil import pipe_with_workers
+
+from cellpipe.cache import CacheStore
+from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
+from cellpipe.engine.namespace import RunNamespace
+from cellpipe.engine.taskrun import run_task
+from cellpipe.remote import (
+    DataStore,
+    DataStoreError,
+    RegistryError,
+    Task,
+    UnknownWorker,
+    WorkerRegistry,
+    WorkerSpec,
+)
+from cellpipe.remote.registry import expand, redact
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CELLPIPE_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("CELLPIPE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+# --- data store ----------------------------------------------------------------------
+
+def _entry(key, code, inputs=(), store=None):
+    task = Task("t-" + key, "c-" + key, key, code, key, list(inputs), {})
+    result = run_task(task, store)
+    assert result.status == "ok", result.traceback
+    return result
+
+
+def test_store_round_trip_keeps_values_and_buffers_out_of_band():
+    np = pytest.importorskip("numpy")
+    store = DataStore("memory://cellpipe-test-roundtrip")
+    _entry("k1", "import numpy as np\na = np.arange(100_000, dtype='float64')\nd = {'x': [1, 2]}",
+           store=store)
+    entry = store.get("k1")
+    assert set(entry.variables) == {"np", "a", "d"}
+    a = entry.variables["a"]
+    # the array's bytes travel out of band, not inside the pickle stream
+    assert a.kind == "pickle" and len(a.data) < 1000 and sum(len(b) for b in a.buffers) == 800_000
+    ns = RunNamespace({})
+    ns.apply(entry)
+    assert np.array_equal(ns.ns["a"], np.arange(100_000, dtype="float64"))
+    assert ns.ns["d"] == {"x": [1, 2]}
+
+
+def test_store_entry_is_invisible_until_its_manifest_and_put_is_idempotent():
+    store = DataStore("memory://cellpipe-test-manifest")
+    _entry("k2", "x = [1, 2, 3]", store=store)
+    files = store.fs.ls(f"{store.root}/entries/k2", detail=False)
+    manifest = next(f for f in files if f.endswith("manifest.json"))
+    store.fs.rm_file(manifest)  # as if the writer died before its last write
+    assert not store.has("k2")
+    with pytest.raises(DataStoreError, match="has no entry k2"):
+        store.get("k2")
+    _entry("k2", "x = [1, 2, 3]", store=store)  # a retry completes it
+    assert store.has("k2")
+    before = sorted(store.fs.ls(f"{store.root}/entries/k2", detail=False))
+    store.put(store.get("k2"))  # putting it again changes nothing
+    assert sorted(store.fs.ls(f"{store.root}/entries/k2", detail=False)) == before
+
+
+def test_store_detects_a_damaged_variable(tmp_path):
+    store = DataStore((tmp_path / "store").as_uri())
+    _entry("k3", "x = list(range(1000))", store=store)
+    var = next((tmp_path / "store" / "entries" / "k3").glob("var0.*.bin"))
+    raw = bytearray(var.read_bytes())
+    raw[-1] ^= 0xFF
+    var.write_bytes(bytes(raw))
+    with pytest.raises(DataStoreError, match="'x' is damaged"):
+        store.get("k3")
+
+
+def test_task_with_a_missing_input_fails_clearly():
+    store = DataStore("memory://cellpipe-test-missing")
+    result = run_task(Task("t", "c", "child", "y = x", "k9", ["nokey"], {}), store)
+    assert result.status == "error" and "no entry nokey" in result.evalue
+
+
+def test_task_protocol_mismatch_is_refused():
+    store = DataStore("memory://cellpipe-test-protocol")
+    task = Task("t", "c", "child", "y = 1", "k8", [], {}, protocol=999)
+    result = run_task(task, store)
+    assert result.ename == "VersionMismatch" and "same cellpipe version" in result.evalue
+    assert not store.has("k8")
+
+
+# --- registry ------------------------------------------------------------------------
+
+def test_registry_persists_with_mode_0600_and_keeps_password_references(env, monkeypatch):
+    reg = WorkerRegistry()
+    reg.add(WorkerSpec("gpu-box", "redis://:${CP_TEST_PW}@127.0.0.1:6399/0", "s3://b/p",
+                       {"timeout": "600"}))
+    path = env / "config" / "workers.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "${CP_TEST_PW}" in path.read_text()
+    again = WorkerRegistry()  # a new process reads the same file
+    spec = again.get("gpu-box")
+    assert spec.options == {"timeout": 600.0} and spec.kind == "rq"
+    assert [s.alias for s in again.all()] == ["local", "gpu-box"]
+    with pytest.raises(RegistryError, match="CP_TEST_PW"):
+        expand(spec.queue, spec.alias)
+    monkeypatch.setenv("CP_TEST_PW", "s3cret")
+    assert expand(spec.queue, spec.alias) == "redis://:s3cret@127.0.0.1:6399/0"
+    assert redact("redis://:s3cret@h:1/0") == "redis://:***@h:1/0"
+    again.remove("gpu-box")
+    with pytest.raises(UnknownWorker, match="'gpu-box'"):
+        WorkerRegistry().get("gpu-box")
+
+
+@pytest.mark.parametrize("spec, message", [
+    (WorkerSpec("bad alias", "redis://h", "file:///x"), "letters, digits"),
+    (WorkerSpec("local", "redis://h", "file:///x"), "built in"),
+    (WorkerSpec("a", "http://h", "file:///x"), "redis://"),
+    (WorkerSpec("a", "redis://h", "/no/scheme"), "needs a scheme"),
+    (WorkerSpec("a", "redis://h", "file:///x", {"speed": 1}), "unknown option"),
+])
+def test_registry_refuses_bad_registrations(env, spec, message):
+    with pytest.raises(RegistryError, match=message):
+        WorkerRegistry().add(spec)
+    assert not (env / "config" / "workers.json").exists()
+
+
+# --- the engine with the `local` alias ----------------------------------------------
+
+def chain(workers):
+    return pipe_with_workers([
+        ("import os\nx = [1, 2]\nparent_pid = os.getpid()", "a", []),
+        ("import os\ny = x + [3]\nx.append(99)\nb_pid = os.getpid()\nprint('b says', y)", "b",
+         ["a"]),
+        ("z = sum(y)\nprint(z, x)\nz", "c", ["b"]),
+    ], workers)
+
+
+def test_middle_component_on_local_gives_what_all_local_gives(env):
+    here = PipelineRunner(CacheStore(env / "c1"), PythonExecutor()).run(chain({})[0], "c")
+    pipeline, _ = chain({"b": "local"})
+    runner = PipelineRunner(CacheStore(env / "c2"), PythonExecutor())
+    events = []
+    there = runner.run(pipeline, "c", on_event=events.append)
+    assert there.target_outputs == here.target_outputs
+    assert {k: v for k, v in there.namespace.items() if not k.endswith("pid")} == \
+        {k: v for k, v in here.namespace.items() if not k.endswith("pid")}
+    assert there.namespace["x"] == [1, 2, 99]  # b's in-place change reached c
+    assert there.namespace["b_pid"] not in (os.getpid(), there.namespace["parent_pid"])
+    assert [(e.name, e.worker) for e in events if e.status == "running"] == \
+        [("a", None), ("b", "local"), ("c", None)]
+    # b's captured stdout came back with its result
+    entry = runner.store.get(there.plan.step("b").key)
+    assert entry.outputs == [{"output_type": "stream", "name": "stdout", "text": "b says [1, 2, 3]\n"}]
+    again = runner.run(pipeline, "c")
+    assert again.executed == [] and again.target_from_cache
+
+
+def test_target_on_local_streams_its_stdout_and_shows_its_error(env, capsys):
+    pipeline, _ = pipe_with_workers([
+        ("n = 3", "a", []),
+        ("for i in range(n):\n    print('line', i)\n1 / 0", "b", ["a"]),
+    ], {"b": "local"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    with pytest.raises(ComponentError) as info:
+        runner.run(pipeline, "b")
+    assert capsys.readouterr().out == "line 0\nline 1\nline 2\n"
+    err = info.value
+    assert err.ename == "ZeroDivisionError" and err.component_name == "b"
+    text = "".join(err.traceback)
+    assert "1 / 0" in text and "cellpipe" not in text.replace("<component b>", "")
+    assert runner.store.last_failed_key("b") == runner.plan(pipeline, "b").step("b").key
+
+
+def test_unknown_alias_fails_naming_it_and_nothing_runs(env, tmp_path):
+    marker = tmp_path / "ran"
+    pipeline, _ = pipe_with_workers([
+        (f"open({str(marker)!r}, 'w').write('a')", "a", []),
+        ("y = 1", "b", ["a"]),
+    ], {"b": "nowhere"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    started = time.monotonic()
+    with pytest.raises(ComponentError) as info:
+        runner.run(pipeline, "b")
+    assert time.monotonic() - started < 5
+    assert info.value.ename == "UnknownWorker"
+    assert "'nowhere'" in str(info.value) and "cellpipe workers add nowhere" in str(info.value)
+    assert not marker.exists()  # not even the local ancestor ran
+
+
+def test_two_branches_on_local_with_two_jobs_overlap_and_the_join_sees_both(env):
+    pipeline, _ = pipe_with_workers([
+        ("base = 10", "root", []),
+        ("import time\ntime.sleep(1.0)\nleft = base + 1", "left", ["root"]),
+        ("import time\ntime.sleep(1.0)\nright = base + 2", "right", ["root"]),
+        ("total = left + right", "join", ["left", "right"]),
+    ], {"left": "local", "right": "local"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), jobs=2)
+    res = runner.run(pipeline, "join")
+    assert res.namespace["total"] == 23
+    (l0, l1), (r0, r1) = res.intervals["left"], res.intervals["right"]
+    assert l0 < r1 and r0 < l1, res.intervals  # the two ran at the same time
+    # with one job they take turns
+    runner.jobs = 1
+    res = runner.run(pipeline, "join", force=True)
+    (l0, l1), (r0, r1) = res.intervals["left"], res.intervals["right"]
+    assert l1 <= r0 or r1 <= l0, res.intervals
+
+
+def test_an_error_in_one_branch_cancels_the_other(env, tmp_path):
+    marker = tmp_path / "slow-finished"
+    pipeline, _ = pipe_with_workers([
+        ("base = 1", "root", []),
+        (f"import time\ntime.sleep(5)\nopen({str(marker)!r}, 'w').write('x')\nslow = 1",
+         "slow", ["root"]),
+        ("import time\ntime.sleep(0.3)\nraise ValueError('bad branch')", "bad", ["root"]),
+        ("z = slow", "join", ["slow", "bad"]),
+    ], {"slow": "local", "bad": "local"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), jobs=2)
+    started = time.monotonic()
+    with pytest.raises(ComponentError, match="bad branch"):
+        runner.run(pipeline, "join")
+    assert time.monotonic() - started < 4
+    time.sleep(5.5 - (time.monotonic() - started))
+    assert not marker.exists()  # the slow branch was cancelled, not left running
+    assert runner.remote.inflight == {}
+
+
+def test_unpicklable_input_cannot_be_shipped(env):
+    pipeline, _ = pipe_with_workers([
+        ("import threading\nlock = threading.Lock()\nn = 1", "a", []),
+        ("m = n + 1", "b", ["a"]),
+    ], {"b": "local"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    with pytest.raises(ComponentError, match="cannot be shipped") as info:
+        runner.run(pipeline, "b")
+    assert info.value.component_name == "b"
+
+
+def test_notebook_holds_only_the_alias(env):
+    reg = WorkerRegistry()
+    reg.add(WorkerSpec("gpu-box", "redis://:hunter2@127.0.0.1:6399/0", "file:///tmp/s"))
+    _, nb = pipe_with_workers([("x = 1", "a", [])], {"a": "gpu-box"})
+    text = json.dumps(nb)
+    assert '"worker": "gpu-box"' in text and "hunter2" not in text and "6399" not in text
