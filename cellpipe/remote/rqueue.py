@@ -36,6 +36,7 @@ HEARTBEAT = 1  # seconds between a busy worker's heartbeats
 STREAM_TTL = 3600  # seconds a task's output stream is kept
 STORE_ENV = "CELLPIPE_WORKER_STORE"
 ALIAS_ENV = "CELLPIPE_WORKER_ALIAS"
+PARENT_ENV = "CELLPIPE_WORKER_PID"
 
 
 def queue_name(alias: str) -> str:
@@ -62,6 +63,10 @@ class CellpipeWorker(Worker):
         kwargs.setdefault("worker_ttl", 20)
         super().__init__(*args, **kwargs)
 
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        os.environ[PARENT_ENV] = str(os.getpid())  # the horse checks it still has us
+        super().fork_work_horse(job, queue)
+
     def get_heartbeat_ttl(self, job: Job) -> int:
         # RQ adds 60 s of grace; a dead worker's job should be noticed within seconds
         return HEARTBEAT * 3 + 1
@@ -69,7 +74,7 @@ class CellpipeWorker(Worker):
 
 def _die_with_parent() -> None:
     """The work horse ends when its worker does (RQ puts it in its own process group)."""
-    parent = os.getppid()
+    parent = int(os.environ.get(PARENT_ENV, os.getppid()))
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
