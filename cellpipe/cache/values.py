@@ -54,7 +54,7 @@ class Backing:
             os.ftruncate(fd, size)
             jobs = [(fd, part, off) for part, off in zip(parts, offsets, strict=True)]
             if sum(p.nbytes for p in parts) > _CHUNK and (os.cpu_count() or 1) > 1:
-                list(_pool().map(_pwrite_job, _chunked(jobs)))
+                _in_pool(_pwrite_job, _chunked(jobs))
             else:
                 for job in jobs:
                     _pwrite_job(job)
@@ -280,6 +280,15 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _in_pool(fn: Any, items: list[Any]) -> list[Any]:
+    """fn over items on the pool, in order; in this thread once the interpreter is exiting
+    (a kernel finishing its cache writes at exit can no longer start pool work)."""
+    try:
+        return list(_pool().map(fn, items))
+    except RuntimeError:
+        return [fn(item) for item in items]
+
+
 _BIG = 1 << 20
 
 
@@ -316,7 +325,7 @@ def fingerprint_parts(data: bytes, buffers: list[Any], clean_ok: bool = False) -
             h.update(raw)
             continue
         chunks = [raw[i:i + _CHUNK] for i in range(0, raw.nbytes, _CHUNK)]
-        for digest in _pool().map(_chunk_digest, chunks):
+        for digest in _in_pool(_chunk_digest, chunks):
             h.update(digest)
     return h.hexdigest()
 
