@@ -243,3 +243,13 @@ def test_pipeline_imported_into_another_notebook_runs_with_the_same_outputs(tmp_
     load_copy = next(c for c in out.cells if c.metadata.get("cellpipe", {}).get("name")
                      == "load (2)")
     assert load_copy.outputs[0]["text"] == "loaded 3\n"
+
+
+def test_a_part_with_a_cycle_or_duplicate_names_is_not_exported(tmp_path):
+    cyc = write(make_notebook([("x = 1", "a", ["b"]), ("y = 1", "b", ["a"]), ("z = 1", "c", [])]),
+                tmp_path / "cyc.ipynb")
+    result = cli("export", cyc, "-o", tmp_path / "p.json")
+    assert result.exit_code == 1 and "cycle: a -> b -> a" in error_line(result)
+    assert not (tmp_path / "p.json").exists()
+    ok = cli("export", cyc, "-c", "c")  # the part without the cycle is fine
+    assert ok.exit_code == 0 and [c["id"] for c in json.loads(ok.output)["components"]] == ["c"]

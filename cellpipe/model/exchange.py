@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -23,6 +23,7 @@ from cellpipe.model import dag
 from cellpipe.model.errors import CycleError, ParameterError, PipelineError
 from cellpipe.model.notebook import FORMAT_VERSION, METADATA_KEY, pipeline_from_notebook
 from cellpipe.model.pipeline import Component, Parameter, Pipeline
+from cellpipe.model.validate import validate
 
 FORMAT = "cellpipe.pipeline"
 VERSION = 1
@@ -51,15 +52,18 @@ def select(pipeline: Pipeline, refs: Iterable[str] | None,
 def export_pipeline(pipeline: Pipeline, refs: Iterable[str] | None = None,
                     with_ancestors: bool = False) -> dict[str, Any]:
     """The pipeline JSON document of pipeline (or of the components refs name): edges
-    leaving the chosen set are dropped, components stay in notebook order."""
+    leaving the chosen set are dropped, components stay in notebook order. A part with a
+    cycle or a duplicate name is refused (import would refuse the file)."""
     ids = select(pipeline, refs, with_ancestors)
     inside = set(ids)
+    part = [replace(pipeline.get(cid), parents=tuple(p for p in pipeline.get(cid).parents
+                                                     if p in inside)) for cid in ids]
+    validate(Pipeline(tuple(part), pipeline.parameters))
     components = []
-    for cid in ids:
-        comp = pipeline.get(cid)
+    for comp in part:
         item: dict[str, Any] = {
             "id": comp.id, "name": comp.name, "code": comp.code,
-            "parents": sorted(p for p in comp.parents if p in inside),
+            "parents": sorted(comp.parents),
         }
         if comp.worker:
             item["worker"] = comp.worker
