@@ -14,7 +14,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 from cellpipe.cache import CacheEntry
 from cellpipe.engine import cachekey
@@ -110,9 +109,3 @@ def _failed(result: TaskResult, ename: str, evalue: str) -> TaskResult:
         result.traceback = [f"{ename}: {evalue}"]
     result.finished = time.time()
     return result
-
-
-def result_summary(result: TaskResult) -> dict[str, Any]:
-    """A short dict for logs."""
-    return {"task": result.task_id, "status": result.status, "pid": result.pid,
-            "elapsed": round(result.elapsed, 3)}

@@ -16,7 +16,6 @@ import signal
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -350,8 +349,3 @@ class RQBackend:
 
     def close(self) -> None:
         self.redis.close()
-
-
-def host_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 6379}"
