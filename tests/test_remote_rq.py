@@ -305,3 +305,37 @@ def test_two_clients_two_workers_fifty_tasks_each_result_once(redis_server, conf
         assert len(got) == 25 and len({g[0] for g in got}) == 25
         assert all(status == "ok" for _, status, _, _ in got)
         assert sorted(v for *_, v in got) == [client * 1000 + i for i in range(25)]
+
+
+def test_s3_store_on_moto_server(redis_server, config, tmp_path, monkeypatch):
+    """The data store on a real S3 API: the worker and the client share it by URL; an
+    input already there is not uploaded again."""
+    from remoteutil import MotoServer
+
+    from cellpipe.remote import DataStore
+
+    moto = MotoServer().start()
+    try:
+        for k, v in moto.env().items():
+            monkeypatch.setenv(k, v)
+        moto.make_bucket("cellpipe-test")
+        store = "s3://cellpipe-test/runs"
+        WorkerRegistry().add(WorkerSpec("s3w", redis_server.url, store))
+        proc = start_worker("s3w", redis_server.url, store, env=moto.env(),
+                            log=config / "s3w.log")
+        try:
+            here = runner(tmp_path / "1").run(chain({}), "c")
+            r = runner(tmp_path / "2")
+            there = r.run(chain({"b": "s3w"}), "c")
+            assert there.target_outputs == here.target_outputs
+            s3 = DataStore(store)
+            a_key, b_key = there.plan.step("a").key, there.plan.step("b").key
+            assert s3.has(a_key) and s3.has(b_key)
+            a_files = sorted(s3.fs.ls(f"{s3.root}/entries/{a_key}", detail=False))
+            again = r.run(chain({"b": "s3w"}), "b", rerun_target=True)
+            assert again.executed == ["b"]
+            assert sorted(s3.fs.ls(f"{s3.root}/entries/{a_key}", detail=False)) == a_files
+        finally:
+            stop(proc)
+    finally:
+        moto.stop()
