@@ -5,4 +5,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
 .venv/bin/ruff check cellpipe tests benchmarks
+if [[ -f package.json ]]; then
+  # the front end: ESLint + Prettier, then its unit tests (vitest)
+  PATH="$ROOT/.venv/bin:$PATH" jlpm lint
+  PATH="$ROOT/.venv/bin:$PATH" jlpm test
+fi
 .venv/bin/python -m pytest -p no:cacheprovider -q "$@"

@@ -138,7 +138,13 @@ export function addCommands(ctx: ICommandContext): void {
         typeof args.name === 'string'
           ? args.name
           : nb.uniqueName(nbModel, trans.__('step %1', nb.notebookComponents(nbModel).length + 1));
-      const name = await askName(ctx, target.model, target.id, suggested, trans.__('Make Cell a Component'));
+      const name = await askName(
+        ctx,
+        target.model,
+        target.id,
+        suggested,
+        trans.__('Make Cell a Component')
+      );
       if (name) {
         nb.setComponentName(target.model.panel.context.model, target.cell, name);
       }
@@ -154,7 +160,13 @@ export function addCommands(ctx: ICommandContext): void {
       if (!target || !meta) {
         return;
       }
-      const name = await askName(ctx, target.model, target.id, meta.name, trans.__('Rename Component'));
+      const name = await askName(
+        ctx,
+        target.model,
+        target.id,
+        meta.name,
+        trans.__('Rename Component')
+      );
       if (name) {
         nb.setComponentName(target.model.panel.context.model, target.cell, name);
       }

@@ -6,12 +6,7 @@
 import { ICellModel } from '@jupyterlab/cells';
 import { INotebookModel } from '@jupyterlab/notebook';
 
-import {
-  IComponentMetadata,
-  IParameter,
-  IPipelineMetadata,
-  METADATA_KEY
-} from './tokens';
+import { IComponentMetadata, IParameter, IPipelineMetadata, METADATA_KEY } from './tokens';
 
 /** A component as the notebook has it (the kernel's view may lag behind). */
 export interface INotebookComponent {
@@ -175,10 +170,7 @@ export function parameters(model: INotebookModel): { [name: string]: IParameter 
   return { ...(pipelineMetadata(model).parameters ?? {}) };
 }
 
-export function setParameters(
-  model: INotebookModel,
-  params: { [name: string]: IParameter }
-): void {
+export function setParameters(model: INotebookModel, params: { [name: string]: IParameter }): void {
   const meta: IPipelineMetadata = { ...pipelineMetadata(model), version: 1 };
   if (Object.keys(params).length) {
     meta.parameters = params;

@@ -42,9 +42,7 @@ function PanelBody(props: {
   const version = useModelVersion(model);
   if (!model) {
     return (
-      <div className="jp-cellpipe-empty">
-        {trans.__('Open a notebook to see its pipeline.')}
-      </div>
+      <div className="jp-cellpipe-empty">{trans.__('Open a notebook to see its pipeline.')}</div>
     );
   }
   const nbModel = model.panel.context.model;

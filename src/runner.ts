@@ -30,12 +30,9 @@ export async function executeInCell(
   model.executionState = 'running';
   model.trusted = true;
   try {
-    const reply = (await OutputArea.execute(
-      code,
-      cell.outputArea,
-      sessionContext,
-      { cellId: model.sharedModel.getId() }
-    )) as KernelMessage.IExecuteReplyMsg | undefined;
+    const reply = (await OutputArea.execute(code, cell.outputArea, sessionContext, {
+      cellId: model.sharedModel.getId()
+    })) as KernelMessage.IExecuteReplyMsg | undefined;
     if (!reply) {
       return 'abort';
     }

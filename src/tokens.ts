@@ -4,7 +4,6 @@
  */
 import { EventStatus, IParameter, StateStatus } from './protocol';
 
-
 export * from './protocol';
 
 /**

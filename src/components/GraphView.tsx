@@ -347,7 +347,9 @@ function Graph(props: IGraphViewProps): JSX.Element {
               className="jp-cellpipe-minimap"
               pannable
               zoomable
-              nodeClassName={node => `jp-cellpipe-status-${(node.data as ComponentNodeData).status}`}
+              nodeClassName={node =>
+                `jp-cellpipe-status-${(node.data as ComponentNodeData).status}`
+              }
             />
           )}
         </ReactFlow>

@@ -24,7 +24,10 @@ function describe(record: IConflictRecord, trans: TranslationBundle): string {
     case 'cycle':
       return trans.__('The merged edges form a cycle through this cell: remove one edge.');
     case 'dangling-parent':
-      return trans.__('The edge from %1 was removed: the other side deleted that cell.', record.parent);
+      return trans.__(
+        'The edge from %1 was removed: the other side deleted that cell.',
+        record.parent
+      );
     case 'duplicate-name':
       return trans.__('Two components are named "%1": rename one.', record.name);
     default:
@@ -57,8 +60,7 @@ class ConflictBar extends Widget {
         const sides = element('div', 'jp-cellpipe-conflict-sides');
         for (const side of ['ours', 'theirs']) {
           const column = element('div', 'jp-cellpipe-conflict-side');
-          const text =
-            side in record ? String(record[side]) : trans.__('(deleted this cell)');
+          const text = side in record ? String(record[side]) : trans.__('(deleted this cell)');
           column.append(element('strong', '', side), element('pre', '', text));
           sides.append(column);
         }
@@ -199,8 +201,7 @@ export class ConflictTracker {
   /** Add, update or remove the bar of every cell (and the notebook's own). */
   scan(): void {
     const notebookMeta = this.panel.content.model?.getMetadata(CONFLICT_KEY) as
-      | { conflicts?: IConflictRecord[] }
-      | undefined;
+      { conflicts?: IConflictRecord[] } | undefined;
     const notebookRecords = notebookMeta?.conflicts ?? [];
     if (notebookRecords.length) {
       if (!this._notebookBar || this._notebookBar.isDisposed) {

@@ -96,15 +96,27 @@ export class HistoryView extends Widget {
     const head = element('div');
     head.append(
       element('h3', '', entry.subject),
-      element('div', 'jp-cellpipe-git-commit-meta', `${entry.commit} · ${entry.author} · ${entry.date}`)
+      element(
+        'div',
+        'jp-cellpipe-git-commit-meta',
+        `${entry.commit} · ${entry.author} · ${entry.date}`
+      )
     );
     const actions = element('div', 'jp-cellpipe-git-actions');
-    const openButton = element('button', 'jp-mod-styled jp-mod-accept', trans.__('Open as new notebook'));
+    const openButton = element(
+      'button',
+      'jp-mod-styled jp-mod-accept',
+      trans.__('Open as new notebook')
+    );
     openButton.onclick = async () => {
       const copy = await git.checkout(this.options.path, entry.commit, 'copy');
       await this.options.open(copy.path);
     };
-    const restoreButton = element('button', 'jp-mod-styled jp-mod-warn', trans.__('Restore this version'));
+    const restoreButton = element(
+      'button',
+      'jp-mod-styled jp-mod-warn',
+      trans.__('Restore this version')
+    );
     restoreButton.onclick = async () => {
       const message = await this.options.restore(entry.commit);
       if (message) {

@@ -1,6 +1,12 @@
 /** The git integration (issue 5): the History view and the conflict view. */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, MainAreaWidget, Notification, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  MainAreaWidget,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
@@ -84,7 +90,10 @@ const historyPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     if (palette) {
-      palette.addItem({ command: GitCommandIDs.history, category: trans.__('Pipeline (cellpipe)') });
+      palette.addItem({
+        command: GitCommandIDs.history,
+        category: trans.__('Pipeline (cellpipe)')
+      });
     }
     app.contextMenu.addItem({ command: GitCommandIDs.history, selector: '.jp-Notebook', rank: 80 });
   }
