@@ -83,7 +83,10 @@ class Limits:
         limits = cls()
         raw = os.environ.get(MAX_SIZE_ENV, "").strip()
         if raw:
-            limits.max_total_size = parse_size(raw)
+            try:
+                limits.max_total_size = parse_size(raw)
+            except ValueError as exc:
+                raise ArchiveError(f"${MAX_SIZE_ENV}: {exc}") from None
         return limits
 
 
@@ -621,8 +624,7 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
             summary.cancelled = True
             return summary
         if not dry_run:
-            staging = disk.root / "tmp" / f"import-{uuid.uuid4().hex}"
-            staging.mkdir(parents=True)
+            staging = disk.staging_dir()
         expected = {
             f"entries/{e['key']}/{f['name']}": (e, f) for e in manifest["entries"]
             for f in e["files"]
@@ -732,16 +734,10 @@ def _check_entry_manifest(staging: Path | None, item: ArchiveItem,
 def _install(disk: Any, staging: Path, summary: ImportSummary, manifest: dict[str, Any],
              usage: Mapping[str, tuple[str, str]] | None, scope: str) -> None:
     """Rename every staged entry into place and record it in the run history."""
-    (disk.root / "entries").mkdir(parents=True, exist_ok=True)
     for item in summary.entries:
         if item.present:
             continue
-        final = disk.entry_dir(item.key)
-        try:
-            os.rename(staging / item.key, final)
-        except OSError:
-            if not disk.has(item.key):
-                raise
+        if not disk.adopt(staging / item.key, item.key):
             item.present = True  # written meanwhile by a run: same key, same content
             continue
         summary.imported += 1

@@ -146,6 +146,25 @@ class DiskStore:
     def remove(self, key: str) -> None:
         shutil.rmtree(self.entry_dir(key), ignore_errors=True)
 
+    def staging_dir(self) -> Path:
+        """A new empty directory under tmp/ for entries made elsewhere (archive imports)."""
+        path = self.root / "tmp" / f"staged-{uuid.uuid4().hex}"
+        path.mkdir(parents=True)
+        return path
+
+    def adopt(self, folder: Path, key: str) -> bool:
+        """Move a complete entry directory (made in staging_dir()) into place by one rename;
+        False when an entry for key already exists (folder is left for the caller)."""
+        final = self.entry_dir(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(folder, final)
+        except OSError:
+            if not self.has(key):
+                raise
+            return False  # written meanwhile by a run: same key, same content
+        return True
+
     def remove_unfinished(self) -> None:
         """Remove leftovers of interrupted writes (tmp/)."""
         shutil.rmtree(self.root / "tmp", ignore_errors=True)

@@ -173,7 +173,10 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
     """Import cached results from a .tar.gz archive into the cache ($CELLPIPE_CACHE_DIR)."""
     from cellpipe.cache import archive
 
-    limits = archive.Limits.default()
+    try:
+        limits = archive.Limits.default()
+    except archive.ArchiveError as exc:
+        raise click.ClickException(str(exc)) from None
     if max_size is not None:
         try:
             limits.max_total_size = archive.parse_size(max_size)
