@@ -550,3 +550,12 @@ def test_export_and_import_stream_instead_of_holding_the_archive(place):
     assert (place / "cache" / "entries" / KEY / "var0.bin").read_bytes() == \
         (folder / "var0.bin").read_bytes()
     assert export_peak < 16 << 20 and import_peak < 16 << 20, (export_peak, import_peak)
+
+
+def test_imported_entries_are_private(place):
+    entries = {KEY: entry_files()}
+    path = build(place / "ok.tar.gz", manifest_for(entries), valid_members(entries))
+    assert cli_import(path, place / "cache", "--trust").exit_code == 0
+    folder = place / "cache" / "entries" / KEY
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert {f.stat().st_mode & 0o777 for f in folder.iterdir()} == {0o600}

@@ -642,7 +642,7 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
             target = None
             if staging is not None and entry["key"] not in present:
                 folder = staging / entry["key"]
-                folder.mkdir(exist_ok=True)
+                folder.mkdir(mode=0o700, exist_ok=True)  # the cache is private
                 target = folder / spec["name"]
             digest = _copy_verified(reader, info, target, progress, done, summary.total_size)
             done += info.size
@@ -692,7 +692,9 @@ def _copy_verified(reader: _Reader, info: tarfile.TarInfo, target: Path | None,
                    progress: Progress | None, done: int, total: int) -> str:
     """Stream a member into target (or nowhere), returning its sha256."""
     h = hashlib.sha256()
-    out = open(target, "xb") if target is not None else None  # noqa: SIM115
+    out = None
+    if target is not None:  # private, like every cache file (pickles run code)
+        out = open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")  # noqa: SIM115
     try:
         for block in reader.chunks(info):
             h.update(block)
