@@ -95,6 +95,65 @@ export class PipelineModel implements IDisposable {
     return this._runLog;
   }
 
+  /** A MakinaRocks Link notebook: its graph comes from the kernel until it is converted. */
+  get isLink(): boolean {
+    return this._link;
+  }
+
+  /** Whether "Undo conversion" can restore the Link metadata of the last conversion. */
+  get canUndoConversion(): boolean {
+    return this._beforeConversion !== null;
+  }
+
+  /**
+   * Convert a Link notebook to cellpipe's format: Python (the server's convert endpoint)
+   * maps Link's canvas ids and parameters; the result is applied as one edit.
+   */
+  async convertLink(): Promise<boolean> {
+    const model = this.panel.context.model;
+    const settings = ServerConnection.makeSettings();
+    const url = URLExt.join(
+      settings.baseUrl || PageConfig.getBaseUrl(),
+      'cellpipe/pipeline/convert'
+    );
+    let body: any;
+    try {
+      const response = await ServerConnection.makeRequest(
+        url,
+        { method: 'POST', body: JSON.stringify({ notebook: nb.syncPayload(model) }) },
+        settings
+      );
+      body = await response.json();
+      if (!response.ok) {
+        this._refuse(this._trans.__('Not converted: %1', String(body?.message ?? response.status)));
+        return false;
+      }
+    } catch (error) {
+      this._refuse(this._trans.__('Not converted: %1', (error as Error).message));
+      return false;
+    }
+    const before = nb.metadataSnapshot(model);
+    nb.applyMetadata(model, body as nb.IMetadataSnapshot);
+    this._beforeConversion = before;
+    const notices = (body.notices as string[]) ?? [];
+    this.setBanner({
+      kind: 'info',
+      text: [this._trans.__('Converted to cellpipe format: %1.', body.summary), ...notices].join(
+        '\n'
+      )
+    });
+    return true;
+  }
+
+  /** Put the Link metadata back as it was before the last conversion. */
+  undoConversion(): void {
+    if (this._beforeConversion) {
+      nb.applyMetadata(this.panel.context.model, this._beforeConversion);
+      this._beforeConversion = null;
+      this.setBanner(null);
+    }
+  }
+
   get isRunning(): boolean {
     return this._running;
   }
@@ -380,6 +439,7 @@ export class PipelineModel implements IDisposable {
       case 'state': {
         const before = this._state?.components ?? {};
         this._state = message;
+        this._refreshComponents();
         // A component whose state moved on (edited, or an ancestor was) forgets its last run.
         for (const [id, info] of Object.entries(this._state.components ?? {})) {
           if (before[id] && before[id].status !== info.status && info.status !== 'cached') {
@@ -446,7 +506,29 @@ export class PipelineModel implements IDisposable {
   }
 
   private _refreshComponents(): void {
-    const next = nb.notebookComponents(this.panel.context.model);
+    const model = this.panel.context.model;
+    let next = nb.notebookComponents(model);
+    const link = nb.isLinkNotebook(model);
+    if (link && this._state) {
+      // Link's parents are canvas ids: Python maps them to cell ids in its `state`.
+      const order = new Map<string, number>();
+      for (let i = 0; i < model.cells.length; i++) {
+        order.set(model.cells.get(i).sharedModel.getId(), i);
+      }
+      next = Object.entries(this._state.components)
+        .filter(([id]) => order.has(id))
+        .map(([id, info]) => ({
+          id,
+          name: info.name,
+          parents: info.parents,
+          index: order.get(id)!
+        }))
+        .sort((a, b) => a.index - b.index);
+    }
+    if (link !== this._link) {
+      this._link = link;
+      this._emit();
+    }
     if (JSON.stringify(next) !== JSON.stringify(this._components)) {
       this._components = next;
       this._emit();
@@ -473,6 +555,8 @@ export class PipelineModel implements IDisposable {
   }
 
   private _banner: IBanner | null = null;
+  private _beforeConversion: nb.IMetadataSnapshot | null = null;
+  private _link = false;
   private _changed = new Signal<this, void>(this);
   private _components: nb.INotebookComponent[] = [];
   private _disposed = false;

@@ -213,3 +213,59 @@ export function renameDuplicates(model: INotebookModel): void {
     }
   }
 }
+
+/** Key of MakinaRocks Link's metadata, in cells and in the notebook. */
+export const LINK_KEY = 'canvas';
+
+/** A notebook in Link's format: Link metadata and no cellpipe component yet. */
+export function isLinkNotebook(model: INotebookModel): boolean {
+  if (notebookComponents(model).length) {
+    return false;
+  }
+  return (
+    model.sharedModel.getMetadata(LINK_KEY) !== undefined ||
+    cellModels(model).some(cell => cell.getMetadata(LINK_KEY) !== undefined)
+  );
+}
+
+/** The notebook's metadata and every cell's, by cell id. */
+export interface IMetadataSnapshot {
+  metadata: { [key: string]: any };
+  cells: { id: string; metadata: { [key: string]: any } }[];
+}
+
+export function metadataSnapshot(model: INotebookModel): IMetadataSnapshot {
+  return {
+    metadata: JSON.parse(JSON.stringify(model.sharedModel.getMetadata())),
+    cells: cellModels(model).map(cell => ({
+      id: cell.sharedModel.getId(),
+      metadata: JSON.parse(JSON.stringify(cell.sharedModel.getMetadata()))
+    }))
+  };
+}
+
+/** Replace the notebook's and the named cells' metadata, as one edit. */
+export function applyMetadata(model: INotebookModel, snapshot: IMetadataSnapshot): void {
+  const byId = new Map(snapshot.cells.map(c => [c.id, c.metadata]));
+  // setMetadata(object) merges: keys the snapshot lacks are deleted first
+  edit(model, () => {
+    const shared = model.sharedModel;
+    for (const key of Object.keys(shared.getMetadata())) {
+      if (!(key in snapshot.metadata)) {
+        shared.deleteMetadata(key);
+      }
+    }
+    shared.setMetadata(snapshot.metadata);
+    for (const cell of cellModels(model)) {
+      const metadata = byId.get(cell.sharedModel.getId());
+      if (metadata) {
+        for (const key of Object.keys(cell.sharedModel.getMetadata())) {
+          if (!(key in metadata)) {
+            cell.sharedModel.deleteMetadata(key);
+          }
+        }
+        cell.sharedModel.setMetadata(metadata);
+      }
+    }
+  });
+}

@@ -78,6 +78,32 @@ function PanelBody(props: {
           {trans.__('Interrupt')}
         </button>
       </div>
+      {model.isLink && (
+        <div className="jp-cellpipe-linkbar" role="status">
+          <span>
+            {trans.__(
+              'A MakinaRocks Link notebook: the graph is read from its canvas metadata. Convert it to edit the graph; its parameters are kept.'
+            )}
+          </span>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-accept jp-cellpipe-convert"
+            onClick={() => void model.convertLink()}
+          >
+            {trans.__('Convert to cellpipe format')}
+          </button>
+        </div>
+      )}
+      {!model.isLink && model.canUndoConversion && (
+        <div className="jp-cellpipe-linkbar">
+          <span>{trans.__('Converted from Link format.')}</span>
+          <button
+            className="jp-Button jp-mod-styled jp-cellpipe-undo-convert"
+            onClick={() => model.undoConversion()}
+          >
+            {trans.__('Undo conversion')}
+          </button>
+        </div>
+      )}
       {banner && (
         <div
           className={`jp-cellpipe-message jp-cellpipe-message-${banner.kind}`}

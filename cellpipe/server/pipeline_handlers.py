@@ -62,6 +62,45 @@ class CheckEdgeHandler(PipelineHandler):
         return {"op": "edge_ok"}
 
 
+class ConvertHandler(PipelineHandler):
+    """POST {notebook}: a MakinaRocks Link notebook's pipeline as cellpipe metadata.
+
+    Replies the metadata to write (the notebook's and each cell's, by cell id); the front
+    end applies it as one edit. Nothing is converted when the result would not read back
+    as the same pipeline (a 400 with kind ConversionError)."""
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        from cellpipe.model.link import convert_notebook
+
+        notebook = body.get("notebook")
+        if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+            raise model.NotebookFormatError("the request needs a 'notebook' object with 'cells'")
+        cells = [
+            {"metadata": {}, "source": "", **cell,
+             **({"outputs": [], "execution_count": None}
+                if cell.get("cell_type") == "code" else {})}
+            for cell in notebook["cells"] if isinstance(cell, dict)
+        ]
+        try:
+            nb, _ = model.notebook_from_dict(
+                {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, **notebook, "cells": cells},
+                source="the notebook")
+        except model.PipelineError:
+            raise
+        except Exception as exc:
+            raise model.NotebookFormatError(
+                f"the request's 'notebook' cannot be read as a notebook: {exc}") from None
+        result = convert_notebook(nb, source="the notebook")
+        converted = result.notebook
+        return {
+            "op": "converted",
+            "metadata": dict(converted.metadata),
+            "cells": [{"id": c.get("id"), "metadata": dict(c.metadata)} for c in converted.cells],
+            "summary": result.summary(),
+            "notices": list(result.notices),
+        }
+
+
 def setup_handlers(web_app: Any) -> None:
     """Mount the endpoint under <base_url>/cellpipe/pipeline/."""
     base = url_path_join(web_app.settings["base_url"], "cellpipe", "pipeline")
@@ -69,5 +108,6 @@ def setup_handlers(web_app: Any) -> None:
         ".*$",
         [
             (url_path_join(base, "check-edge"), CheckEdgeHandler),
+            (url_path_join(base, "convert"), ConvertHandler),
         ],
     )

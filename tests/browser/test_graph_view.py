@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -186,3 +187,74 @@ def test_blocked_invalid_and_restart_statuses(lab, page):
     seen = page.evaluate("window.__cellpipeLink")
     assert "no kernel" not in seen, seen
     assert seen[-1] == "kernel connected" and len(seen) >= 2, seen
+
+
+def write_link_notebook(lab, name: str) -> None:
+    """A notebook as MakinaRocks Link writes it: `canvas` metadata whose ids are not the
+    cells' ids, parents by canvas id, parameters with string values."""
+    cells = [
+        ("c-setup", "k1", "setup", [], "rate_used = float(rate)"),
+        ("c-load", "k2", "load", ["k1"], "data = [rate_used] * 3"),
+        ("c-plot", "k3", "plot", ["k1", "k2"], "print(len(data))"),
+    ]
+    nb = {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "canvas": {"version": "1.0",
+                       "parameters": [{"name": "rate", "type": "float", "value": "0.5"}]},
+        },
+        "cells": [
+            {"cell_type": "code", "id": cid, "source": src, "outputs": [],
+             "execution_count": None,
+             "metadata": {"canvas": {"id": kid, "name": cname, "isComponent": True,
+                                     "parents": [{"id": p, "name": p} for p in parents]}}}
+            for cid, kid, cname, parents, src in cells
+        ],
+    }
+    (lab.root / name).write_text(json.dumps(nb, indent=1))
+
+
+def test_link_notebook_shows_its_graph_and_converts(lab, page):
+    write_link_notebook(lab, "linknb.ipynb")
+    ui = NotebookUI(page, lab, "linknb.ipynb").open()
+    # the graph comes from Link's metadata (canvas ids mapped to cells by Python)
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(3)
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(3)
+    for name in ("setup", "load", "plot"):
+        ui.expect_status(name, "not-run")
+    bar = ui.panel.locator(".jp-cellpipe-linkbar")
+    expect(bar).to_contain_text("MakinaRocks Link")
+    ui.screenshot("link-before")
+
+    ui.panel.locator(".jp-cellpipe-convert").click()
+    expect(ui.panel.locator(".jp-cellpipe-message")).to_contain_text(
+        "3 components, 3 edges, 1 parameters")
+    expect(ui.panel.locator(".jp-cellpipe-undo-convert")).to_be_visible()
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(3)
+    expect(ui.panel.locator('.jp-cellpipe-param[data-name="rate"] .jp-cellpipe-param-value')
+           ).to_have_value("0.5")
+    ui.screenshot("link-converted")
+    ui.save()
+    saved = ui.saved()
+    meta = {c["id"]: c["metadata"] for c in saved["cells"]}
+    assert meta["c-plot"] == {"cellpipe": {"name": "plot", "parents": ["c-load", "c-setup"]}}
+    assert saved["metadata"]["cellpipe"]["parameters"] == {"rate": {"type": "float", "value": 0.5}}
+    assert "canvas" not in saved["metadata"]
+
+    # one click takes it back: Link's metadata as it was
+    ui.panel.locator(".jp-cellpipe-undo-convert").click()
+    expect(bar).to_be_visible()
+    ui.save()
+    again = ui.saved()
+    assert again["metadata"]["canvas"]["parameters"][0]["value"] == "0.5"
+    assert "cellpipe" not in again["metadata"]
+    assert all("cellpipe" not in c["metadata"] and "canvas" in c["metadata"]
+               for c in again["cells"])
+
+    # converted, it runs like any cellpipe pipeline
+    ui.panel.locator(".jp-cellpipe-convert").click()
+    ui.run_node("plot")
+    expect(ui.component_cell("plot").locator(".jp-OutputArea-output")).to_contain_text(
+        "3", timeout=60_000)
+    ui.expect_status("plot", "done")

@@ -65,3 +65,33 @@ def test_endpoints_need_the_token(lab):
     status, _ = post(lab, "check-edge", {"notebook": NOTEBOOK, "parent": "a", "child": "b"},
                      token="wrong")
     assert status == 403
+
+
+def link_cell(cid: str, kid: str, name: str, parents: list[str]) -> dict:
+    return {"id": cid, "cell_type": "code", "source": f"{name} = 1",
+            "metadata": {"canvas": {"id": kid, "name": name, "isComponent": True,
+                                    "parents": [{"id": p} for p in parents]}}}
+
+
+def test_convert_maps_link_canvas_ids_and_keeps_parameters(lab):
+    notebook = {
+        "metadata": {"canvas": {"parameters": [{"name": "n", "type": "int", "value": "3"}]}},
+        "cells": [link_cell("c1", "k1", "first", []), link_cell("c2", "k2", "second", ["k1"])],
+    }
+    status, reply = post(lab, "convert", {"notebook": notebook})
+    assert status == 200, reply
+    assert reply["summary"] == "2 components, 1 edges, 1 parameters"
+    assert reply["metadata"] == {"cellpipe": {"version": 1,
+                                              "parameters": {"n": {"type": "int", "value": 3}}}}
+    assert reply["cells"][1] == {"id": "c2",
+                                 "metadata": {"cellpipe": {"name": "second", "parents": ["c1"]}}}
+
+
+def test_convert_refuses_what_would_not_read_back(lab):
+    cyclic = {"metadata": {}, "cells": [link_cell("c1", "k1", "first", ["k2"]),
+                                        link_cell("c2", "k2", "second", ["k1"])]}
+    status, reply = post(lab, "convert", {"notebook": cyclic})
+    assert status == 400 and reply["kind"] == "ConversionError"
+    assert "cycle" in reply["message"]
+    status, reply = post(lab, "convert", {"notebook": "nope"})
+    assert status == 400 and "notebook" in reply["message"]
