@@ -61,6 +61,7 @@ def test_disk_layout_is_the_documented_one(tmp_path):
     parts = [raw[o:o + n] for o, n in zip(var["offsets"], var["sizes"], strict=True)]
     assert fingerprint_parts(parts[0], parts[1:]) == var["fingerprint"]  # one hash per byte
     assert "sha256" not in var
+    assert manifest["digest"] == "fingerprint/xxh3"  # files are verified by their fingerprint
     assert not list((tmp_path / "tmp").iterdir())  # written in tmp/, renamed into place
     (line,) = (tmp_path / "index.jsonl").read_text().splitlines()
     assert json.loads(line) == {"component_id": "load", "scope": "/nb.ipynb", "key": "k1",

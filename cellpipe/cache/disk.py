@@ -20,6 +20,8 @@ from typing import Any
 import platformdirs
 
 from cellpipe.cache.entry import CacheEntry
+from cellpipe.cache.integrity import FINGERPRINT, digest, verify_file
+from cellpipe.cache.privacy import DIR_MODE, FILE_MODE, check_private, make_private_dir
 from cellpipe.cache.values import Backing, StoredValue, buffer_layout
 
 MANIFEST_FORMAT = "cellpipe.cache-entry"
@@ -49,19 +51,66 @@ class EntryInfo:
     variables: list[str]
 
 
-class DiskStore:
-    """Entries by key in a directory; reads load the whole entry, writes are atomic."""
+class CorruptEntry(Exception):
+    """An entry whose files are not what its manifest says (changed, truncated, unreadable)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, key: str, name: str | None, reason: str) -> None:
+        self.key, self.name, self.reason = key, name, reason
+        what = f"component {name!r}" if name else f"key {key[:12]}"
+        super().__init__(f"cached result of {what} is damaged ({reason}): it is not used "
+                         "and is computed again")
+
+
+@dataclass
+class BrokenEntry:
+    """An entry directory whose manifest cannot be used (what `cache ls`/`gc` report)."""
+
+    path: Path
+    reason: str
+    nbytes: int
+
+
+class DiskStore:
+    """Entries by key in a private directory; reads verify every file against the
+    manifest, writes are atomic."""
+
+    def __init__(self, root: Path, verify: bool = True) -> None:
         self.root = Path(root)
+        self.verify = verify  # False only to measure what verification costs
         self._dirs_made = False
+        self._sound: dict[str, tuple[int, int]] = {}  # key -> manifest (mtime_ns, size) read ok
+        self.damaged: dict[str, CorruptEntry] = {}  # why has() found an entry unusable
 
     def entry_dir(self, key: str) -> Path:
         """Where the entry for key lives (whether or not it exists)."""
         return self.root / "entries" / safe_name(key)
 
+    def check_private(self) -> None:
+        """Raise UnsafeCacheError if another user could have written into the cache."""
+        check_private(self.root)
+        check_private(self.root / "entries")
+
     def has(self, key: str) -> bool:
-        return (self.entry_dir(key) / "manifest.json").exists()
+        """Whether a complete entry with a sound manifest exists (files are checked on get)."""
+        self.check_private()
+        path = self.entry_dir(key) / "manifest.json"
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        check_private(path.parent, "cache entry")
+        if self._sound.get(key) == (st.st_mtime_ns, st.st_size):
+            return True
+        try:
+            manifest = read_manifest(path)
+        except CorruptEntry as exc:
+            self.damaged[key] = CorruptEntry(key, exc.name, exc.reason)
+            return False
+        if (manifest.get("format"), manifest.get("version"), manifest.get("key")) != (
+                MANIFEST_FORMAT, MANIFEST_VERSION, key):
+            return False
+        self._sound[key] = (st.st_mtime_ns, st.st_size)
+        return True
 
     def pin(self, keys: Iterable[str]) -> None:
         """Nothing on disk is evicted during a run."""
@@ -69,17 +118,29 @@ class DiskStore:
     def put(self, entry: CacheEntry) -> None:
         self.write(entry)
 
-    def write(self, entry: CacheEntry) -> Path:
-        """Write entry atomically (temp dir, then rename); return its directory."""
-        final = self.entry_dir(entry.key)
-        if (final / "manifest.json").exists():
-            return final
+    def _make_dirs(self) -> None:
         if not self._dirs_made:
-            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
-            (self.root / "entries").mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.root)
+            self.check_private()
+            for sub in ("tmp", "entries"):
+                make_private_dir(self.root / sub)
+            check_private(self.root / "tmp")
             self._dirs_made = True
+
+    def write(self, entry: CacheEntry) -> Path:
+        """Write entry atomically (temp dir, then rename); return its directory. An entry
+        already there is kept, unless its manifest is damaged: then it is replaced."""
+        final = self.entry_dir(entry.key)
+        if self.has(entry.key):
+            return final
+        self._make_dirs()
         tmp = os.path.join(self.root, "tmp", f"{safe_name(entry.key)}.{uuid.uuid4().hex}")
-        os.mkdir(tmp)
+        try:
+            os.mkdir(tmp, DIR_MODE)
+        except FileNotFoundError:  # tmp/ was cleaned meanwhile (gc)
+            self._dirs_made = False
+            self._make_dirs()
+            os.mkdir(tmp, DIR_MODE)
         try:
             variables = []
             for i, (name, value) in enumerate(entry.variables.items()):
@@ -88,7 +149,7 @@ class DiskStore:
                                   **_write_value(os.path.join(tmp, fname), value),
                                   "fingerprint": value.fingerprint, "type": value.type_name})
             manifest = {
-                "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
+                "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "digest": FINGERPRINT,
                 "key": entry.key, "component_id": entry.component_id, "name": entry.name,
                 "inputs": entry.parent_keys, "key_inputs": entry.inputs,
                 "variables": variables, "deleted": entry.deleted,
@@ -96,67 +157,114 @@ class DiskStore:
                 "run_of": entry.run_of, "source_file": entry.source_file,
                 "python": platform.python_version(), "packages": _package_versions(),
             }
-            with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as f:
-                f.write(json.dumps(manifest, default=repr))
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if not (final / "manifest.json").exists():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)  # written meanwhile by another kernel
+            body = json.loads(json.dumps(manifest, default=repr))
+            body["checksum"] = manifest_checksum(body)
+            fd = os.open(os.path.join(tmp, "manifest.json"),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with open(fd, "w", encoding="utf-8") as f:
+                f.write(json.dumps(body))
+            self._put_in_place(tmp, final, entry.key)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
 
-    def get(self, key: str) -> CacheEntry | None:
-        """The entry read from disk, or None if absent or of another format."""
-        folder = self.entry_dir(key)
+    def _put_in_place(self, tmp: str, final: Path, key: str) -> None:
         try:
-            manifest = json.loads((folder / "manifest.json").read_text())
-        except (OSError, ValueError):
+            os.rename(tmp, final)
+            return
+        except OSError:
+            if self.has(key):  # written meanwhile by another kernel
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+        self.remove(key)  # a damaged entry: replaced by the new one
+        os.rename(tmp, final)
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry read from disk, every file checked against its manifest; None if
+        absent or of another format. Raises CorruptEntry if a file changed, and
+        UnsafeCacheError if another user could have written the directory."""
+        folder = self.entry_dir(key)
+        self.check_private()
+        if not (folder / "manifest.json").exists():
             return None
+        check_private(folder, "cache entry")
+        manifest = read_manifest(folder / "manifest.json")
         if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
             return None
+        name = manifest.get("name")
+        if manifest.get("key") != key:
+            raise CorruptEntry(key, name, "its manifest is another entry's")
+        algorithm = manifest.get("digest", "sha256")  # older entries have sha256 only
         variables: dict[str, StoredValue] = {}
         try:
             for var in manifest["variables"]:
-                variables[var["name"]] = _read_value(folder / var["file"], var)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # a damaged entry is no entry: it is computed again
-        return CacheEntry(
-            key=manifest["key"], component_id=manifest["component_id"], name=manifest["name"],
-            parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
-            outputs=manifest["outputs"], elapsed=manifest["elapsed"],
-            created=manifest["created"], run_of=manifest.get("run_of"),
-            inputs=manifest.get("key_inputs", {}), source_file=manifest.get("source_file"),
-        )
+                path = folder / var["file"]
+                check_private(path, "cache file")
+                stamp = None
+                if self.verify:
+                    stamp = verify_file(path, var, algorithm)
+                    if stamp is None:
+                        raise CorruptEntry(key, name, f"{var['file']} ({var['name']!r}) does "
+                                                      "not match its manifest")
+                variables[var["name"]] = _read_value(path, var, stamp)
+            return CacheEntry(
+                key=manifest["key"], component_id=manifest["component_id"], name=name,
+                parent_keys=manifest["inputs"], variables=variables,
+                deleted=manifest["deleted"], outputs=manifest["outputs"],
+                elapsed=manifest["elapsed"], created=manifest["created"],
+                run_of=manifest.get("run_of"), inputs=manifest.get("key_inputs", {}),
+                source_file=manifest.get("source_file"),
+            )
+        except OSError as exc:
+            raise CorruptEntry(key, name, f"unreadable: {exc.strerror or exc}") from None
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CorruptEntry(key, name, f"manifest field {exc} is wrong") from None
 
     def entries(self) -> Iterator[EntryInfo]:
-        """Every complete entry on disk, sorted by directory name."""
+        """Every complete entry with a sound manifest, sorted by directory name."""
         for folder in sorted((self.root / "entries").glob("*")):
             try:
-                m = json.loads((folder / "manifest.json").read_text())
-            except (OSError, ValueError):
+                m = read_manifest(folder / "manifest.json")
+                size = sum(p.stat().st_size for p in folder.iterdir())
+                info = EntryInfo(m["key"], m["component_id"], m["name"], size, m["created"],
+                                 [v["name"] for v in m["variables"]])
+            except (CorruptEntry, OSError, KeyError, TypeError):
                 continue
-            size = sum(p.stat().st_size for p in folder.iterdir())
-            yield EntryInfo(m["key"], m["component_id"], m["name"], size, m["created"],
-                            [v["name"] for v in m["variables"]])
+            yield info
+
+    def broken(self) -> Iterator[BrokenEntry]:
+        """Entry directories whose manifest is missing, truncated or altered."""
+        for folder in sorted((self.root / "entries").glob("*")):
+            try:
+                m = read_manifest(folder / "manifest.json")
+                [v["name"] for v in m["variables"]]  # noqa: B018 - the fields ls needs
+                m["key"], m["component_id"], m["name"], m["created"]  # noqa: B018
+            except (CorruptEntry, KeyError, TypeError) as exc:
+                reason = exc.reason if isinstance(exc, CorruptEntry) else f"no field {exc}"
+                size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+                yield BrokenEntry(folder, reason, size)
 
     def remove(self, key: str) -> None:
-        shutil.rmtree(self.entry_dir(key), ignore_errors=True)
+        self._sound.pop(key, None)
+        _remove_dir(self.entry_dir(key), self.root / "tmp")
+
+    def remove_dir(self, folder: Path) -> None:
+        """Remove an entry directory by path (broken entries have no trustworthy key)."""
+        _remove_dir(folder, self.root / "tmp")
 
     def staging_dir(self) -> Path:
         """A new empty directory under tmp/ for entries made elsewhere (archive imports)."""
+        self._make_dirs()
         path = self.root / "tmp" / f"staged-{uuid.uuid4().hex}"
-        path.mkdir(parents=True)
+        path.mkdir(mode=DIR_MODE)
         return path
 
     def adopt(self, folder: Path, key: str) -> bool:
         """Move a complete entry directory (made in staging_dir()) into place by one rename;
         False when an entry for key already exists (folder is left for the caller)."""
         final = self.entry_dir(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        self._make_dirs()
         try:
             os.rename(folder, final)
         except OSError:
@@ -173,7 +281,52 @@ class DiskStore:
     def clear(self) -> None:
         """Remove every entry and every unfinished write."""
         shutil.rmtree(self.root / "entries", ignore_errors=True)
+        self._sound.clear()
         self.remove_unfinished()
+
+
+def _remove_dir(folder: Path, tmp: Path) -> None:
+    """Move folder out of entries/ first (one rename), so a reader never sees it half gone."""
+    try:
+        tmp.mkdir(mode=DIR_MODE, exist_ok=True)
+        aside = tmp / f"removed-{uuid.uuid4().hex}"
+        os.rename(folder, aside)
+    except OSError:
+        aside = folder
+    shutil.rmtree(aside, ignore_errors=True)
+    try:
+        tmp.rmdir()  # only when empty: no write is under way
+    except OSError:
+        pass
+
+
+def manifest_checksum(body: dict[str, Any]) -> str:
+    """The digest of a manifest's content (everything but the checksum itself)."""
+    content = {k: v for k, v in body.items() if k != "checksum"}
+    return digest(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A manifest, checked against its own checksum (entries older than checksums are
+    taken as they are). Raises CorruptEntry if it is missing, truncated or altered."""
+    key = path.parent.name
+    try:
+        text = path.read_bytes().decode("utf-8")
+        manifest = json.loads(text)
+    except FileNotFoundError:
+        raise CorruptEntry(key, None, "manifest.json is missing") from None
+    except OSError as exc:
+        raise CorruptEntry(key, None, f"manifest.json unreadable: {exc.strerror}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise CorruptEntry(key, None, "manifest.json is truncated or not JSON") from None
+    if not isinstance(manifest, dict):
+        raise CorruptEntry(key, None, "manifest.json is not an object")
+    name = manifest.get("name") if isinstance(manifest.get("name"), str) else None
+    if "checksum" in manifest and manifest["checksum"] != manifest_checksum(manifest):
+        raise CorruptEntry(key, name, "manifest.json was altered")
+    if "checksum" not in manifest and manifest.get("digest") == FINGERPRINT:
+        raise CorruptEntry(key, name, "manifest.json lost its checksum")
+    return manifest
 
 
 def _write_value(path: str, value: StoredValue) -> dict[str, Any]:
@@ -182,7 +335,7 @@ def _write_value(path: str, value: StoredValue) -> dict[str, Any]:
     data, buffers = value.parts()
     sizes = [len(data)]
     offsets = [0]
-    with open(path, "wb") as f:
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as f:
         f.write(data)
         pos = len(data)
         for buf in buffers:
@@ -202,10 +355,20 @@ def _write_value(path: str, value: StoredValue) -> dict[str, Any]:
             offsets.append(start)
             sizes.append(view.nbytes)
             pos = start + view.nbytes
-    return {"sizes": sizes, "offsets": offsets}
+    fields: dict[str, Any] = {"sizes": sizes, "offsets": offsets}
+    if not _content_hashed(value.fingerprint):  # modules, functions: hash the (small) file
+        with open(path, "rb") as f:
+            fields["digest"] = digest(f.read())
+    return fields
 
 
-def _read_value(path: Path, var: dict[str, Any]) -> StoredValue:
+def _content_hashed(fingerprint: str | None) -> bool:
+    """Whether a fingerprint is the content hash of the value's file (what verifies it)."""
+    return isinstance(fingerprint, str) and ":" not in fingerprint
+
+
+def _read_value(path: Path, var: dict[str, Any],
+                stamp: tuple[int, int, int] | None = None) -> StoredValue:
     """A value from its file: the pickle data read, the buffers left in the file, to be
     mapped (copy-on-write) by each consumer."""
     sizes: list[int] = var["sizes"]
@@ -215,7 +378,8 @@ def _read_value(path: Path, var: dict[str, Any]) -> StoredValue:
         end = os.fstat(f.fileno()).st_size
     if len(data) != sizes[0] or (len(sizes) > 1 and offsets[-1] + sizes[-1] > end):
         raise ValueError(f"{path} is shorter than its manifest says")
-    backing = Backing(str(path), end, offsets[1:], sizes[1:]) if len(sizes) > 1 else None
+    backing = (Backing(str(path), end, offsets[1:], sizes[1:], stamp=stamp)
+               if len(sizes) > 1 else None)
     return StoredValue(kind=var["serializer"], fingerprint=var["fingerprint"], data=data,
                        type_name=var.get("type", ""), backing=backing)
 

@@ -57,7 +57,7 @@ class RunHistory:
             return
         line = json.dumps({"component_id": entry.component_id, "scope": entry.scope,
                            "key": entry.key, "inputs": entry.inputs}, default=repr) + "\n"
-        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode())
         finally:
@@ -73,7 +73,8 @@ class RunHistory:
             return
         index = self._index()
         tmp = self._path.with_name(f".index.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                  encoding="utf-8") as f:
             for scoped, (key, inputs) in index.items():
                 scope, cid = scoped.split("\x00", 1)
                 f.write(json.dumps({"component_id": cid, "scope": scope, "key": key,

@@ -7,10 +7,16 @@ memory at once and to disk on a background thread after the run (`start_writes`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from cellpipe.cache.disk import DiskStore, EntryInfo, default_cache_dir, disk_cache_enabled
+from cellpipe.cache.disk import (
+    CorruptEntry,
+    DiskStore,
+    EntryInfo,
+    default_cache_dir,
+    disk_cache_enabled,
+)
 from cellpipe.cache.entry import CacheEntry
 from cellpipe.cache.gc import collect_garbage
 from cellpipe.cache.history import RunHistory
@@ -36,6 +42,7 @@ class CacheStore:
         self._pending: list[CacheEntry] = []
         self._spill: DiskStore | None = None  # for results not meant for the disk cache
         self._spilled: list[int] = []  # bytes of each result the limit sent to disk
+        self._notices: list[CorruptEntry] = []  # damaged entries met since take_notices()
 
     @property
     def memory_limit(self) -> int:
@@ -56,15 +63,39 @@ class CacheStore:
         entry = self._memory.get(key)
         if entry is None:
             for disk in (self.disk, self._spill):
-                entry = disk.get(key) if disk is not None else None
+                try:
+                    entry = disk.get(key) if disk is not None else None
+                except CorruptEntry as exc:  # never served: removed, so it is computed again
+                    assert disk is not None
+                    disk.remove(key)
+                    self._notices.append(exc)
+                    return None
                 if entry is not None:  # buffers stay in the file (mapped when used)
                     self._memory.put(entry)
                     break
         return entry
 
+    def discard(self, key: str) -> None:
+        """Forget the result for key everywhere (it could not be used)."""
+        self._memory.remove(key)
+        if self.disk is not None:
+            self.disk.remove(key)
+
+    def take_notices(self, names: Mapping[str, str] | None = None) -> list[str]:
+        """What reading the cache met (damaged entries, dropped) since the last call;
+        names (key -> component name) names the component a damaged manifest lost."""
+        notices, self._notices = self._notices, []
+        named = [CorruptEntry(n.key, n.name or (names or {}).get(n.key), n.reason)
+                 for n in notices]
+        return list(dict.fromkeys(str(n) for n in named))
+
     def has(self, key: str) -> bool:
         """Whether a result for key exists, in memory or on disk."""
-        return self._memory.has(key) or self.has_on_disk(key)
+        if self._memory.has(key) or self.has_on_disk(key):
+            return True
+        if self.disk is not None and key in self.disk.damaged:
+            self._notices.append(self.disk.damaged.pop(key))
+        return False
 
     def has_on_disk(self, key: str) -> bool:
         return any(d is not None and d.has(key) for d in (self.disk, self._spill))

@@ -39,11 +39,12 @@ class Backing:
     consumer writes become its own (copy-on-write), so no write reaches the stored value."""
 
     def __init__(self, source: int | str, size: int, offsets: list[int],
-                 sizes: list[int]) -> None:
+                 sizes: list[int], stamp: tuple[int, int, int] | None = None) -> None:
         self.source = source  # an open memfd (owned) or a file path
         self.size = size
         self.offsets = offsets
         self.sizes = sizes
+        self.stamp = stamp  # a file's (inode, size, mtime_ns) when its content was verified
 
     @classmethod
     def in_memory(cls, parts: list[memoryview]) -> Backing:
@@ -79,6 +80,9 @@ class Backing:
             mapping = mmap.mmap(self.source, self.size, flags=flags, prot=prot)
         else:
             with open(self.source, "rb") as f:
+                st = os.fstat(f.fileno())
+                if self.stamp is not None and (st.st_ino, st.st_size, st.st_mtime_ns) != self.stamp:
+                    raise OSError(f"{self.source} changed on disk since it was verified")
                 mapping = mmap.mmap(f.fileno(), self.size, flags=flags, prot=prot)
         if private:
             _register_mapping(mapping, self.size)
@@ -321,9 +325,10 @@ def fingerprint_parts(data: bytes, buffers: list[Any], clean_ok: bool = False) -
         if token is not None:
             h.update(token.encode())
             continue
-        if raw.nbytes <= _CHUNK or (os.cpu_count() or 1) < 2:
+        if raw.nbytes <= _CHUNK:
             h.update(raw)
             continue
+        # the same pieces on any machine (the cache verifies files with this hash)
         chunks = [raw[i:i + _CHUNK] for i in range(0, raw.nbytes, _CHUNK)]
         for digest in _in_pool(_chunk_digest, chunks):
             h.update(digest)

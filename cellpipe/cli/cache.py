@@ -36,6 +36,11 @@ def cache_ls() -> None:
                       ", ".join(info.variables[:6]) + (" ..." if len(info.variables) > 6 else ""))
     out.print(table)
     out.print(f"{table.row_count} entries, {human_size(total)}")
+    broken = list(store.disk.broken()) if store.disk is not None else []
+    for b in broken:
+        out.print(f"[red]damaged[/] {b.path.name}: {b.reason}")
+    if broken:
+        out.print(f"{len(broken)} damaged entries (never used): `cellpipe cache gc` removes them")
 
 
 @cache.command("clear")

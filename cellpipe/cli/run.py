@@ -12,6 +12,7 @@ import click
 import nbformat
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from cellpipe.cache import DiskStore, default_cache_dir, disk_cache_enabled
 from cellpipe.cli.console import err
 from cellpipe.cli.notebooks import load_notebook, parse_params, resolve_targets, write_notebook
 from cellpipe.model import Pipeline
@@ -57,6 +58,11 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     ids = resolve_targets(pipeline, targets)
+    if not no_cache and disk_cache_enabled():
+        try:  # refuse a cache others could have written before a kernel starts
+            DiskStore(default_cache_dir()).check_private()
+        except PipelineError as exc:
+            raise click.ClickException(str(exc)) from None
     env = dict(os.environ)
     env["JPY_SESSION_NAME"] = str(Path(notebook).resolve())  # which notebook, as Jupyter says
     if no_cache:

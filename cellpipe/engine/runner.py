@@ -65,6 +65,10 @@ class _RunContext:
 EventSink = Callable[[Event], None]
 
 
+class _Unusable(Exception):
+    """A result the plan counted on cannot be used; the run is planned again without it."""
+
+
 class PipelineRunner:
     """Runs targets of a pipeline against one cache store with one executor."""
 
@@ -84,6 +88,7 @@ class PipelineRunner:
         local = self.remote.backends.get("local")
         if local is not None:
             local.capacity = self.remote.jobs
+        self._names: dict[str, str] = {}  # key -> component name, to name damaged entries
 
     def plan(self, pipeline: Pipeline, target: str, parameters: Mapping[str, Any] | None = None,
              *, force: bool = False, rerun_target: bool = False) -> Plan:
@@ -110,8 +115,21 @@ class PipelineRunner:
                  materialize: bool = True) -> RunResult:
         """Run a plan made by plan(). Raises ComponentError (user frames only) or
         RunInterrupted; components finished before either keep their results."""
+        notices: list[str] = []
         try:
-            return self._run(pipeline, plan, on_event=on_event, materialize=materialize)
+            # a cached result that turns out damaged (or cannot be loaded) is dropped and the
+            # run planned again: that component now runs, so each retry drops one entry
+            for _ in range(len(pipeline.components) + 1):
+                try:
+                    result = self._run(pipeline, plan, on_event=on_event,
+                                       materialize=materialize)
+                except _Unusable as exc:
+                    notices.extend(self._take_notices() or [str(exc)])
+                    plan = self._replan(pipeline, plan)
+                    continue
+                result.warnings[:0] = notices + self._take_notices()
+                return result
+            raise RuntimeError(f"cached results kept failing to load: {'; '.join(notices)}")
         finally:
             self.store.pin(())  # lets memory trim to its limit
             self.store.start_writes()  # disk writes begin once the run is over
@@ -120,6 +138,7 @@ class PipelineRunner:
              materialize: bool) -> RunResult:
         started = time.perf_counter()
         self.store.pin(plan.keys.values())
+        self._names = {s.key: s.name for s in plan.steps}  # to name damaged entries
         emit = on_event or (lambda _e: None)
         target_id = plan.target
         order = [s.id for s in plan.steps]
@@ -146,7 +165,10 @@ class PipelineRunner:
         self._schedule(ctx, to_run)
         if target_id in result.reused:
             cached = self.store.get(plan.step(target_id).key)
-            result.target_outputs = cached.outputs if cached else []
+            if cached is None:
+                raise _Unusable(f"cached result of component {plan.step(target_id).name!r} "
+                                "vanished during the run: it is computed again")
+            result.target_outputs = cached.outputs
             result.target_from_cache = True
         if materialize:
             self._bring_in(live, order, plan, pipeline)
@@ -304,15 +326,29 @@ class PipelineRunner:
         if have != required[: len(have)]:
             live.reset()
         for cid in required[len(live.applied):]:
+            name = plan.step(cid).name
             entry = self.store.get(plan.keys[cid])
-            if entry is None:
-                raise RuntimeError(
-                    f"cache entry of component {plan.step(cid).name!r} vanished during the run; "
-                    "run again with force to rebuild it"
-                )
-            live.apply(entry)
+            if entry is None:  # damaged (the store says why), or removed meanwhile
+                raise _Unusable(f"cached result of component {name!r} vanished during the "
+                                "run: it is computed again")
+            try:
+                live.apply(entry)
+            except Exception as exc:  # noqa: BLE001 - unpickling can raise anything
+                self.store.discard(plan.keys[cid])
+                raise _Unusable(f"cached result of component {name!r} cannot be loaded "
+                                f"({type(exc).__name__}: {exc}): it is computed again") from None
             if entry.source_file:
                 self.executor.restore_source(pipeline.get(cid), entry.source_file)
+
+    def _replan(self, pipeline: Pipeline, plan: Plan) -> Plan:
+        """plan again after a result was dropped: what was to run still runs."""
+        fresh = plan_run(pipeline, plan.target, self.store, plan.parameters)
+        steps = [old if old.action == "run" else new
+                 for old, new in zip(plan.steps, fresh.steps, strict=True)]
+        return Plan(plan.target, steps, plan.parameters)
+
+    def _take_notices(self) -> list[str]:
+        return self.store.take_notices(self._names)
 
     @staticmethod
     def _error_for(error: ComponentError, name: str, target_name: str,
