@@ -401,10 +401,11 @@ def test_a_small_memory_limit_spills_and_gives_the_same_results(tmp_path, disk):
 
 def test_two_names_for_one_array_stay_one_array_downstream_in_a_run():
     """A big array is continued as a copy-on-write view only when nothing else holds it."""
-    p = pipe(("import numpy as np\na = np.zeros(300_000)\nb = a\nc = np.zeros(300_000)", "make",
-              []),
-             ("a[0] = 7\nc[0] = 7", "w", ["make"]),
-             ("seen = (float(b[0]), float(c[0]), b is a)", "r", ["w"]),
-             ("first = (float(a[0]), float(c[0]))", "sib", ["make"]),
+    p = pipe(("import numpy as np\na = np.zeros(300_000)\nb = a\nc = np.zeros(300_000)\n"
+              "d = np.zeros(300_000)\ndv = d[1:]", "make", []),
+             ("a[0] = 7\nc[0] = 7\nd[1] = 7", "w", ["make"]),
+             ("seen = (float(b[0]), float(c[0]), b is a, float(dv[0]))", "r", ["w"]),
+             ("first = (float(a[0]), float(c[0]), float(d[1]))", "sib", ["make"]),
              ("both = (seen, first)", "join", ["r", "sib"]))
-    assert runner().run(p, "join").namespace["both"] == ((7.0, 7.0, True), (0.0, 0.0))
+    assert runner().run(p, "join").namespace["both"] == ((7.0, 7.0, True, 7.0),
+                                                         (0.0, 0.0, 0.0))

@@ -47,18 +47,22 @@ class Backing:
         self.stamp = stamp  # a file's (inode, size, mtime_ns) when its content was verified
 
     @classmethod
-    def in_memory(cls, parts: list[memoryview]) -> Backing:
-        """One copy of parts in a new memfd (written with pwrite: never mapped here)."""
+    def in_memory(cls, parts: list[memoryview], move: bool = False) -> Backing:
+        """One copy of parts in a new memfd (written with pwrite: never mapped here).
+
+        move: the caller owns parts' memory alone and drops it afterwards; each chunk's pages
+        are given back as soon as they are copied, so moving a value never holds it twice."""
         offsets, size = buffer_layout(0, [p.nbytes for p in parts])
         fd = os.memfd_create("cellpipe-value", os.MFD_CLOEXEC)
         try:
             os.ftruncate(fd, size)
             jobs = [(fd, part, off) for part, off in zip(parts, offsets, strict=True)]
+            job = _move_job if move and _madvise() is not None else _pwrite_job
             if sum(p.nbytes for p in parts) > _CHUNK and (os.cpu_count() or 1) > 1:
-                _in_pool(_pwrite_job, _chunked(jobs))
+                _in_pool(job, _chunked(jobs))
             else:
-                for job in jobs:
-                    _pwrite_job(job)
+                for one in _chunked(jobs):
+                    job(one)
         except BaseException:
             os.close(fd)
             raise
@@ -147,6 +151,61 @@ def _pwrite_job(job: tuple[int, memoryview, int]) -> None:
     while view.nbytes:
         n = os.pwrite(fd, view, off)
         view, off = view[n:], off + n
+
+
+_LIBC: list[Any] = []
+
+
+def _madvise() -> Any:
+    """libc's madvise, or None."""
+    if not _LIBC:
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            _LIBC.append(libc.madvise)
+        except (OSError, AttributeError):
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
+def _move_job(job: tuple[int, memoryview, int]) -> None:
+    """pwrite a chunk, then give its whole pages back to the system (MADV_DONTNEED)."""
+    _pwrite_job(job)
+    import sys
+
+    np = sys.modules.get("numpy")
+    part = job[1]
+    if np is None or part.readonly:
+        return
+    start = int(np.frombuffer(part, dtype=np.uint8).__array_interface__["data"][0])
+    page = mmap.PAGESIZE
+    lo, hi = -(-start // page) * page, (start + part.nbytes) // page * page
+    if hi > lo:
+        _madvise()(lo, hi - lo, getattr(mmap, "MADV_DONTNEED", 4))
+
+
+def move_array(name: str, arr: Any) -> StoredValue | None:
+    """Store a big numpy array that nothing but its namespace holds, by moving its bytes into
+    the memfd (the caller then binds the stored copy instead): never two copies at once.
+    None when it does not qualify (small, not contiguous...)."""
+    if not _HAVE_MEMFD or arr.nbytes < _SHARE_MIN or arr.dtype.hasobject:
+        return None
+    try:
+        data, pbuffers = pickle_parts(arr)
+    except Exception:  # noqa: BLE001
+        return None
+    raws = [b.raw() for b in pbuffers]
+    try:
+        if len(raws) != 1 or raws[0].nbytes != arr.nbytes:
+            return None
+        return StoredValue("pickle", None, data=data, type_name=_type_name(arr),
+                           backing=Backing.in_memory(raws, move=True))
+    finally:
+        for b in pbuffers:
+            b.release()
 
 
 class StoredValue:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cellpipe.cache import CacheEntry, StoredValue, load_value, store_value
-from cellpipe.cache.values import changed, watch
+from cellpipe.cache.values import changed, move_array, watch
 
 # IPython's own bookkeeping names (output cache, input history, shell exit code)
 _IPYTHON_NAMES = re.compile(r"^(_|__|___|_\d+|_i|_ii|_iii|_i\d+|_oh|_ih|_dh|In|Out|_exit_code)$")
@@ -76,12 +76,17 @@ class RunNamespace:
     ) -> tuple[dict[str, StoredValue], list[str]]:
         """Snapshot what the component just run changed: (name -> stored value, deleted)."""
         stored_now: dict[str, StoredValue] = {}
-        for name, value in self.ns.items():
-            if _is_internal(name):
-                continue
-            if name not in before or before[name] is not value:
-                stored_now[name] = store_value(name, value, self.ns)
-        value = None  # the loop's last value must not count as a reference below
+        bound = [name for name, value in self.ns.items()
+                 if not _is_internal(name) and (name not in before or before[name] is not value)]
+        moved: set[str] = set()
+        for name in bound:
+            kept = move_array(name, self.ns[name]) if _sole_array(self.ns[name], False) else None
+            if kept is not None:  # its bytes now live only in the stored copy: bind that
+                self.ns[name] = load_value(kept, self.ns)
+                stored_now[name] = kept
+                moved.add(name)
+            else:
+                stored_now[name] = store_value(name, self.ns[name], self.ns)
         deleted = [n for n in before if n not in self.ns and not _is_internal(n)]
         for name in self.reachable(mentioned):
             if name in stored_now or _is_internal(name):
@@ -91,7 +96,8 @@ class RunNamespace:
                 stored_now[name] = store_value(name, self.ns[name], self.ns)
         for name, stored in stored_now.items():
             held_before = before.get(name) is self.ns[name]
-            if stored.backing is not None and _sole_array(self.ns[name], held_before):
+            if name not in moved and stored.backing is not None and \
+                    _sole_array(self.ns[name], held_before):
                 # nothing else holds it: continue with the stored copy, mapped copy-on-write
                 # (the original's memory goes back, and later checks read page flags, not bytes)
                 self.ns[name] = load_value(stored, self.ns)
