@@ -339,3 +339,37 @@ def test_s3_store_on_moto_server(redis_server, config, tmp_path, monkeypatch):
             stop(proc)
     finally:
         moto.stop()
+
+
+def test_interrupt_stops_the_remote_task(rqw, tmp_path):
+    """Ctrl-C in the client stops the worker's task process (RQ stop-job), within seconds."""
+    import threading
+
+    from cellpipe.engine import RunInterrupted
+
+    pidfile = tmp_path / "pid"
+    pipeline, _ = pipe_with_workers([
+        (f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+         "time.sleep(60)", "forever", []),
+    ], {"forever": "rqw"})
+    r = runner(tmp_path)
+
+    def interrupt_when_started():
+        deadline = time.monotonic() + 20
+        while not pidfile.exists() or not pidfile.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    with pytest.raises(RunInterrupted, match="forever"):
+        r.run(pipeline, "forever")
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the remote task kept running"
+        time.sleep(0.05)
+    # the worker is free again: the next task runs at once
+    quick, _ = pipe_with_workers([("q = 1", "quick", [])], {"quick": "rqw"})
+    assert r.run(quick, "quick").namespace["q"] == 1

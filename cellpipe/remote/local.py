@@ -7,7 +7,11 @@ task starts in milliseconds and every byte it allocated goes back when it exits.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -17,6 +21,18 @@ from cellpipe.remote.registry import WorkerSpec
 from cellpipe.remote.task import Task, TaskResult
 
 _PRELOAD = ["cellpipe.engine.taskrun", "cellpipe.remote.local"]
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Start a child without multiprocessing importing this process's __main__ into it
+    (a script, or ipykernel's launcher: hundreds of ms per task, and nothing a task needs)."""
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
 
 
 def _context() -> Any:
@@ -52,7 +68,8 @@ class LocalHandle:
         self.process = ctx.Process(target=task_process_main,
                                    args=(task.to_json(), store_url, child_conn),
                                    name=f"cellpipe task {task.component_name}", daemon=True)
-        self.process.start()
+        with _bare_main():
+            self.process.start()
         child_conn.close()
         self._result: TaskResult | None = None
 
@@ -113,7 +130,8 @@ class LocalBackend:
         """Start a task process and hear back from it: (1, message)."""
         ctx = _context()
         process = ctx.Process(target=_pong, daemon=True)
-        process.start()
+        with _bare_main():
+            process.start()
         process.join(timeout)
         if process.exitcode != 0:
             process.kill()

@@ -169,6 +169,8 @@ def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
         raise WorkerUnavailable(alias, f"cannot reach {redact(queue_url)}: {exc}") from None
     store = DataStore(store_url)
     store.check()
+    import cellpipe.engine.taskrun  # noqa: F401  (imported once here, not in every work horse)
+
     os.environ[STORE_ENV] = store_url
     os.environ[ALIAS_ENV] = alias
     queue = Queue(queue_name(alias), connection=redis)
@@ -205,6 +207,8 @@ class RQHandle:
         self.job = job
         self._last_id = "0-0"
         self._next_cleanup = 0.0
+        self._ended = False
+        self._ended_at = 0.0
         self._result: TaskResult | None = None
 
     def _unavailable(self, exc: Exception) -> WorkerUnavailable:
@@ -213,6 +217,11 @@ class RQHandle:
                                  f"component {self.component!r}: {exc}")
 
     def _read_stream(self, block_ms: int, on_output: OnOutput | None) -> None:
+        if self._ended:  # the task wrote its last line: its result is moments away
+            if time.monotonic() - self._ended_at < 2.0:
+                time.sleep(0.002)
+                return
+            self._ended = False  # it was not (a retry after a lost worker): block again
         got = self.backend.redis.xread({stream_key(self.task_id): self._last_id},
                                        block=block_ms, count=1000)
         for _key, entries in got or []:
@@ -221,6 +230,8 @@ class RQHandle:
                 name = fields.get(b"name", b"").decode()
                 if name in ("stdout", "stderr") and on_output is not None:
                     on_output(name, fields.get(b"text", b"").decode("utf-8", "replace"))
+                elif name == "end":
+                    self._ended, self._ended_at = True, time.monotonic()
 
     def wait(self, timeout: float, on_output: OnOutput | None = None) -> TaskResult | None:
         deadline = time.monotonic() + timeout
@@ -248,6 +259,7 @@ class RQHandle:
             self._result = self._lost("its job vanished from the queue (expired or deleted)")
             return
         if status == JobStatus.FINISHED:
+            self._ended = False
             self._read_stream(1, on_output)  # what was written before the end
             value = self.job.return_value(refresh=True)
             self._result = TaskResult.from_json(value) if value else self._lost(

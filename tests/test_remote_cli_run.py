@@ -1,0 +1,57 @@
+"""`cellpipe run` (a real kernel) with components bound to workers."""
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from remoteutil import pipe_with_workers
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {**os.environ, "CELLPIPE_CONFIG_DIR": str(tmp_path / "config"),
+            "CELLPIPE_CACHE_DIR": str(tmp_path / "cache")}
+
+
+def write(tmp_path, cells, workers):
+    _, nb = pipe_with_workers(cells, workers)
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def run(env, *args):
+    return subprocess.run([sys.executable, "-m", "cellpipe.cli", "run", *args], env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_cellpipe_run_with_two_local_jobs_runs_branches_together(env, tmp_path):
+    path = write(tmp_path, [
+        ("import time\nbase = 1", "root", []),
+        ("import time\nleft = (time.time(), base)\ntime.sleep(1.0)\nleft_end = time.time()",
+         "left", ["root"]),
+        ("import time\nright = (time.time(), base)\ntime.sleep(1.0)\nright_end = time.time()",
+         "right", ["root"]),
+        ("import json\nprint(json.dumps([left[0], left_end, right[0], right_end]))", "join",
+         ["left", "right"]),
+    ], {"left": "local", "right": "local"})
+    r = run(env, str(path), "--jobs", "2")
+    assert r.returncode == 0, r.stderr
+    l0, l1, r0, r1 = json.loads(r.stdout.strip().splitlines()[-1])
+    assert l0 < r1 and r0 < l1  # the branches overlapped
+
+
+def test_cellpipe_run_with_an_unknown_worker_fails_naming_it(env, tmp_path):
+    marker = tmp_path / "ran"
+    path = write(tmp_path, [
+        (f"open({str(marker)!r}, 'w').write('x')", "prep", []),
+        ("y = 2", "train", ["prep"]),
+    ], {"train": "gpu-box"})
+    r = run(env, str(path))
+    assert r.returncode == 1
+    assert "worker 'gpu-box', which is not registered" in r.stderr
+    assert "cellpipe workers add gpu-box" in r.stderr
+    assert not marker.exists()
