@@ -100,6 +100,11 @@ export class PipelineModel implements IDisposable {
     return this._link;
   }
 
+  /** Ids of the components (cells) with unresolved git merge conflicts. */
+  get conflicts(): ReadonlySet<string> {
+    return this._conflicts;
+  }
+
   /** Whether "Undo conversion" can restore the Link metadata of the last conversion. */
   get canUndoConversion(): boolean {
     return this._beforeConversion !== null;
@@ -525,6 +530,11 @@ export class PipelineModel implements IDisposable {
         }))
         .sort((a, b) => a.index - b.index);
     }
+    const conflicts = nb.conflictedCells(model);
+    if (conflicts.join() !== [...this._conflicts].join()) {
+      this._conflicts = new Set(conflicts);
+      this._emit();
+    }
     if (link !== this._link) {
       this._link = link;
       this._emit();
@@ -557,6 +567,7 @@ export class PipelineModel implements IDisposable {
   private _banner: IBanner | null = null;
   private _beforeConversion: nb.IMetadataSnapshot | null = null;
   private _link = false;
+  private _conflicts: ReadonlySet<string> = new Set();
   private _changed = new Signal<this, void>(this);
   private _components: nb.INotebookComponent[] = [];
   private _disposed = false;

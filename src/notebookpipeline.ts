@@ -269,3 +269,16 @@ export function applyMetadata(model: INotebookModel, snapshot: IMetadataSnapshot
     }
   });
 }
+
+/** Key of the merge conflicts `cellpipe merge` leaves in a cell's metadata. */
+export const CONFLICT_KEY = 'cellpipe_merge';
+
+/** Ids of the cells that still have merge conflicts to resolve. */
+export function conflictedCells(model: INotebookModel): string[] {
+  return cellModels(model)
+    .filter(cell => {
+      const meta = cell.getMetadata(CONFLICT_KEY) as { conflicts?: unknown[] } | undefined;
+      return Array.isArray(meta?.conflicts) && meta!.conflicts.length > 0;
+    })
+    .map(cell => cell.sharedModel.getId());
+}

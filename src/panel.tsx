@@ -31,6 +31,11 @@ function useModelVersion(model: PipelineModel | null): number {
   return version;
 }
 
+/** Marks on graph nodes: `conflict` for components with unresolved merge conflicts. */
+function marksOf(model: PipelineModel): Map<string, string> {
+  return new Map([...model.conflicts].map(id => [id, 'conflict']));
+}
+
 function PanelBody(props: {
   model: PipelineModel | null;
   trans: TranslationBundle;
@@ -138,13 +143,20 @@ function PanelBody(props: {
           trans={trans}
           version={version}
           direction={props.direction}
+          marks={marksOf(model)}
           onRun={id => void commands.execute(CommandIDs.runComponent, { id })}
           onNodeClick={id => {
             const notebook = model.panel.content;
             const index = notebook.widgets.findIndex(w => w.model.sharedModel.getId() === id);
             if (index >= 0) {
               notebook.activeCellIndex = index;
-              void notebook.scrollToCell(notebook.widgets[index], 'center');
+              const cell = notebook.widgets[index];
+              void notebook.scrollToCell(cell, 'center').then(() => {
+                // a conflicted component: its resolution bar is what to look at
+                cell.node
+                  .querySelector('.jp-cellpipe-conflict-bar')
+                  ?.scrollIntoView({ block: 'center' });
+              });
             }
           }}
           onNodeMenu={(id, x, y) => {

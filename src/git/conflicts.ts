@@ -5,10 +5,11 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Notification } from '@jupyterlab/apputils';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
+import { CONFLICT_KEY } from '../notebookpipeline';
 import { CellJSON, git } from './api';
 import { element } from './dom';
 
-export const CONFLICT_KEY = 'cellpipe_merge';
+export { CONFLICT_KEY };
 
 interface IConflictRecord {
   kind: string;

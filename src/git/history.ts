@@ -1,9 +1,40 @@
 /** The History view of a notebook: its commits; for one, the per-cell diff and the DAG picture. */
+import { MergeView } from '@codemirror/merge';
+import { EditorState } from '@codemirror/state';
+import { EditorView } from '@codemirror/view';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { git, ICommitDiff, IHistoryEntry } from './api';
 import { element } from './dom';
+
+/** A cell of a commit's diff (cellpipe.gitnb.diff.CellChange as JSON). */
+interface ICellDiff {
+  id: string;
+  status: string;
+  name: string | null;
+  old_source?: string;
+  new_source?: string;
+}
+
+/** Read-only editors in the theme's colours (a side-by-side code diff). */
+const READ_ONLY = [
+  EditorState.readOnly.of(true),
+  EditorView.editable.of(false),
+  EditorView.theme({
+    '&': {
+      color: 'var(--jp-content-font-color1)',
+      backgroundColor: 'var(--jp-layout-color0)',
+      fontSize: 'var(--jp-code-font-size)'
+    },
+    '.cm-content': { fontFamily: 'var(--jp-code-font-family)' },
+    '.cm-gutters': {
+      backgroundColor: 'var(--jp-layout-color2)',
+      color: 'var(--jp-ui-font-color2)',
+      border: 'none'
+    }
+  })
+];
 
 export interface IHistoryViewOptions {
   /** The notebook's path, relative to the server root. */
@@ -126,12 +157,53 @@ export class HistoryView extends Widget {
     actions.append(openButton, restoreButton);
     const picture = element('div', 'jp-cellpipe-git-svg');
     picture.innerHTML = diff.svg; // made by cellpipe.gitnb.svg, every text escaped
+    const summary = element('details', 'jp-cellpipe-git-summary');
+    summary.open = true;
+    summary.append(element('summary', '', trans.__('What changed')));
     const lines = element('pre', 'jp-cellpipe-git-lines');
     for (const [text, style] of diff.lines) {
       lines.append(element('span', style, text), document.createTextNode('\n'));
     }
-    this._detail.replaceChildren(head, actions, picture, lines);
+    summary.append(lines);
+    this._merges.forEach(view => view.destroy());
+    this._merges = [];
+    const code = element('div', 'jp-cellpipe-git-code');
+    for (const cell of (diff.diff.cells ?? []) as ICellDiff[]) {
+      if (cell.old_source === undefined || cell.new_source === undefined) {
+        continue; // its code did not change
+      }
+      const section = element('section', 'jp-cellpipe-git-cell');
+      section.dataset.cell = cell.id;
+      const title = cell.name ? trans.__('component %1', cell.name) : trans.__('cell %1', cell.id);
+      section.append(
+        element('h4', '', `${title} · ${cell.status}`),
+        element('div', 'jp-cellpipe-git-sides', '')
+      );
+      const sides = section.lastElementChild as HTMLElement;
+      sides.append(element('span', '', trans.__('before')), element('span', '', trans.__('after')));
+      const box = element('div', 'jp-cellpipe-git-merge');
+      section.append(box);
+      code.append(section);
+      this._merges.push(
+        new MergeView({
+          a: { doc: cell.old_source, extensions: READ_ONLY },
+          b: { doc: cell.new_source, extensions: READ_ONLY },
+          parent: box,
+          collapseUnchanged: { margin: 3, minSize: 6 },
+          gutter: true
+        })
+      );
+    }
+    this._detail.replaceChildren(head, actions, picture, summary, code);
   }
+
+  dispose(): void {
+    this._merges.forEach(view => view.destroy());
+    this._merges = [];
+    super.dispose();
+  }
+
+  private _merges: MergeView[] = [];
 
   private _commits: HTMLDivElement;
   private _detail: HTMLDivElement;

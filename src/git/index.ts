@@ -86,7 +86,8 @@ const historyPlugin: JupyterFrontEndPlugin<void> = {
         widget.title.closable = true;
         views.set(path, widget);
         widget.disposed.connect(() => views.delete(path));
-        app.shell.add(widget, 'main', { mode: 'split-right' });
+        // a tab of its own beside the notebook: the full width, to read code side by side
+        app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
       }
     });
     if (palette) {
