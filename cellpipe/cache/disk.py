@@ -74,9 +74,13 @@ class DiskStore:
     """Entries by key in a private directory; reads verify every file against the
     manifest, writes are atomic."""
 
-    def __init__(self, root: Path, verify: bool = True) -> None:
+    def __init__(self, root: Path, verify: str | None = None) -> None:
         self.root = Path(root)
-        self.verify = verify  # False only to measure what verification costs
+        # "stamp": hash a file unless it is untouched since its content was last checked
+        # (written or hashed: same inode, size, mtime and ctime; any write changes ctime);
+        # "full": hash every file on every load; "off": only to measure what checks cost
+        self.verify = verify or ("full" if os.environ.get("CELLPIPE_VERIFY") == "full"
+                                 else "stamp")
         self._dirs_made = False
         self._sound: dict[str, tuple[int, int]] = {}  # key -> manifest (mtime_ns, size) read ok
         self.damaged: dict[str, CorruptEntry] = {}  # why has() found an entry unusable
@@ -145,9 +149,11 @@ class DiskStore:
             variables = []
             for i, (name, value) in enumerate(entry.variables.items()):
                 fname = f"var{i}.bin"
+                fields = _write_value(os.path.join(tmp, fname), value)
                 variables.append({"name": name, "serializer": value.serializer, "file": fname,
-                                  **_write_value(os.path.join(tmp, fname), value),
-                                  "fingerprint": value.fingerprint, "type": value.type_name})
+                                  **fields, "fingerprint": value.fingerprint,
+                                  "type": value.type_name,
+                                  "written": _file_stamp(os.stat(os.path.join(tmp, fname)))})
             manifest = {
                 "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "digest": FINGERPRINT,
                 "key": entry.key, "component_id": entry.component_id, "name": entry.name,
@@ -197,17 +203,29 @@ class DiskStore:
             raise CorruptEntry(key, name, "its manifest is another entry's")
         algorithm = manifest.get("digest", "sha256")  # older entries have sha256 only
         variables: dict[str, StoredValue] = {}
+        checked, checked_at = _read_checked(folder) if self.verify == "stamp" else ({}, 0)
+        written_at = os.stat(folder / "manifest.json").st_ctime_ns
+        newly_checked: dict[str, list[int]] = {}
         try:
             for var in manifest["variables"]:
                 path = folder / var["file"]
                 check_private(path, "cache file")
-                stamp = None
-                if self.verify:
-                    stamp = verify_file(path, var, algorithm)
-                    if stamp is None:
-                        raise CorruptEntry(key, name, f"{var['file']} ({var['name']!r}) does "
-                                                      "not match its manifest")
+                now = _file_stamp(os.stat(path))
+                stamp: tuple[int, int, int] | None = (now[0], now[1], now[2])
+                # a stamp taken in the same clock tick as the file's last change proves
+                # nothing (a write in that tick would not change it): such files are hashed
+                if self.verify == "off" or self.verify == "stamp" and (
+                        (now == var.get("written") and now[3] < written_at)
+                        or (now == checked.get(var["file"]) and now[3] < checked_at)):
+                    pass  # untouched since its content was checked
+                elif verify_file(path, var, algorithm) is None:
+                    raise CorruptEntry(key, name, f"{var['file']} ({var['name']!r}) does "
+                                                  "not match its manifest")
+                else:
+                    newly_checked[var["file"]] = now
                 variables[var["name"]] = _read_value(path, var, stamp)
+            if newly_checked and self.verify == "stamp":
+                _write_checked(folder, {**checked, **newly_checked})
             return CacheEntry(
                 key=manifest["key"], component_id=manifest["component_id"], name=name,
                 parent_keys=manifest["inputs"], variables=variables,
@@ -298,6 +316,36 @@ def _remove_dir(folder: Path, tmp: Path) -> None:
         tmp.rmdir()  # only when empty: no write is under way
     except OSError:
         pass
+
+
+def _file_stamp(st: os.stat_result) -> list[int]:
+    """What changes whenever a file's bytes do (any write sets its ctime)."""
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+_CHECKED = "checked.json"  # file -> stamp when its content was last hashed and found sound
+
+
+def _read_checked(folder: Path) -> tuple[dict[str, list[int]], int]:
+    """The stamps of files found sound, and when they were recorded (ctime)."""
+    try:
+        with open(folder / _CHECKED, "rb") as f:
+            found = json.loads(f.read())
+            at = os.fstat(f.fileno()).st_ctime_ns
+    except (OSError, ValueError):
+        return {}, 0
+    return (found, at) if isinstance(found, dict) else ({}, 0)
+
+
+def _write_checked(folder: Path, checked: dict[str, list[int]]) -> None:
+    """Remember hashed files (a later load skips the hash while they stay untouched)."""
+    tmp = folder / f".{_CHECKED}.{uuid.uuid4().hex}"
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "w") as f:
+            f.write(json.dumps(checked))
+        os.replace(tmp, folder / _CHECKED)
+    except OSError:  # a read-only cache is still usable: it is hashed next time again
+        tmp.unlink(missing_ok=True)
 
 
 def manifest_checksum(body: dict[str, Any]) -> str:
