@@ -252,3 +252,27 @@ def test_notebook_holds_only_the_alias(env):
     _, nb = pipe_with_workers([("x = 1", "a", [])], {"a": "gpu-box"})
     text = json.dumps(nb)
     assert '"worker": "gpu-box"' in text and "hunter2" not in text and "6399" not in text
+
+
+def test_big_arrays_and_frames_travel_both_ways(env):
+    """Values the cache keeps out of band (a big array in a memfd, a pandas frame) are
+    shipped to a task and come back intact; the task may write into its inputs."""
+    pytest.importorskip("pandas")
+    pipeline, _ = pipe_with_workers([
+        ("import numpy as np, pandas as pd\nbig = np.arange(4_000_000, dtype='float64')\n"
+         "df = pd.DataFrame({'a': np.arange(1000), 'b': np.ones(1000)})", "make", []),
+        ("big[:10] = -1\ntotal = float(big.sum())\ndf['c'] = df['a'] * 2\n"
+         "out = np.sqrt(np.abs(big))", "remote", ["make"]),
+        ("check = (float(out[11]), int(df['c'].sum()), total, float(big[0]))", "join",
+         ["remote"]),
+    ], {"remote": "local"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    res = runner.run(pipeline, "join")
+    n = 4_000_000
+    expected_total = float(n * (n - 1) / 2 - sum(range(10)) - 10)
+    assert res.namespace["check"] == (11.0 ** 0.5, 2 * sum(range(1000)), expected_total, -1.0)
+    # the producer's own entry is untouched by the task's in-place write
+    made = runner.store.get(res.plan.step("make").key)
+    from cellpipe.cache import load_value
+
+    assert float(load_value(made.variables["big"], {})[0]) == 0.0

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import linecache
 import os
+import pickle
 import socket
 import sys
 import time
 from collections.abc import Callable
 
 from cellpipe.cache import CacheEntry
+from cellpipe.cache.values import load_value, watch
 from cellpipe.engine import cachekey
 from cellpipe.engine.errors import RunInterrupted
 from cellpipe.engine.namespace import RunNamespace
@@ -60,7 +62,7 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     try:
         live = RunNamespace(dict(task.parameters))
         for key in task.inputs:
-            live.apply(store.get(key))
+            _apply_private(live, store.get(key, private=True))
     except (RemoteError, OSError) as exc:
         return _failed(result, type(exc).__name__, f"cannot load the inputs: {exc}")
     component = Component(task.component_id, task.component_name, task.code)
@@ -100,6 +102,23 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     result.output_key = task.key
     result.finished = time.time()
     return result
+
+
+def _apply_private(live: RunNamespace, entry: CacheEntry) -> None:
+    """RunNamespace.apply without the consumer's copy: these buffers were read for this
+    process alone, so arrays are unpickled on them directly."""
+    for name, stored in entry.variables.items():
+        if stored.kind == "pickle" and all(isinstance(b, memoryview) and not b.readonly
+                                           for b in stored.buffers):
+            value = pickle.loads(stored.data, buffers=stored.buffers)
+        else:
+            value = load_value(stored, live.ns, entry.source_file)
+        live.ns[name] = value
+        live.fingerprints[name] = watch(value, live.ns, stored)
+    for name in entry.deleted:
+        live.ns.pop(name, None)
+        live.fingerprints.pop(name, None)
+    live.applied.append(entry.component_id)
 
 
 def _failed(result: TaskResult, ename: str, evalue: str) -> TaskResult:

@@ -19,6 +19,7 @@ import fsspec
 import xxhash
 
 from cellpipe.cache import CacheEntry, StoredValue
+from cellpipe.cache.values import Backing
 from cellpipe.remote.errors import DataStoreError
 
 ENTRY_FORMAT = "cellpipe.store-entry"
@@ -67,12 +68,13 @@ class DataStore:
         for i, (name, value) in enumerate(entry.variables.items()):
             fname = f"var{i}.{write_id}.bin"
             h = xxhash.xxh3_128()
+            data, buffers = _parts(value)
             with self.fs.open(f"{folder}/{fname}", "wb") as f:
-                for part in (value.data, *value.buffers):
+                for part in (data, *buffers):
                     f.write(part)
                     h.update(part)
-            variables.append({"name": name, "serializer": value.kind, "file": fname,
-                              "sizes": [len(value.data), *(_nbytes(b) for b in value.buffers)],
+            variables.append({"name": name, "serializer": value.serializer, "file": fname,
+                              "sizes": [len(data), *(_nbytes(b) for b in buffers)],
                               "xxh3": h.hexdigest(), "fingerprint": value.fingerprint,
                               "type": value.type_name})
         manifest = {
@@ -92,8 +94,11 @@ class DataStore:
         else:
             self.fs.pipe_file(final, text)  # an object PUT is atomic
 
-    def get(self, key: str) -> CacheEntry:
-        """The entry for key; raises DataStoreError when it is missing or damaged."""
+    def get(self, key: str, private: bool = False) -> CacheEntry:
+        """The entry for key; raises DataStoreError when it is missing or damaged.
+
+        private: read each variable into a writable buffer of its own, so a task process
+        can unpickle arrays on it without a copy."""
         folder = self._dir(key)
         try:
             manifest = json.loads(self.fs.cat_file(f"{folder}/manifest.json"))
@@ -103,8 +108,9 @@ class DataStore:
             raise DataStoreError(f"entry {key[:12]} in {self.url} has an unknown format")
         variables: dict[str, StoredValue] = {}
         for var in manifest["variables"]:
-            raw = self.fs.cat_file(f"{folder}/{var['file']}")
             sizes = var["sizes"]
+            raw = self._read(f"{folder}/{var['file']}", sum(sizes)) if private else \
+                self.fs.cat_file(f"{folder}/{var['file']}")
             if len(raw) != sum(sizes) or xxhash.xxh3_128_hexdigest(raw) != var["xxh3"]:
                 raise DataStoreError(f"entry {key[:12]} in {self.url}: variable "
                                      f"{var['name']!r} is damaged (size or checksum)")
@@ -123,6 +129,27 @@ class DataStore:
             created=manifest["created"], run_of=manifest.get("run_of"),
             inputs=manifest.get("key_inputs", {}), source_file=manifest.get("source_file"),
         )
+
+
+    def _read(self, path: str, size: int) -> bytearray:
+        buf = bytearray(size)
+        view, got = memoryview(buf), 0
+        with self.fs.open(path, "rb") as f:
+            while got < size:
+                n = f.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        return buf if got == size else buf[:got]
+
+
+def _parts(value: StoredValue) -> tuple[bytes, list[Any]]:
+    """A value's pickle data and its buffers as bytes-likes (big ones mapped read-only)."""
+    data, buffers = value.parts()
+    flat: list[Any] = []
+    for buf in buffers:
+        flat.extend(buf.views(private=False) if isinstance(buf, Backing) else [buf])
+    return data, flat
 
 
 def _nbytes(buf: Any) -> int:
