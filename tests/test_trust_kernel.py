@@ -14,6 +14,18 @@ from nbutil import make_notebook
 pytestmark = pytest.mark.kernel
 
 
+@pytest.fixture(scope="module")
+def shared_kernel(tmp_path_factory):
+    """One kernel for the tests that only sync and run (each syncs its own notebook)."""
+    from kernelutil import kernel_env
+
+    from cellpipe.cli.kernel_driver import PipelineKernel
+
+    tmp = tmp_path_factory.mktemp("trust-kernel")
+    with PipelineKernel(cwd=str(tmp), env=kernel_env(tmp / "cache"), timeout=120) as k:
+        yield k
+
+
 def cellpipe(*args, cache):
     env = {**os.environ, "CELLPIPE_CACHE_DIR": str(cache)}
     return subprocess.run([sys.executable, "-m", "cellpipe.cli", *map(str, args)],
@@ -26,7 +38,8 @@ def cellpipe(*args, cache):
     ("%cellpipe plan b", "DanglingParentError", "has parent 'gone'"),
     ("%cellpipe frobnicate", "PipelineError", "invalid choice"),
 ])
-def test_magic_errors_fail_the_cell_in_one_line(kernel, line, ename, message):
+def test_magic_errors_fail_the_cell_in_one_line(shared_kernel, line, ename, message):
+    kernel = shared_kernel
     kernel.sync(make_notebook([("x = 1", "a", []), ("y = 2", "b", ["a", "gone"])]))
     run = kernel.execute(line)
     assert run.status == "error" and run.reply["ename"] == ename
@@ -38,7 +51,8 @@ def test_magic_errors_fail_the_cell_in_one_line(kernel, line, ename, message):
     assert "cellpipe/" not in "\n".join(shown)
 
 
-def test_an_ancestor_that_pauses_gets_two_stream_outputs_as_in_jupyter(kernel):
+def test_an_ancestor_that_pauses_gets_two_stream_outputs_as_in_jupyter(shared_kernel):
+    kernel = shared_kernel
     code = "import time\nprint('first')\ntime.sleep(0.6)\nprint('second')"
     plain_cell = kernel.execute(code)  # the same code as a plain Jupyter cell
     jupyter = [(o["name"], o["text"]) for o in plain_cell.outputs if o["output_type"] == "stream"]
