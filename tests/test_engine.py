@@ -293,6 +293,7 @@ def test_memory_keeps_two_versions_per_component_and_respects_its_limit():
                  ("c = len(a) + len(b)", "c", ["b"]))
     first = r.run(chain, "c")
     assert first.namespace["c"] == 4_000_000
+    small.flush()
     assert small.memory_bytes <= 3_000_000  # 'a' went to disk when 'b' came in
     assert any("memory limit" in w and "1 result(s)" in w for w in first.warnings)
     again = r.run(chain, "c")  # nothing computed again: 'a' is read back from the spill
@@ -393,6 +394,7 @@ def test_a_small_memory_limit_spills_and_gives_the_same_results(tmp_path, disk):
     res = r.run(p, "join")  # 8 results of 4 MB under a 6 MB limit
     assert res.namespace["both"] == expected
     assert any("memory limit" in w for w in res.warnings)
+    small.flush()  # results the limit sent to the background writer leave memory once written
     assert small.memory_bytes <= 6_000_000 + 4_000_000 + 64_000
     again = r.run(p, "join", rerun_target=True)
     assert again.executed == ["join"] and again.namespace["both"] == expected

@@ -42,6 +42,8 @@ class CacheStore:
         self._pending: list[CacheEntry] = []
         self._spill: DiskStore | None = None  # for results not meant for the disk cache
         self._spilled: list[int] = []  # bytes of each result the limit sent to disk
+        self._spill_queued: dict[str, CacheEntry] = {}  # being written to leave memory
+        self._spill_written: set[str] = set()  # written: to drop from memory
         self._notices: list[CorruptEntry] = []  # damaged entries met since take_notices()
 
     @property
@@ -125,31 +127,45 @@ class CacheStore:
         self._respect_limit()
 
     def _respect_limit(self) -> None:
-        """Over the memory limit, results the run still needs (pinned) go to disk now, oldest
+        """Over the memory limit, results the run still needs (pinned) go to disk, oldest
         first, and are read back (mapped) from there when needed: memory stays under the
-        limit plus the value being stored."""
-        if self._memory.nbytes <= self._memory.limit:
+        limit plus what is being written. Results meant for the disk cache are written by the
+        background writer (the run goes on) and leave memory once written; others go to a
+        private spill directory at once."""
+        self._drop_written()
+        in_flight = sum(e.nbytes for e in self._spill_queued.values())
+        if self._memory.nbytes - in_flight <= self._memory.limit:
             return
         for entry in self._memory.entries():
-            if self._memory.nbytes <= self._memory.limit:
+            if self._memory.nbytes - in_flight <= self._memory.limit:
                 return
-            if not entry.cacheable:
+            if not entry.cacheable or entry.key in self._spill_queued:
                 continue  # holds an object that cannot be pickled: it stays
-            if not self.has_on_disk(entry.key):
-                before = entry.nbytes
-                pending = [i for i, e in enumerate(self._pending) if e is entry]
-                try:
-                    if pending:  # its disk write, done now instead of after the run
-                        del self._pending[pending[0]]
-                        self._persist(entry)
-                    else:
-                        self._spill_store().write(entry)
-                except OSError as exc:
-                    self._writer.report(f"cache entry for {entry.name!r} could not be spilled "
-                                        f"to disk under the memory limit: {exc}")
-                    continue
-                self._spilled.append(before)
+            if self.has_on_disk(entry.key):
+                self._memory.remove(entry.key)
+                continue
+            pending = [i for i, e in enumerate(self._pending) if e is entry]
+            if pending:  # its disk write, started now instead of after the run
+                del self._pending[pending[0]]
+                self._spill_queued[entry.key] = entry
+                in_flight += entry.nbytes
+                self._spilled.append(entry.nbytes)
+                self._writer.submit([entry])
+                continue
+            try:
+                self._spill_store().write(entry)
+            except OSError as exc:
+                self._writer.report(f"cache entry for {entry.name!r} could not be spilled "
+                                    f"to disk under the memory limit: {exc}")
+                continue
+            self._spilled.append(entry.nbytes)
             self._memory.remove(entry.key)
+
+    def _drop_written(self) -> None:
+        """Results the limit sent to disk that are written by now leave memory."""
+        for key in list(self._spill_written):
+            self._spill_written.discard(key)
+            self._memory.remove(key)
 
     def _spill_store(self) -> DiskStore:
         if self._spill is None:
@@ -181,6 +197,7 @@ class CacheStore:
         keys = set(keys)
         self._memory.pin(keys)
         if not keys:
+            self._drop_written()
             self._memory.trim()
 
     def start_writes(self) -> None:
@@ -193,7 +210,9 @@ class CacheStore:
     def flush(self) -> list[str]:
         """Wait for pending disk writes; return the errors they met (and forget them)."""
         self.start_writes()
-        return self._writer.flush()
+        errors = self._writer.flush()
+        self._drop_written()
+        return errors
 
     def take_write_errors(self) -> list[str]:
         """Errors of background writes so far (and forget them), without waiting."""
@@ -201,13 +220,18 @@ class CacheStore:
 
     def _persist(self, entry: CacheEntry) -> None:
         assert self.disk is not None
-        self.disk.write(entry)
-        self._history.append(entry)
+        try:
+            self.disk.write(entry)
+            self._history.append(entry)
+        finally:
+            if self._spill_queued.pop(entry.key, None) is not None and self.disk.has(entry.key):
+                self._spill_written.add(entry.key)  # main thread drops it from memory
 
     # --- memory -------------------------------------------------------------
     @property
     def memory_bytes(self) -> int:
         """Bytes of results held in memory."""
+        self._drop_written()
         return self._memory.nbytes
 
     def memory_entries(self) -> list[CacheEntry]:
