@@ -423,7 +423,7 @@ def test_an_entry_whose_own_manifest_disagrees_with_its_file_is_refused(place):
     result = cli_import(path, place / "cache", "--trust")
     assert result.exit_code == 1
     assert f"member 'entries/{KEY}/var0.bin' does not match the sha256 its entry's" \
-        in one_line(result)
+        " manifest.json records" in one_line(result)
     assert_nothing_written(place, before)
 
 
@@ -559,3 +559,47 @@ def test_imported_entries_are_private(place):
     folder = place / "cache" / "entries" / KEY
     assert folder.stat().st_mode & 0o777 == 0o700
     assert {f.stat().st_mode & 0o777 for f in folder.iterdir()} == {0o600}
+
+
+def _engine_entry(place):
+    """The files of a real entry the engine wrote (numpy array), by name."""
+    from cellpipe.engine import PipelineRunner, PythonExecutor
+    from cellpipe.model import pipeline_from_notebook
+
+    nb = make_notebook([("import numpy as np\nx = np.arange(1000.0)", "load", [])])
+    store = CacheStore(place / "made")
+    key = PipelineRunner(store, PythonExecutor()).run(pipeline_from_notebook(nb),
+                                                      "load").plan.keys["load"]
+    assert store.flush() == []
+    folder = store.disk.entry_dir(key)
+    names = ["manifest.json", *(v["file"] for v in json.loads(
+        (folder / "manifest.json").read_text())["variables"])]
+    return key, {n: (folder / n).read_bytes() for n in names}
+
+
+@pytest.mark.parametrize("damage, says", [
+    ("manifest", "manifest.json' is not usable (manifest.json was altered)"),
+    ("value", "does not match the fingerprint/xxh3 its entry's manifest.json records"),
+])
+def test_entries_the_disk_store_would_reject_are_refused(place, damage, says):
+    key, files = _engine_entry(place)
+    if damage == "manifest":
+        inner = json.loads(files["manifest.json"])
+        inner["name"] = "renamed"  # the entry's own checksum no longer matches
+        files["manifest.json"] = json.dumps(inner).encode()
+    else:
+        var = next(n for n in files if n != "manifest.json")
+        data = bytearray(files[var])
+        data[-1] ^= 1  # the archive's sha256 is made to match; the entry's fingerprint cannot
+        files[var] = bytes(data)
+    entries = {key: files}
+    path = build(place / "damaged.tar.gz", manifest_for(entries), valid_members(entries))
+    before = files_under(place / "cache")
+    result = cli_import(path, place / "cache", "--trust")
+    assert result.exit_code == 1
+    assert says in one_line(result), result.output
+    assert files_under(place / "cache") == before == []
+    intact = build(place / "intact.tar.gz", manifest_for({key: _engine_entry(place)[1]}),
+                   valid_members({key: _engine_entry(place)[1]}))
+    assert cli_import(intact, place / "cache", "--trust").exit_code == 0
+    assert CacheStore(place / "cache").get(key).variables["x"] is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -73,7 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "") \
                         from None

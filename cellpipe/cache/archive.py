@@ -40,9 +40,11 @@ from typing import IO, Any
 
 import platformdirs
 
-from cellpipe.cache.disk import _package_versions, default_cache_dir
+from cellpipe.cache.disk import MANIFEST_FORMAT as ENTRY_FORMAT
+from cellpipe.cache.disk import CorruptEntry, _package_versions, default_cache_dir, read_manifest
 from cellpipe.cache.entry import CacheEntry
 from cellpipe.cache.history import RunHistory
+from cellpipe.cache.integrity import FINGERPRINT, verify_file
 from cellpipe.cache.store import CacheStore
 
 FORMAT = "cellpipe.cache-archive"
@@ -711,26 +713,36 @@ def _copy_verified(reader: _Reader, info: tarfile.TarInfo, target: Path | None,
 
 def _check_entry_manifest(staging: Path | None, item: ArchiveItem,
                           manifest: dict[str, Any]) -> None:
-    """A staged entry's own manifest must be a cache entry of that key listing its files."""
+    """A staged entry must be what the disk store will accept: its own manifest intact, for
+    this key, listing exactly its files, each matching the checksum that manifest carries
+    (checked here by the disk store's own rules, so an import never brings a damaged entry)."""
     if staging is None or item.present:
         return
+    folder = staging / item.key
     where = f"entries/{item.key}/{MANIFEST}"
     try:
-        inner = json.loads((staging / item.key / MANIFEST).read_text(encoding="utf-8"))
+        inner = read_manifest(folder / MANIFEST)
         files = {v["file"] for v in inner["variables"]}
-        ok = inner.get("format") == "cellpipe.cache-entry" and inner.get("key") == item.key
-    except (OSError, ValueError, KeyError, TypeError):
+        ok = inner.get("format") == ENTRY_FORMAT and inner.get("key") == item.key
+    except CorruptEntry as exc:
+        raise _bad(where, f"is not usable ({exc.reason})") from None
+    except (KeyError, TypeError):
         raise _bad(where, "is not a cache entry manifest") from None
     listed = next(e for e in manifest["entries"] if e["key"] == item.key)
     if not ok or files | {MANIFEST} != {f["name"] for f in listed["files"]}:
         raise _bad(where, "does not describe the entry the archive manifest lists")
-    # the entry's own checksums (what the disk store verifies on reading) must agree too;
-    # other kinds of checksum are left to the disk store
-    sha = {f["name"]: f["sha256"] for f in listed["files"]}
+    algorithm = inner.get("digest", "sha256")
+    if algorithm not in (FINGERPRINT, "sha256"):
+        raise _bad(where, f"checks its files with {algorithm!r}, which this cellpipe does not "
+                          "know (written by a newer cellpipe? upgrade)")
     for var in inner["variables"]:
-        if isinstance(var.get("sha256"), str) and var["sha256"] != sha[var["file"]]:
+        try:
+            sound = verify_file(folder / var["file"], var, algorithm) is not None
+        except (KeyError, TypeError, ValueError, IndexError):
+            sound = False
+        if not sound:
             raise _bad(f"entries/{item.key}/{var['file']}",
-                       "does not match the sha256 its entry's manifest.json records")
+                       f"does not match the {algorithm} its entry's manifest.json records")
 
 
 def _install(disk: Any, staging: Path, summary: ImportSummary, manifest: dict[str, Any],
