@@ -14,10 +14,11 @@ import pickle
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from cellpipe.cache import CacheEntry
-from cellpipe.cache.values import load_value, watch
+from cellpipe.cache import CacheEntry, StoredValue
+from cellpipe.cache.values import fingerprint_parts, load_value, pickle_parts, watch
 from cellpipe.engine import cachekey
 from cellpipe.engine.errors import RunInterrupted
 from cellpipe.engine.namespace import RunNamespace
@@ -85,7 +86,7 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
         result.ename, result.evalue, result.traceback = err.ename, err.evalue, err.traceback
         result.finished = time.time()
         return result
-    variables, deleted = live.changes(before, cachekey.names_used(task.code))
+    variables, deleted = _changes(live, before, cachekey.names_used(task.code))
     entry = CacheEntry(key=task.key, component_id=task.component_id, name=task.component_name,
                        parent_keys=[], variables=variables, deleted=deleted,
                        outputs=outcome.outputs, elapsed=outcome.elapsed, created=time.time(),
@@ -102,6 +103,33 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     result.output_key = task.key
     result.finished = time.time()
     return result
+
+
+def _changes(live: RunNamespace, before: dict[str, Any],
+             mentioned: Iterable[str]) -> tuple[dict[str, StoredValue], list[str]]:
+    """RunNamespace.changes, except that big numpy arrays the task bound are stored as they
+    are: a long-lived namespace must copy them, but this process ends with the task."""
+    big = {name: value for name, value in live.ns.items()
+           if _plain_array(value) and (name not in before or before[name] is not value)}
+    for name in big:
+        del live.ns[name]
+    try:
+        variables, deleted = live.changes(before, mentioned)
+    finally:
+        live.ns.update(big)
+    deleted = [name for name in deleted if name not in big]
+    for name, arr in big.items():
+        data, pbuffers = pickle_parts(arr)
+        variables[name] = StoredValue("pickle", fingerprint_parts(data, pbuffers), data=data,
+                                      buffers=[b.raw() for b in pbuffers],
+                                      type_name=f"{type(arr).__module__}.{type(arr).__qualname__}")
+    return variables, deleted
+
+
+def _plain_array(value: Any) -> bool:
+    """A numpy array of 1 MB or more whose bytes pickle out of band."""
+    return (type(value).__name__ == "ndarray" and type(value).__module__ == "numpy"
+            and value.nbytes >= 1 << 20 and not value.dtype.hasobject)
 
 
 def _apply_private(live: RunNamespace, entry: CacheEntry) -> None:

@@ -6,6 +6,7 @@ task starts in milliseconds and every byte it allocated goes back when it exits.
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import sys
 import time
@@ -21,6 +22,8 @@ from cellpipe.remote.registry import WorkerSpec
 from cellpipe.remote.task import Task, TaskResult
 
 _PRELOAD = ["cellpipe.engine.taskrun", "cellpipe.remote.local"]
+if importlib.util.find_spec("numpy") is not None:  # most tasks unpickle arrays
+    _PRELOAD.append("numpy")
 
 
 @contextmanager

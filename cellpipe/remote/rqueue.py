@@ -169,7 +169,13 @@ def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
         raise WorkerUnavailable(alias, f"cannot reach {redact(queue_url)}: {exc}") from None
     store = DataStore(store_url)
     store.check()
-    import cellpipe.engine.taskrun  # noqa: F401  (imported once here, not in every work horse)
+    # imported once here, not in every work horse
+    import cellpipe.engine.taskrun  # noqa: F401
+
+    try:
+        import numpy  # noqa: F401  (most tasks unpickle arrays)
+    except ImportError:
+        pass
 
     os.environ[STORE_ENV] = store_url
     os.environ[ALIAS_ENV] = alias
