@@ -17,6 +17,7 @@ import { Widget } from '@lumino/widgets';
 
 import { PipelineModel } from './model';
 import * as nb from './notebookpipeline';
+import { IWorker, workers } from './server';
 import { CommandIDs } from './tokens';
 
 export interface ICommandContext {
@@ -30,6 +31,8 @@ export interface ICommandContext {
   showGraph: () => void;
   /** Show the compact pipeline view in the right sidebar. */
   showSidebar: () => void;
+  /** Show the Workers panel. */
+  showWorkers: () => void;
 }
 
 /** The component a command acts on: `args.id`, else the active cell. */
@@ -107,6 +110,46 @@ class ParentsPicker extends Widget {
       el => (el as HTMLInputElement).value
     );
   }
+}
+
+/** A dialog body: the registered workers to choose from, or an alias typed in. */
+class WorkerPicker extends Widget {
+  constructor(known: IWorker[], current: string, trans: TranslationBundle) {
+    super();
+    this.addClass('jp-cellpipe-worker-picker');
+    this._select = document.createElement('select');
+    this._select.className = 'jp-mod-styled';
+    const options: [string, string][] = [['', trans.__('this kernel (local)')]];
+    for (const worker of known) {
+      if (!worker.builtin) {
+        options.push([worker.alias, `${worker.alias} (${worker.kind})`]);
+      }
+    }
+    if (current && !options.some(([value]) => value === current)) {
+      options.push([current, trans.__('%1 (not registered)', current)]);
+    }
+    for (const [value, label] of options) {
+      const option = document.createElement('option');
+      option.value = value;
+      option.textContent = label;
+      this._select.append(option);
+    }
+    this._select.value = current;
+    this._input = document.createElement('input');
+    this._input.className = 'jp-mod-styled';
+    this._input.placeholder = trans.__('or type an alias');
+    const label = document.createElement('label');
+    label.textContent = trans.__('Run on');
+    label.append(this._select);
+    this.node.append(label, this._input);
+  }
+
+  getValue(): string {
+    return this._input.value.trim() || this._select.value;
+  }
+
+  private _input: HTMLInputElement;
+  private _select: HTMLSelectElement;
 }
 
 export function addCommands(ctx: ICommandContext): void {
@@ -220,13 +263,19 @@ export function addCommands(ctx: ICommandContext): void {
       if (!target || !meta) {
         return;
       }
-      const result = await InputDialog.getText({
+      let known: IWorker[] = [];
+      try {
+        known = await workers.list();
+      } catch (error) {
+        console.warn('cellpipe: the worker list is not available', error);
+      }
+      const result = await showDialog({
         title: trans.__('Worker for %1', meta.name),
-        label: trans.__('Worker alias; leave empty to run it locally'),
-        text: meta.worker ?? ''
+        body: new WorkerPicker(known, meta.worker ?? '', trans),
+        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: trans.__('Save') })]
       });
       if (result.button.accept && result.value !== null) {
-        nb.setWorker(target.model.panel.context.model, target.cell, result.value.trim());
+        nb.setWorker(target.model.panel.context.model, target.cell, result.value);
       }
     }
   });
@@ -305,6 +354,12 @@ export function addCommands(ctx: ICommandContext): void {
     execute: () => ctx.showGraph()
   });
 
+  commands.addCommand(CommandIDs.showWorkers, {
+    label: trans.__('Show Workers'),
+    caption: trans.__('Registered remote workers: add, test, remove'),
+    execute: () => ctx.showWorkers()
+  });
+
   commands.addCommand(CommandIDs.showGraphSidebar, {
     label: trans.__('Show Pipeline Graph in the Sidebar'),
     execute: () => ctx.showSidebar()
@@ -323,5 +378,6 @@ export const PALETTE_COMMANDS = [
   CommandIDs.interrupt,
   CommandIDs.showCaptured,
   CommandIDs.showGraph,
-  CommandIDs.showGraphSidebar
+  CommandIDs.showGraphSidebar,
+  CommandIDs.showWorkers
 ];

@@ -16,6 +16,7 @@ import { addCommands, PALETTE_COMMANDS } from './commands';
 import { gitPlugins } from './git';
 import { PipelineModel } from './model';
 import { GraphPanel } from './panel';
+import { WorkersPanel } from './workers';
 import { CommandIDs } from './tokens';
 
 const PLUGIN_ID = 'cellpipe:plugin';
@@ -29,6 +30,15 @@ const pipelineIcon = new LabIcon({
     '<rect x="14" y="9" width="8" height="6" rx="1.5"/>' +
     '<rect x="2" y="16" width="8" height="6" rx="1.5"/>' +
     '<path d="M6 8v8h1.5V8zM10 11.25h4v1.5h-4z"/></g></svg>'
+});
+
+const workersIcon = new LabIcon({
+  name: 'cellpipe:workers',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+    '<g class="jp-icon3" fill="#616161">' +
+    '<rect x="3" y="3" width="18" height="7" rx="1.5"/><rect x="3" y="14" width="18" height="7" rx="1.5"/>' +
+    '</g></svg>'
 });
 
 /** The share of the width the pipeline view takes beside its notebook. */
@@ -103,6 +113,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     views.push(side);
     // Reopen the sidebar panel after a reload if it was open.
     restorer?.add(side, side.id);
+
+    const workersPanel = new WorkersPanel(trans);
+    workersPanel.id = 'cellpipe-workers';
+    workersPanel.title.icon = workersIcon;
+    app.shell.add(workersPanel, 'right', { rank: 610 });
 
     const mainTracker = new WidgetTracker<GraphPanel>({ namespace: 'cellpipe-graph' });
     let main: GraphPanel | null = null;
@@ -183,7 +198,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       current,
       pipelineIcon,
       showGraph: openMain,
-      showSidebar: () => (labShell ?? app.shell).activateById(side.id)
+      showSidebar: () => (labShell ?? app.shell).activateById(side.id),
+      showWorkers: () => (labShell ?? app.shell).activateById(workersPanel.id)
     });
     // After a reload, the main-area view comes back where it was.
     restorer?.restore(mainTracker, {

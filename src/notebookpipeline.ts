@@ -282,3 +282,15 @@ export function conflictedCells(model: INotebookModel): string[] {
     })
     .map(cell => cell.sharedModel.getId());
 }
+
+/** Append cells (nbformat JSON) and set the pipeline metadata, as one edit. */
+export function appendCells(
+  model: INotebookModel,
+  cells: { [key: string]: any }[],
+  pipeline: { [key: string]: any }
+): void {
+  edit(model, () => {
+    model.sharedModel.insertCells(model.sharedModel.cells.length, cells as any);
+    model.sharedModel.setMetadata(METADATA_KEY, pipeline);
+  });
+}

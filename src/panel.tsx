@@ -9,6 +9,7 @@ import { GraphView, statusLabel } from './components/GraphView';
 import { ParametersForm } from './components/ParametersForm';
 import { PipelineModel } from './model';
 import * as nb from './notebookpipeline';
+import * as share from './share';
 import { CommandIDs } from './tokens';
 
 export interface IGraphPanelOptions {
@@ -207,6 +208,41 @@ function PanelBody(props: {
           </ol>
         </details>
       )}
+      <details className="jp-cellpipe-share-section">
+        <summary>{trans.__('Share and workers')}</summary>
+        <div className="jp-cellpipe-share-buttons">
+          <button
+            className="jp-Button jp-mod-styled jp-cellpipe-export-pipeline"
+            onClick={() => void share.exportPipeline(model, trans)}
+          >
+            {trans.__('Export pipeline')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-cellpipe-import-pipeline"
+            onClick={() => void share.importPipeline(model, trans)}
+          >
+            {trans.__('Import pipeline…')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-cellpipe-export-cache"
+            onClick={() => void share.exportCache(model, trans)}
+          >
+            {trans.__('Export cache')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-cellpipe-import-cache"
+            onClick={() => void share.importCache(model, trans)}
+          >
+            {trans.__('Import cache…')}
+          </button>
+          <button
+            className="jp-Button jp-mod-styled jp-cellpipe-show-workers"
+            onClick={() => void commands.execute(CommandIDs.showWorkers)}
+          >
+            {trans.__('Workers…')}
+          </button>
+        </div>
+      </details>
       <details className="jp-cellpipe-params-section" open>
         <summary>{trans.__('Parameters')}</summary>
         <ParametersForm

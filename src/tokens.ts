@@ -46,4 +46,5 @@ export namespace CommandIDs {
   export const showCaptured = 'cellpipe:show-captured';
   export const showGraph = 'cellpipe:show-graph';
   export const showGraphSidebar = 'cellpipe:show-graph-sidebar';
+  export const showWorkers = 'cellpipe:show-workers';
 }

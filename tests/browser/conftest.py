@@ -137,6 +137,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "CELLPIPE_CACHE_DIR": str(base / "cache"),
+        "CELLPIPE_CONFIG_DIR": str(base / "cellpipe-config"),  # the worker registry
         "IPYTHONDIR": str(base / "ipython"),
         "PYTHONUNBUFFERED": "1",
     }

@@ -1,0 +1,187 @@
+/**
+ * Export and import from the pipeline panel: the pipeline as JSON and the cache as a
+ * .tar.gz archive, through the server's share endpoints (docs/rest-api.md). Python does
+ * the work; this only moves files and asks the user.
+ */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+
+import { element } from './git/dom';
+import { PipelineModel } from './model';
+import * as nb from './notebookpipeline';
+import { download, fetchEndpoint, pickFile, requestJSON, ServerError } from './server';
+
+function notebookContent(model: PipelineModel): any {
+  return model.panel.context.model.toJSON();
+}
+
+function fail(model: PipelineModel, trans: TranslationBundle, what: string, error: unknown) {
+  model.setBanner({ kind: 'error', text: trans.__('%1: %2', what, (error as Error).message) });
+}
+
+export async function exportPipeline(model: PipelineModel, trans: TranslationBundle) {
+  try {
+    const reply = await requestJSON<{ filename: string; text: string; components: number }>(
+      'share/pipeline/export',
+      { body: { notebook: notebookContent(model) } }
+    );
+    // the live notebook (unsaved edits included) has no name on the server: use its own
+    const stem = model.panel.context.path
+      .split('/')
+      .pop()!
+      .replace(/\.ipynb$/, '');
+    const filename = stem ? `${stem}.pipeline.json` : reply.filename;
+    download(filename, new Blob([reply.text], { type: 'application/json' }));
+    model.setBanner({
+      kind: 'info',
+      text: trans.__('Exported %1 components to %2.', reply.components, filename)
+    });
+  } catch (error) {
+    fail(model, trans, trans.__('Export failed'), error);
+  }
+}
+
+export async function importPipeline(
+  model: PipelineModel,
+  trans: TranslationBundle,
+  file?: File | null
+) {
+  file = file ?? (await pickFile('.json,application/json'));
+  if (!file) {
+    return;
+  }
+  const text = await file.text();
+  const send = (overwrite: boolean) =>
+    requestJSON<{ cells: any[]; metadata: any; messages: string[] }>('share/pipeline/import', {
+      body: {
+        text,
+        source: file!.name,
+        notebook: notebookContent(model),
+        overwrite_params: overwrite
+      }
+    });
+  let reply;
+  try {
+    try {
+      reply = await send(false);
+    } catch (error) {
+      if (!(error instanceof ServerError) || error.kind !== 'ParameterError') {
+        throw error;
+      }
+      const answer = await showDialog({
+        title: trans.__('Parameters differ'),
+        body: error.message,
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.warnButton({ label: trans.__("Use the file's values") })
+        ]
+      });
+      if (!answer.button.accept) {
+        return;
+      }
+      reply = await send(true);
+    }
+  } catch (error) {
+    fail(model, trans, trans.__('Import failed'), error);
+    return;
+  }
+  nb.appendCells(model.panel.context.model, reply.cells, reply.metadata);
+  model.setBanner({
+    kind: 'info',
+    text: [
+      trans.__('Imported %1 components from %2.', reply.cells.length, file.name),
+      ...reply.messages
+    ].join('\n')
+  });
+}
+
+export async function exportCache(model: PipelineModel, trans: TranslationBundle) {
+  const path = model.panel.context.path;
+  try {
+    await model.panel.context.save(); // the archive is of the notebook on disk
+    const plan = await requestJSON<{ filename: string; entries: unknown[]; missing: any[] }>(
+      'share/cache/export',
+      { query: { path, dry_run: '1' } }
+    );
+    const response = await fetchEndpoint('share/cache/export', { method: 'GET' }, { path });
+    download(plan.filename, await response.blob());
+    const missing = plan.missing.map(m => m.name).join(', ');
+    model.setBanner({
+      kind: 'info',
+      text: missing
+        ? trans.__(
+            'Exported %1 results to %2; without a current result (run them first): %3',
+            plan.entries.length,
+            plan.filename,
+            missing
+          )
+        : trans.__('Exported %1 results to %2.', plan.entries.length, plan.filename)
+    });
+  } catch (error) {
+    fail(model, trans, trans.__('Cache export failed'), error);
+  }
+}
+
+export async function importCache(
+  model: PipelineModel,
+  trans: TranslationBundle,
+  file?: File | null
+) {
+  file = file ?? (await pickFile('.gz,.tgz,application/gzip'));
+  if (!file) {
+    return;
+  }
+  const path = model.panel.context.path;
+  let upload = '';
+  try {
+    const uploaded = await fetchEndpoint('share/cache/upload', { method: 'POST', body: file });
+    upload = ((await uploaded.json()) as { upload: string }).upload;
+    const send = (trust: boolean) =>
+      requestJSON<any>('share/cache/import', { body: { upload, path, trust } });
+    let reply;
+    try {
+      reply = await send(false);
+    } catch (error) {
+      if (!(error instanceof ServerError) || error.kind !== 'ConfirmationRequired') {
+        throw error;
+      }
+      const summary = error.body?.summary ?? {};
+      const body = new Widget();
+      body.node.append(
+        element('p', '', error.message),
+        element(
+          'p',
+          '',
+          trans.__(
+            '%1 results; from the cache afterwards: %2',
+            (summary.entries ?? []).length,
+            (summary.hits ?? []).join(', ') || trans.__('none')
+          )
+        )
+      );
+      const answer = await showDialog({
+        title: trans.__('Import results from %1?', file.name),
+        body,
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: trans.__('Import') })]
+      });
+      if (!answer.button.accept) {
+        await fetchEndpoint('share/cache/upload', { method: 'DELETE' }, { upload });
+        return;
+      }
+      reply = await send(true);
+    }
+    await model.syncNow(true); // the statuses of what is now in the cache
+    model.setBanner({
+      kind: 'info',
+      text: trans.__(
+        'Imported %1 results (%2 already present); from the cache: %3',
+        reply.imported,
+        reply.skipped,
+        (reply.hits ?? []).join(', ') || trans.__('none')
+      )
+    });
+  } catch (error) {
+    fail(model, trans, trans.__('Cache import failed'), error);
+  }
+}
