@@ -55,3 +55,21 @@ def test_cellpipe_run_with_an_unknown_worker_fails_naming_it(env, tmp_path):
     assert "worker 'gpu-box', which is not registered" in r.stderr
     assert "cellpipe workers add gpu-box" in r.stderr
     assert not marker.exists()
+
+
+def test_cellpipe_run_shows_a_remote_targets_output(env, tmp_path):
+    path = write(tmp_path, [
+        ("greeting = 'hello'", "prep", []),
+        ("import os\nprint(greeting, 'from task', os.getpid() != int(PARENT))\n"
+         "{'answer': 42}", "remote", ["prep"]),
+    ], {"remote": "local"})
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[1].source = nb.cells[1].source.replace("int(PARENT)", str(os.getpid()))
+    nbformat.write(nb, str(path))
+    r = run(env, str(path), "-o", str(tmp_path / "out.ipynb"))
+    assert r.returncode == 0, r.stderr
+    assert "hello from task True" in r.stdout and "{'answer': 42}" in r.stdout
+    out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    texts = [o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+             for o in out.cells[1].outputs]
+    assert "".join(texts).count("hello from task True") == 1

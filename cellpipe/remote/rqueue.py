@@ -170,6 +170,8 @@ def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
     store = DataStore(store_url)
     store.check()
     # imported once here, not in every work horse
+    import IPython.core.inputtransformer2  # noqa: F401
+
     import cellpipe.engine.taskrun  # noqa: F401
 
     try:
