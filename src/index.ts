@@ -122,6 +122,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const mainTracker = new WidgetTracker<GraphPanel>({ namespace: 'cellpipe-graph' });
     let main: GraphPanel | null = null;
     const openMain = (): void => {
+      if (!labShell) {
+        // Jupyter Notebook 7 has one main-area widget per page: use its side panel
+        app.shell.activateById(side.id);
+        return;
+      }
       if (!main || main.isDisposed) {
         const view = new GraphPanel({ commands: app.commands, trans });
         view.id = 'cellpipe-graph';
