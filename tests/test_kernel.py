@@ -347,3 +347,27 @@ def test_a_restart_right_after_a_run_with_big_results_serves_them_from_disk(tmp_
         second.sync(nb)
         assert streams(second.run("c", rerun_target=True)) == expected
         assert executed(log) == ["c"]
+
+
+def test_a_small_memory_limit_in_the_kernel_gives_the_same_results_and_says_so(tmp_path):
+    from kernelutil import kernel_env
+    from nbutil import make_notebook
+
+    from cellpipe.cli.kernel_driver import PipelineKernel
+
+    cells = [("import numpy as np\na0 = np.arange(1_000_000.0)", "c0", [])]
+    cells += [(f"a{i} = a{i - 1} * 2", f"c{i}", [f"c{i - 1}"]) for i in range(1, 5)]
+    cells += [("a0[0] = 99.0", "w", ["c4"]),
+              ("print(float(a0[0]), float(a0[1]), float(a4[1]), float(a4.sum()))", "r",
+               ["c4"]),
+              ("print(float(a0[0]))", "join", ["w", "r"])]
+    nb = make_notebook(cells)
+    expected = f"0.0 1.0 16.0 {16.0 * sum(range(1_000_000))}\n"
+    env = kernel_env(tmp_path / "cache")
+    env["CELLPIPE_MEMORY_LIMIT"] = "10M"  # five results of 8 MB
+    with PipelineKernel(cwd=str(tmp_path), env=env) as kernel:
+        kernel.sync(nb)
+        assert streams(kernel.run("join")) == "99.0\n"
+        ends = [e for e in kernel.events if e.get("op") == "run" and e.get("phase") == "end"]
+        assert any("memory limit" in n for n in ends[-1].get("notices", []))
+        assert streams(kernel.run("r", rerun_target=True)) == expected

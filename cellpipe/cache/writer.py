@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from cellpipe.cache.entry import CacheEntry
@@ -18,6 +19,7 @@ class BackgroundWriter:
         self._queue: queue.Queue[CacheEntry] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._errors: list[str] = []
+        self._submitted = 0.0
 
     def submit(self, entries: Iterable[CacheEntry]) -> None:
         """Queue entries for writing (starts the thread on first use)."""
@@ -29,6 +31,7 @@ class BackgroundWriter:
                                             name="cellpipe-cache-writer")
             self._thread.start()
             atexit.register(self.flush)  # a kernel shutting down finishes its writes
+        self._submitted = time.monotonic()
         for entry in entries:
             self._queue.put(entry)
 
@@ -47,9 +50,16 @@ class BackgroundWriter:
         errors, self._errors = self._errors, []
         return errors
 
+    # a kernel answers its client right after a run: start writing a little later, so the
+    # writer (which holds the GIL while it pickles Python objects) does not delay that answer
+    delay = 0.2
+
     def _loop(self) -> None:
         while True:
             entry = self._queue.get()
+            wait = self._submitted + self.delay - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             try:
                 self._write(entry)
             except Exception as exc:  # disk full, permissions: report, keep running
