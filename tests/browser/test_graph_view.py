@@ -144,7 +144,7 @@ panel => {
 def test_blocked_invalid_and_restart_statuses(lab, page):
     lab.write_notebook(
         "blocked.ipynb",
-        ["a = 1", "b = a / 0", "c = b + 1", "d = c", "x = 1", "y = 2"],
+        ["a = 1", "b = a / 0", "c = b + 1", "d = c", "x = 'blocked.ipynb'", "y = 2"],
         components={0: ("A", []), 1: ("B", [0]), 2: ("C", [1]), 3: ("D", [2]),
                     4: ("X", [5]), 5: ("Y", [4])},
     )
