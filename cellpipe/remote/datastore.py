@@ -19,7 +19,7 @@ import fsspec
 import xxhash
 
 from cellpipe.cache import CacheEntry, StoredValue
-from cellpipe.cache.values import Backing
+from cellpipe.cache.values import Backing, fingerprint_parts
 from cellpipe.remote.errors import DataStoreError
 
 ENTRY_FORMAT = "cellpipe.store-entry"
@@ -67,16 +67,21 @@ class DataStore:
         variables = []
         for i, (name, value) in enumerate(entry.variables.items()):
             fname = f"var{i}.{write_id}.bin"
-            h = xxhash.xxh3_128()
             data, buffers = _parts(value)
+            fp = value.fingerprint
+            # a content fingerprint (xxh3 of the parts) is the checksum; others get one
+            h = None if _content_hashed(fp) else xxhash.xxh3_128()
             with self.fs.open(f"{folder}/{fname}", "wb") as f:
                 for part in (data, *buffers):
                     f.write(part)
-                    h.update(part)
-            variables.append({"name": name, "serializer": value.serializer, "file": fname,
-                              "sizes": [len(data), *(_nbytes(b) for b in buffers)],
-                              "xxh3": h.hexdigest(), "fingerprint": value.fingerprint,
-                              "type": value.type_name})
+                    if h is not None:
+                        h.update(part)
+            var = {"name": name, "serializer": value.serializer, "file": fname,
+                   "sizes": [len(data), *(_nbytes(b) for b in buffers)], "fingerprint": fp,
+                   "type": value.type_name}
+            if h is not None:
+                var["xxh3"] = h.hexdigest()
+            variables.append(var)
         manifest = {
             "format": ENTRY_FORMAT, "version": ENTRY_VERSION, "key": entry.key,
             "component_id": entry.component_id, "name": entry.name,
@@ -111,14 +116,17 @@ class DataStore:
             sizes = var["sizes"]
             raw = self._read(f"{folder}/{var['file']}", sum(sizes)) if private else \
                 self.fs.cat_file(f"{folder}/{var['file']}")
-            if len(raw) != sum(sizes) or xxhash.xxh3_128_hexdigest(raw) != var["xxh3"]:
-                raise DataStoreError(f"entry {key[:12]} in {self.url}: variable "
-                                     f"{var['name']!r} is damaged (size or checksum)")
             view = memoryview(raw)
             parts, offset = [], 0
             for size in sizes:
                 parts.append(view[offset:offset + size])
                 offset += size
+            intact = len(raw) == sum(sizes) and (
+                xxhash.xxh3_128_hexdigest(raw) == var["xxh3"] if "xxh3" in var
+                else fingerprint_parts(bytes(parts[0]), parts[1:]) == var["fingerprint"])
+            if not intact:
+                raise DataStoreError(f"entry {key[:12]} in {self.url}: variable "
+                                     f"{var['name']!r} is damaged (size or checksum)")
             variables[var["name"]] = StoredValue(
                 kind=var["serializer"], fingerprint=var["fingerprint"], data=bytes(parts[0]),
                 buffers=parts[1:], type_name=var.get("type", ""))  # type: ignore[arg-type]
@@ -150,6 +158,11 @@ def _parts(value: StoredValue) -> tuple[bytes, list[Any]]:
     for buf in buffers:
         flat.extend(buf.views(private=False) if isinstance(buf, Backing) else [buf])
     return data, flat
+
+
+def _content_hashed(fingerprint: str | None) -> bool:
+    """Whether a fingerprint is the content hash of the value's parts (the disk cache's rule)."""
+    return isinstance(fingerprint, str) and ":" not in fingerprint
 
 
 def _nbytes(buf: Any) -> int:
