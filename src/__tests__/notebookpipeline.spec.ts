@@ -108,3 +108,33 @@ describe('notebook components and edges', () => {
     });
   });
 });
+
+describe('Link conversion edits', () => {
+  it('applies converted metadata as one edit and a snapshot restores it', () => {
+    const model = new NotebookModel();
+    model.sharedModel.insertCells(0, [
+      { cell_type: 'code', id: 'c1', source: 'a = 1', metadata: { canvas: { id: 'k1' } } }
+    ]);
+    model.sharedModel.setMetadata('canvas', { parameters: [] });
+    expect(nb.isLinkNotebook(model)).toBe(true);
+    const before = nb.metadataSnapshot(model);
+    nb.applyMetadata(model, {
+      metadata: { cellpipe: { version: 1, parameters: {} } },
+      cells: [{ id: 'c1', metadata: { cellpipe: { name: 'first', parents: [] } } }]
+    });
+    expect(nb.isLinkNotebook(model)).toBe(false);
+    expect(model.sharedModel.getMetadata('canvas')).toBeUndefined();
+    expect(model.cells.get(0).getMetadata('canvas')).toBeUndefined();
+    expect(nb.notebookComponents(model).map(c => c.name)).toEqual(['first']);
+    nb.applyMetadata(model, before);
+    expect(nb.isLinkNotebook(model)).toBe(true);
+    expect(model.sharedModel.getMetadata('cellpipe')).toBeUndefined();
+  });
+
+  it('finds the cells with unresolved merge conflicts', () => {
+    const model = notebook();
+    model.cells.get(1).setMetadata(nb.CONFLICT_KEY, { conflicts: [{ kind: 'source' }] });
+    model.cells.get(2).setMetadata(nb.CONFLICT_KEY, { conflicts: [] });
+    expect(nb.conflictedCells(model)).toEqual(['b']);
+  });
+});
