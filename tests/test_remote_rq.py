@@ -121,6 +121,23 @@ def test_target_on_a_worker_streams_stdout_while_it_runs(rqw, tmp_path, monkeypa
     assert "".join(o["text"] for o in res.target_outputs) == "first\nsecond\n"
 
 
+def test_a_task_waiting_for_a_busy_worker_says_so(rqw, tmp_path):
+    """Two branches, one worker: one runs, the other is reported as queued, not as slow."""
+    pipeline, _ = pipe_with_workers([
+        ("base = 1", "root", []),
+        ("import time\ntime.sleep(1.0)\nl = base", "left", ["root"]),
+        ("import time\ntime.sleep(1.0)\nr = base", "right", ["root"]),
+        ("j = l + r", "join", ["left", "right"]),
+    ], {"left": "rqw", "right": "rqw"})
+    events = []
+    res = runner(tmp_path).run(pipeline, "join", on_event=events.append)
+    assert res.namespace["j"] == 2
+    reasons = {(e.name, e.reason) for e in events if e.status == "running" and e.worker}
+    assert any(r == "worker 'rqw': waiting for a free worker" for _, r in reasons)
+    assert {n for n, r in reasons if r.startswith("worker 'rqw': running on worker")} == \
+        {"left", "right"}
+
+
 def test_remote_error_is_the_components_error_with_its_own_frames(rqw, tmp_path):
     pipeline, _ = pipe_with_workers([
         ("def f(v):\n    return 1 / v\n", "a", []),

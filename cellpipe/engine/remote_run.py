@@ -20,8 +20,8 @@ from cellpipe.model import Component
 
 @dataclass
 class RemoteEvent:
-    """What a followed task reported: ('output', (name, text)), ('result', TaskResult)
-    or ('failed', exception)."""
+    """What a followed task reported: ('output', (name, text)), ('status', words),
+    ('result', TaskResult) or ('failed', exception)."""
 
     step_id: str
     task_id: str
@@ -95,8 +95,13 @@ class RemoteSteps:
         def on_output(name: str, text: str) -> None:
             self.events.put(RemoteEvent(step_id, task_id, "output", (name, text)))
 
+        said = ""
         try:
             while self._current(step_id, task_id):
+                status = getattr(handle, "status", "")
+                if status != said:  # queued, running, or silent: the UI tells slow from dead
+                    said = status
+                    self.events.put(RemoteEvent(step_id, task_id, "status", status))
                 result = handle.wait(0.5, on_output)
                 if result is not None:
                     self.events.put(RemoteEvent(step_id, task_id, "result", result))

@@ -242,6 +242,10 @@ class PipelineRunner:
                 name, text = event.payload
                 (sys.stdout if name == "stdout" else sys.stderr).write(text)
             return False
+        if event.kind == "status":
+            ctx.emit(Event(step.id, step.name, "running", f"worker {comp.worker!r}: "
+                           f"{event.payload}", worker=comp.worker))
+            return False
         if event.kind == "failed":
             self.remote.finish(step.id)
             ctx.emit(Event(step.id, step.name, "error", type(event.payload).__name__,

@@ -16,6 +16,7 @@ class TaskHandle(Protocol):
     """A submitted task."""
 
     task_id: str
+    status: str  # where the task is, in words ("waiting for a free worker", ...)
 
     def wait(self, timeout: float, on_output: OnOutput | None = None) -> TaskResult | None:
         """Follow the task for up to timeout seconds: the result when it ended, else None.

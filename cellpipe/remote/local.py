@@ -76,6 +76,7 @@ class LocalHandle:
         with _bare_main():
             self.process.start()
         child_conn.close()
+        self.status = f"running in process {self.process.pid}"
         self._result: TaskResult | None = None
 
     @property

@@ -217,6 +217,7 @@ class RQHandle:
         self._next_cleanup = 0.0
         self._ended = False
         self._ended_at = 0.0
+        self.status = "queued"
         self._result: TaskResult | None = None
 
     def _unavailable(self, exc: Exception) -> WorkerUnavailable:
@@ -266,6 +267,7 @@ class RQHandle:
         except (NoSuchJobError, InvalidJobOperation):
             self._result = self._lost("its job vanished from the queue (expired or deleted)")
             return
+        self.status = self._describe(status)
         if status == JobStatus.FINISHED:
             self._ended = False
             self._read_stream(1, on_output)  # what was written before the end
@@ -279,6 +281,18 @@ class RQHandle:
             self._result = self._lost(_failure_reason(self.job))
         elif status in (JobStatus.STOPPED, JobStatus.CANCELED):
             self._result = self._lost(f"the task was {status.value}")
+
+    def _describe(self, status: JobStatus) -> str:
+        """Slow or dead: a running task whose worker stopped heartbeating says so."""
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            return "waiting for a free worker"
+        if status != JobStatus.STARTED:
+            return self.status
+        beat = self.job.last_heartbeat
+        age = time.time() - beat.timestamp() if beat is not None else 0.0
+        if age > 3 * HEARTBEAT + 1:
+            return f"no heartbeat from its worker for {age:.0f} s (lost? retried once it expires)"
+        return f"running on worker {self.job.worker_name or '?'}"
 
     def _lost(self, why: str) -> TaskResult:
         return TaskResult(self.task_id, "lost", ename="TaskLost",
