@@ -99,26 +99,26 @@ def diamond(redis_url: str, store: str, seconds: float) -> None:
     print(f"   2 workers  {walls[2]:6.2f} s   ratio {walls[2] / walls[1]:.2f}x (goal <= 0.6x)")
 
 
-def big_data(redis_url: str, store: str, nbytes: int) -> None:
+def big_data(redis_url: str, store: str, nbytes: int, repeats: int) -> None:
     alias = "big"
     WorkerRegistry().add(WorkerSpec(alias, redis_url, store))
     proc = start_worker(alias, redis_url, store)
     try:
-        # raw store: write and read the same number of bytes through fsspec, twice (in, out)
         fs, root = fsspec.core.url_to_fs(store)
         payload = np.random.default_rng(0).integers(0, 255, nbytes, dtype=np.uint8)
         fs.makedirs(f"{root}/raw", exist_ok=True)
-        raw_times = []
-        for i in range(2):
+
+        def raw_round() -> float:
+            """Write the bytes to the store and read them back, as fsspec does: seconds."""
             start = time.perf_counter()
-            with fs.open(f"{root}/raw/blob{i}", "wb") as f:
+            with fs.open(f"{root}/raw/blob", "wb") as f:
                 f.write(memoryview(payload))
-            data = fs.cat_file(f"{root}/raw/blob{i}")
-            raw_times.append(time.perf_counter() - start)
+            data = fs.cat_file(f"{root}/raw/blob")
+            took = time.perf_counter() - start
             assert len(data) == nbytes
-            del data
-            fs.rm_file(f"{root}/raw/blob{i}")
-        raw = 2 * nbytes / sum(raw_times)
+            fs.rm_file(f"{root}/raw/blob")
+            return took
+
         pipeline = Pipeline((
             Component("m", "make", f"import numpy as np\na = np.random.default_rng(0)"
                                    f".integers(0, 255, {nbytes}, dtype=np.uint8)"),
@@ -126,16 +126,23 @@ def big_data(redis_url: str, store: str, nbytes: int) -> None:
         ))
         runner = PipelineRunner(CacheStore(None), PythonExecutor())
         runner.run(pipeline, "m")  # the input exists locally before the clock starts
-        start = time.perf_counter()
-        res = runner.run(pipeline, "u", materialize=False)
-        wall = time.perf_counter() - start
-        compute = runner.store.get(res.plan.step("u").key).elapsed
-        shipped = 2 * nbytes / (wall - compute)
+        raws, ours = [], []
+        for _ in range(repeats):  # interleaved, best of each: the machine is shared
+            raws.append(2 * nbytes / (raw_round() + raw_round()))  # in and out
+            if fs.exists(f"{root}/entries"):  # ship the input again every time
+                fs.rm(f"{root}/entries", recursive=True)
+            start = time.perf_counter()
+            res = runner.run(pipeline, "u", materialize=False, rerun_target=True)
+            wall = time.perf_counter() - start
+            compute = runner.store.get(res.plan.step("u").key).elapsed
+            ours.append((2 * nbytes / (wall - compute), wall, compute))
+        raw = max(raws)
+        shipped, wall, compute = max(ours)
     finally:
         stop(proc)
     gb = nbytes / (1 << 30)
     print(f"3. {gb:g} GB input to the worker and {gb:g} GB result back (Redis + file store)")
-    print(f"   raw store (write+read)   {raw / (1 << 20):8.0f} MB/s")
+    print(f"   raw store (write+read)   {raw / (1 << 20):8.0f} MB/s   (best of {repeats})")
     print(f"   through cellpipe         {shipped / (1 << 20):8.0f} MB/s "
           f"({wall:.2f} s wall, {compute:.2f} s compute)   ratio {shipped / raw:.2f}x "
           "(goal >= 0.5x)")
@@ -158,7 +165,8 @@ def main() -> None:
         finally:
             stop(proc)
         diamond(server.url, store, 0.5 if args.quick else 2.0)
-        big_data(server.url, store, (64 << 20) if args.quick else (1 << 30))
+        big_data(server.url, store, (64 << 20) if args.quick else (1 << 30),
+                 2 if args.quick else 3)
     finally:
         server.stop()
 
