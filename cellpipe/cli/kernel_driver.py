@@ -114,7 +114,8 @@ class PipelineKernel:
                 msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
             except queue.Empty:
                 if not self.km.is_alive():
-                    raise KernelFailure("the kernel died (out of memory, or killed)") from None
+                    raise KernelFailure("the kernel died (out of memory, killed, or its "
+                                        "process exited)") from None
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
                 if msg["msg_type"] == "comm_msg":  # events of a run started elsewhere

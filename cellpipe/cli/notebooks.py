@@ -10,7 +10,8 @@ import click
 import nbformat
 
 from cellpipe.cli.console import err
-from cellpipe.model import Pipeline, parse_assignments, read_pipeline
+from cellpipe.gitnb.cells import CONFLICT_KEY
+from cellpipe.model import Pipeline, dag, parse_assignments, read_pipeline
 from cellpipe.model.errors import PipelineError
 from cellpipe.model.validate import check_run
 
@@ -48,6 +49,49 @@ def resolve_targets(pipeline: Pipeline, names: tuple[str, ...]) -> list[str]:
     for problem in elsewhere:
         err.print(f"[yellow]warning:[/] {problem} (not needed by this run)")
     return targets
+
+
+def check_conflicts(path: str, nb: nbformat.NotebookNode, pipeline: Pipeline,
+                    targets: list[str]) -> None:
+    """Refuse to run (or plan) what a merge left unresolved: the notebook's own metadata or a
+    component the targets need still holds a `cellpipe_merge` record (conflict markers in
+    its code). Elsewhere in the notebook such a component is a warning."""
+    graph = pipeline.graph()
+    components = {c.id: c for c in pipeline.components}
+    needed = set(targets)
+    for target in targets:
+        needed |= dag.ancestors(graph, target)
+    fix = ("resolve it (edit the cell and delete its 'cellpipe_merge' metadata, or use the "
+           "conflict view in JupyterLab), then run again")
+    blocking, elsewhere = [], []
+    if isinstance(nb.get("metadata"), dict) and CONFLICT_KEY in nb.metadata:
+        kinds = _conflict_kinds(nb.metadata[CONFLICT_KEY])
+        blocking.append(f"{path}: the notebook's metadata has an unresolved merge conflict"
+                        f"{kinds}: resolve it (delete the notebook metadata's 'cellpipe_merge' "
+                        "after fixing the values, or use the conflict bar in JupyterLab)")
+    for cell in nb.cells:
+        meta = cell.get("metadata")
+        cid = cell.get("id")
+        if not isinstance(meta, dict) or CONFLICT_KEY not in meta or cid not in components:
+            continue
+        problem = (f"{path}: component {components[cid].name!r} (cell {cid}) has an "
+                   f"unresolved merge conflict{_conflict_kinds(meta[CONFLICT_KEY])}")
+        if cid in needed:
+            blocking.append(f"{problem}: {fix}")
+        else:
+            elsewhere.append(problem)
+    if blocking:
+        raise click.ClickException("\n".join(blocking))
+    for problem in elsewhere:
+        err.print(f"[yellow]warning:[/] {problem} (not needed by this run)")
+
+
+def _conflict_kinds(record: object) -> str:
+    conflicts = record.get("conflicts") if isinstance(record, dict) else None
+    if not isinstance(conflicts, list):
+        return ""
+    kinds = sorted({str(c.get("kind")) for c in conflicts if isinstance(c, dict) and c.get("kind")})
+    return f" ({', '.join(kinds)})" if kinds else ""
 
 
 def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:

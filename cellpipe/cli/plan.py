@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cellpipe.cache import CacheStore, default_cache_dir
 from cellpipe.cli.console import out
-from cellpipe.cli.notebooks import load_notebook, parse_params, resolve_targets
+from cellpipe.cli.notebooks import check_conflicts, load_notebook, parse_params, resolve_targets
 from cellpipe.engine import plan_run
 from cellpipe.model.errors import PipelineError
 
@@ -23,14 +23,17 @@ def register(main: click.Group) -> None:
 @click.command()
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
 @click.option("--target", "-t", "targets", multiple=True, help="Component (default: every sink).")
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Plan with a pipeline parameter set to VALUE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_json: bool) -> None:
     """Show what running the targets would do, and why (no kernel needed)."""
-    _, pipeline = load_notebook(notebook)
+    nb, pipeline = load_notebook(notebook)
     store = CacheStore(default_cache_dir(), notebook=str(Path(notebook).resolve()))
     plans = []
-    for cid in resolve_targets(pipeline, targets):
+    ids = resolve_targets(pipeline, targets)
+    check_conflicts(notebook, nb, pipeline, ids)
+    for cid in ids:
         try:
             values = pipeline.parameter_values(parse_params(params))
             plans.append(plan_run(pipeline, cid, store, values))

@@ -14,7 +14,13 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from cellpipe.cache import DiskStore, default_cache_dir, disk_cache_enabled
 from cellpipe.cli.console import err
-from cellpipe.cli.notebooks import load_notebook, parse_params, resolve_targets, write_notebook
+from cellpipe.cli.notebooks import (
+    check_conflicts,
+    load_notebook,
+    parse_params,
+    resolve_targets,
+    write_notebook,
+)
 from cellpipe.model import Pipeline
 from cellpipe.model.errors import PipelineError
 
@@ -58,6 +64,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     ids = resolve_targets(pipeline, targets)
+    check_conflicts(notebook, nb, pipeline, ids)
     if not no_cache and disk_cache_enabled():
         try:  # refuse a cache others could have written before a kernel starts
             DiskStore(default_cache_dir()).check_private()
@@ -72,6 +79,9 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
     cwd = str(Path(notebook).resolve().parent)
     target_outputs: dict[str, list[dict[str, Any]]] = {}
     took_part: set[str] = set()  # components that ran, failed or came from the cache
+    # what the kernel was doing, to name it if the kernel dies: the components running
+    # now, else those of the run's plan not finished yet, else the target
+    running: dict[str, str] = {}
     failed = False
     try:
         with PipelineKernel(cwd=cwd, env=env, timeout=timeout) as kernel:
@@ -80,7 +90,8 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                 raise click.ClickException(state["message"])
             for cid in ids:
                 name = pipeline.get(cid).name
-                execution = _run_one(kernel, cid, name, force or no_cache, parameters, took_part)
+                execution = _run_one(kernel, cid, name, force or no_cache, parameters, took_part,
+                                     running)
                 target_outputs[cid] = list(execution.outputs)
                 if execution.status != "ok":
                     failed = True
@@ -89,7 +100,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                 _write_back(kernel, nb, pipeline, target_outputs, took_part,
                             Path(output or notebook))
     except KernelFailure as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc} {_where(running)}") from None
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")
         sys.exit(130)
@@ -98,7 +109,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
 
 
 def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str],
-             took_part: set[str]) -> Any:
+             took_part: set[str], running: dict[str, str]) -> Any:
     """Run one target with a progress display; print its outputs as they come."""
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -112,6 +123,8 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
             data = content["data"]
             if data.get("op") == "run" and data.get("phase") == "start":
                 progress.update(task, total=len(data["steps"]), completed=0)
+                for step in data["steps"]:
+                    running["pending:" + step["id"]] = step["name"]
             elif data.get("op") == "run" and data.get("phase") == "end":
                 for notice in data.get("notices", []):
                     progress.console.print(f"[yellow]note:[/] {notice}")
@@ -120,6 +133,11 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
                 label = data["name"]
                 if status in ("done", "cached", "error"):
                     took_part.add(data["id"])
+                if status == "running":
+                    running[data["id"]] = label
+                else:
+                    running.pop(data["id"], None)
+                    running.pop("pending:" + data["id"], None)
                 if status == "running":
                     progress.update(task, description=f"{name}: running {label}")
                 elif status in ("done", "cached"):
@@ -149,8 +167,25 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
             sys.stderr.flush()
 
     err.print(f"[bold]▶ {name}[/]")
+    running.clear()
+    running["target:" + cid] = name
     with progress:
         return kernel.run(cid, force=force, parameters=parameters, on_message=on_message)
+
+
+def _where(running: dict[str, str]) -> str:
+    """'while component X was running' from what the run's events said (they can be lost
+    when the kernel dies at once)."""
+    now = [n for k, n in running.items() if ":" not in k]
+    if now:
+        return f"while component {', '.join(map(repr, now))} was running"
+    pending = [n for k, n in running.items() if k.startswith("pending:")]
+    if pending:
+        return f"while component {pending[0]!r} was running"
+    target = [n for k, n in running.items() if k.startswith("target:")]
+    if target:
+        return f"while running {target[0]!r} (it or one of its ancestors)"
+    return "before the run started"
 
 
 def _write_back(kernel: Any, nb: nbformat.NotebookNode, pipeline: Pipeline,

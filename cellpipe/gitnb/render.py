@@ -34,7 +34,7 @@ def cell_facts(diff: NotebookDiff, c: CellChange) -> list[str]:
     if c.status in ("added", "removed"):
         facts.append(c.status)
     if c.code_changed and c.status == "changed":
-        facts.append("code changed")
+        facts.append("code changed" if c.cell_type == "code" else "text changed")
     if c.moved:
         facts.append("moved")
     if c.renamed:

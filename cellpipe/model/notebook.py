@@ -152,7 +152,11 @@ def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode
             raw.setdefault("metadata", {})
         nb = nbformat.from_dict(raw)
         if major < 4:
-            nb = nbformat.convert(nb, 4)
+            # files keep multi-line text as lists of lines (as nbformat writes them); the
+            # v3 -> v4 upgrade needs it joined, as nbformat's own reader does first
+            from nbformat.v3.rwbase import rejoin_lines
+
+            nb = nbformat.convert(rejoin_lines(nb), 4)
         if major < 4 or not isinstance(minor, int) or minor < 5:
             nb.nbformat, nb.nbformat_minor = 4, 5
             notices.append(f"{source}: upgraded from nbformat {major}.{minor} to 4.5 (cell ids)")

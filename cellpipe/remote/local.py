@@ -126,11 +126,39 @@ class LocalBackend:
     def check(self) -> None:
         from cellpipe.remote.errors import WorkerUnavailable
 
+        self._check_private()
         try:
             self.store.check()
         except OSError as exc:
             raise WorkerUnavailable(self.spec.alias, f"its store {self.spec.store} is not "
                                                      f"writable: {exc}") from None
+
+    def _check_private(self) -> None:
+        """The store holds pickles its task processes load (loading one runs code): like the
+        results cache, it is created 0700 and refused when another user owns it or can write
+        it (it sits beside the cache dir, which may be a shared place such as /tmp)."""
+        from pathlib import Path
+        from urllib.parse import unquote, urlsplit
+
+        from cellpipe.cache.privacy import UnsafeCacheError, check_private, make_private_dir
+        from cellpipe.remote.errors import WorkerUnavailable
+
+        parts = urlsplit(self.spec.store)
+        if parts.scheme not in ("", "file"):
+            return
+        root = Path(unquote(parts.path))
+        try:
+            make_private_dir(root)
+            check_private(root, "the local worker's store")
+            st = root.stat()
+            if st.st_mode & 0o077:  # made by an older version: ours, so make it private
+                root.chmod(0o700)
+            check_private(root / "entries", "the local worker's store")
+        except UnsafeCacheError as exc:
+            raise WorkerUnavailable(self.spec.alias, str(exc)) from None
+        except OSError as exc:
+            raise WorkerUnavailable(self.spec.alias, f"its store {root} cannot be made: "
+                                                     f"{exc}") from None
 
     def round_trip(self, timeout: float) -> tuple[int, str]:
         """Start a task process and hear back from it: (1, message)."""
