@@ -277,3 +277,22 @@ def test_big_arrays_and_frames_travel_both_ways(env):
     from cellpipe.cache import load_value
 
     assert float(load_value(made.variables["big"], {})[0]) == 0.0
+
+
+def test_a_changed_registration_is_used_by_the_next_run(env, redis_server):
+    """A long-lived runner (a kernel) follows the registry: re-pointing an alias takes
+    effect at the next run, removing it makes the next run fail naming it."""
+    from remoteutil import free_port
+
+    reg = WorkerRegistry()
+    reg.add(WorkerSpec("moving", f"redis://127.0.0.1:{free_port()}/0", (env / "s").as_uri()))
+    pipeline, _ = pipe_with_workers([("v = 1", "a", [])], {"a": "moving"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    with pytest.raises(ComponentError, match="cannot reach its queue"):
+        runner.run(pipeline, "a")
+    reg.add(WorkerSpec("moving", redis_server.url, (env / "s").as_uri()))
+    with pytest.raises(ComponentError, match="no worker is serving it"):
+        runner.run(pipeline, "a")
+    reg.remove("moving")
+    with pytest.raises(ComponentError, match="'moving', which is not registered"):
+        runner.run(pipeline, "a")

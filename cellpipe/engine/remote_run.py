@@ -47,12 +47,17 @@ class RemoteSteps:
 
     def backend(self, alias: str, component: Component) -> Any:
         """The backend of alias, checked now (raises a ComponentError naming the alias)."""
-        from cellpipe.remote import RemoteError, open_backend
+        from cellpipe.remote import RemoteError, WorkerRegistry, open_backend
 
         try:
+            registry = WorkerRegistry()
+            spec = registry.get(alias, component.name)  # re-read: it may have changed
             backend = self.backends.get(alias)
-            if backend is None:
-                backend = open_backend(alias, jobs=self.jobs, component=component.name)
+            if backend is None or backend.spec != spec:
+                if backend is not None:
+                    backend.close()
+                backend = open_backend(alias, jobs=self.jobs, registry=registry,
+                                       component=component.name)
                 self.backends[alias] = backend
             backend.check()
         except RemoteError as exc:
