@@ -147,7 +147,7 @@ def main() -> None:
             print(f"{name:28}{best[key]:9.2f}{mb / best[key]:8.0f}")
         print(f"\nexport / tar -czf: {best['export'] / best['tar -czf']:.2f}x (goal <= 1.2x)")
         print(f"import / tar -xzf: {best['import'] / best['tar -xzf']:.2f}x (goal <= 1.2x)"
-              "  (import verifies sha256 of every file and stages entries before renaming)")
+              "  (import verifies the sha256 and the entry checksums of every file, staged, then renamed)")
         levels(src / "entries")
     finally:
         shutil.rmtree(work, ignore_errors=True)
