@@ -14,5 +14,5 @@ def test_share_benchmark_prints_its_ratios(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"export / tar -czf: \d+\.\d\dx", proc.stdout)
     assert re.search(r"import / tar -xzf: \d+\.\d\dx", proc.stdout)
-    assert re.search(r"cellpipe chunks, 1\s+\d+\s+[\d.]+%", proc.stdout)
+    assert re.search(r"cellpipe chunks, level 1\s+\d+\s+[\d.]+%", proc.stdout)
     assert list(tmp_path.iterdir()) == []  # the benchmark removes its files
