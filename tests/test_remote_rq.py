@@ -390,3 +390,18 @@ def test_interrupt_stops_the_remote_task(rqw, tmp_path):
     # the worker is free again: the next task runs at once
     quick, _ = pipe_with_workers([("q = 1", "quick", [])], {"quick": "rqw"})
     assert r.run(quick, "quick").namespace["q"] == 1
+
+
+def test_a_worker_refuses_another_task_protocol_naming_itself(rqw, tmp_path):
+    """A client of another cellpipe version gets a clear refusal, and nothing is stored."""
+    import uuid
+
+    from cellpipe.remote import Task, open_backend
+
+    backend = open_backend("rqw")
+    task = Task(uuid.uuid4().hex, "c", "future", "x = 1", "kfuture" + uuid.uuid4().hex[:8],
+                [], {}, protocol=99)
+    result = backend.submit(task).wait(30)
+    assert result.status == "error" and result.internal
+    assert result.ename == "VersionMismatch" and "same cellpipe version" in result.evalue
+    assert not backend.store.has(task.key)

@@ -258,6 +258,10 @@ class PipelineRunner:
             self.store.record_failure(step.id, step.key, inputs)
             ctx.emit(Event(step.id, step.name, "error", outcome.ename, outcome.elapsed,
                            worker=comp.worker))
+            if outcome.status != "error" or outcome.internal:
+                # not the user's code: say which worker, as one line
+                outcome.evalue = f"worker {comp.worker!r}: {outcome.evalue}"
+                outcome.traceback = [f"\x1b[1;31m{outcome.ename}\x1b[0m: {outcome.evalue}"]
             error = ComponentError(step.id, comp.name, outcome.ename, outcome.evalue,
                                    outcome.traceback or [f"{outcome.ename}: {outcome.evalue}"])
             error.outputs = outcome.outputs

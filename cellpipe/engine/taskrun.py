@@ -151,6 +151,7 @@ def _apply_private(live: RunNamespace, entry: CacheEntry) -> None:
 
 def _failed(result: TaskResult, ename: str, evalue: str) -> TaskResult:
     result.status = "error"
+    result.internal = ename != "KeyboardInterrupt"
     result.ename, result.evalue = ename, evalue
     if not result.traceback:
         result.traceback = [f"{ename}: {evalue}"]

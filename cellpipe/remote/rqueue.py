@@ -295,8 +295,7 @@ class RQHandle:
         return f"running on worker {self.job.worker_name or '?'}"
 
     def _lost(self, why: str) -> TaskResult:
-        return TaskResult(self.task_id, "lost", ename="TaskLost",
-                          evalue=f"worker {self.backend.spec.alias!r}: {why}")
+        return TaskResult(self.task_id, "lost", ename="TaskLost", evalue=why)
 
     def cancel(self) -> None:
         try:

@@ -52,6 +52,7 @@ class TaskResult:
     started: float = 0.0  # wall clock (time.time()) on the worker
     finished: float = 0.0
     elapsed: float = 0.0  # the component's own run time
+    internal: bool = False  # the error is the task process's own (inputs, store, version)
     host: str = ""
     pid: int = 0  # the process that ran the task
     protocol: int = PROTOCOL_VERSION
