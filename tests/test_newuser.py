@@ -151,7 +151,8 @@ def test_a_dying_kernel_names_the_component(tmp_path):
     done = cellpipe("run", path, "-o", tmp_path / "out.ipynb", cache=tmp_path / "cache")
     assert done.returncode == 1, done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: the kernel died") and "component 'crash'" in last, done.stderr
+    assert last.startswith("Error: the kernel died") and "while running 'crash'" in last, \
+        done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out.ipynb").exists()
 

@@ -79,8 +79,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
     cwd = str(Path(notebook).resolve().parent)
     target_outputs: dict[str, list[dict[str, Any]]] = {}
     took_part: set[str] = set()  # components that ran, failed or came from the cache
-    # what the kernel was doing, to name it if the kernel dies: the components running
-    # now, else those of the run's plan not finished yet, else the target
+    # the run the kernel is in, and the components it reported starting (named if it dies)
     running: dict[str, str] = {}
     failed = False
     try:
@@ -123,8 +122,6 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
             data = content["data"]
             if data.get("op") == "run" and data.get("phase") == "start":
                 progress.update(task, total=len(data["steps"]), completed=0)
-                for step in data["steps"]:
-                    running["pending:" + step["id"]] = step["name"]
             elif data.get("op") == "run" and data.get("phase") == "end":
                 for notice in data.get("notices", []):
                     progress.console.print(f"[yellow]note:[/] {notice}")
@@ -134,11 +131,8 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
                 if status in ("done", "cached", "error"):
                     took_part.add(data["id"])
                 if status == "running":
-                    running[data["id"]] = label
-                else:
-                    running.pop(data["id"], None)
-                    running.pop("pending:" + data["id"], None)
-                if status == "running":
+                    running.pop("started:" + data["id"], None)
+                    running["started:" + data["id"]] = label  # last in order
                     progress.update(task, description=f"{name}: running {label}")
                 elif status in ("done", "cached"):
                     progress.advance(task)
@@ -174,18 +168,14 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
 
 
 def _where(running: dict[str, str]) -> str:
-    """'while component X was running' from what the run's events said (they can be lost
-    when the kernel dies at once)."""
-    now = [n for k, n in running.items() if ":" not in k]
-    if now:
-        return f"while component {', '.join(map(repr, now))} was running"
-    pending = [n for k, n in running.items() if k.startswith("pending:")]
-    if pending:
-        return f"while component {pending[0]!r} was running"
+    """Which run the kernel died in, and the last component it said it started (its last
+    events can die with it, so that one is a hint, not a certainty)."""
     target = [n for k, n in running.items() if k.startswith("target:")]
-    if target:
-        return f"while running {target[0]!r} (it or one of its ancestors)"
-    return "before the run started"
+    if not target:
+        return "before the run started"
+    started = [n for k, n in running.items() if k.startswith("started:")]
+    hint = f"; the last component it reported starting was {started[-1]!r}" if started else ""
+    return f"while running {target[0]!r}{hint}"
 
 
 def _write_back(kernel: Any, nb: nbformat.NotebookNode, pipeline: Pipeline,
