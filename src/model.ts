@@ -95,6 +95,20 @@ export class PipelineModel implements IDisposable {
     return this._runLog;
   }
 
+  /**
+   * cellpipe's own notes on the last run (all its targets), from the kernel's run-end
+   * messages: e.g. a value that cannot be pickled, a damaged cache entry recomputed.
+   */
+  get notices(): string[] {
+    return this._notices;
+  }
+
+  /** Drop one notice (by its text), or all of them. */
+  dismissNotice(text?: string): void {
+    this._notices = text === undefined ? [] : this._notices.filter(n => n !== text);
+    this._emit();
+  }
+
   /** A MakinaRocks Link notebook: its graph comes from the kernel until it is converted. */
   get isLink(): boolean {
     return this._link;
@@ -340,6 +354,7 @@ export class PipelineModel implements IDisposable {
     }
     this._queue = ids.map(id => ({ id, force }));
     this._runLog = [];
+    this._notices = [];
     this._running = true;
     this._emit();
     let ok = true;
@@ -458,6 +473,11 @@ export class PipelineModel implements IDisposable {
           for (const step of message.steps ?? []) {
             this._live.set(step.id, 'queued');
           }
+        } else {
+          const fresh = (message.notices ?? []).filter(n => !this._notices.includes(n));
+          if (fresh.length) {
+            this._notices = [...this._notices, ...fresh];
+          }
         }
         break;
       case 'event':
@@ -574,6 +594,7 @@ export class PipelineModel implements IDisposable {
   private _live = new Map<string, EventStatus>();
   private _queue: { id: string; force: boolean }[] = [];
   private _runLog: IRunLogEntry[] = [];
+  private _notices: string[] = [];
   private _running = false;
   private _state: IStateMessage | null = null;
   private _statuses: Map<string, IGraphStatus> | null = null;

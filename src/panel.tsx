@@ -177,9 +177,39 @@ function PanelBody(props: {
           }}
         />
       )}
-      {model.runLog.length > 0 && (
+      {(model.runLog.length > 0 || model.notices.length > 0) && (
         <details className="jp-cellpipe-runlog-section" open>
           <summary>{trans.__('Last run')}</summary>
+          {model.notices.length > 0 && (
+            <div className="jp-cellpipe-notices" role="status">
+              <div className="jp-cellpipe-notices-header">
+                <span>{trans.__('Notices')}</span>
+                {model.notices.length > 1 && (
+                  <button
+                    className="jp-cellpipe-notices-clear"
+                    onClick={() => model.dismissNotice()}
+                  >
+                    {trans.__('Dismiss all')}
+                  </button>
+                )}
+              </div>
+              <ul className="jp-cellpipe-notice-list">
+                {model.notices.map(text => (
+                  <li key={text} className="jp-cellpipe-notice">
+                    <span className="jp-cellpipe-notice-text">{text}</span>
+                    <button
+                      className="jp-cellpipe-message-close jp-cellpipe-notice-dismiss"
+                      aria-label={trans.__('Dismiss')}
+                      title={trans.__('Dismiss')}
+                      onClick={() => model.dismissNotice(text)}
+                    >
+                      ×
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
           <ol className="jp-cellpipe-runlog">
             {model.runLog.map(entry => (
               <li
