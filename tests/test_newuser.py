@@ -194,3 +194,16 @@ def test_a_changed_markdown_cell_is_text_not_code(tmp_path):
     assert result.exit_code == 0, result.output
     assert "markdown cell (id m): text changed" in result.output
     assert "code cell (id c): code changed" in result.output
+
+
+def test_importing_a_notebook_by_mistake_says_so(tmp_path, monkeypatch):
+    """`cellpipe import nb.ipynb` (a notebook, not a pipeline JSON): the default output
+    name is the file itself, and the message used to be that it exists."""
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path / "nb.ipynb", nb45([component("a", "load", [], "x = 1")]))
+    before = path.read_bytes()
+    result = invoke("import", "nb.ipynb")
+    assert result.exit_code == 1, result.output
+    assert "is a Jupyter notebook, not a pipeline JSON" in result.output
+    assert "exists" not in result.output
+    assert path.read_bytes() == before

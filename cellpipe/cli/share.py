@@ -93,12 +93,17 @@ def import_pipeline(pipeline_json: str, into: str | None, output: str | None,
         raise click.UsageError("use either --into NOTEBOOK or -o NEW.ipynb, not both")
     source = Path(pipeline_json)
     target = Path(into) if into else Path(output or source.with_suffix(".ipynb").name)
+    try:  # the file first: a notebook given here gets its own message, not "exists"
+        document = exchange.loads(source.read_text(encoding="utf-8"), str(source))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{source}: not a text file; expected pipeline JSON") from None
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
     if not into and target.exists():
         raise click.ClickException(
             f"{target} exists; import into it with --into {target}, or name a new file with -o"
         )
     try:
-        document = exchange.loads(source.read_text(encoding="utf-8"), str(source))
         nb = read_notebook(target)[0] if into else None
         result = exchange.import_pipeline(document, nb, overwrite_params=overwrite_params,
                                           source=str(source))
