@@ -148,3 +148,34 @@ def test_log_in_a_repository_without_commits_is_empty(git_home, tmp_path, monkey
     assert done.exit_code == 0 and "no commits touch nb.ipynb" in done.output
     done = CliRunner().invoke(git_group, ["diff", "main", "nb.ipynb"])
     assert done.exit_code == 1 and "unknown revision 'main'" in done.output
+
+
+def test_log_of_a_notebook_whose_path_git_quotes(repo: Repo):
+    """Non-ASCII names (git prints them C-quoted with octal bytes), spaces, a tab and a
+    quote; a copy git's --follow goes through; `cellpipe log` and `diff` on each."""
+    name = "sub dir/mon carnet é.ipynb"
+    (repo.path / "sub dir").mkdir()
+    nb = pipeline_notebook()
+    repo.commit(nb, "first", name=name)
+    edited = copy.deepcopy(nb)
+    by_id(edited)["train"]["source"] = "model = max(data)\n"
+    repo.commit(edited, "edit train", name=name)
+    runner = CliRunner()
+    text = runner.invoke(git_group, ["log", str(repo.path / name), "--no-color"])
+    assert text.exit_code == 0, text.output
+    assert "edit train" in text.output and "\\303" not in text.output
+    entries = notebook_history(repo.path / name)
+    assert [(e.subject, e.path, e.components_changed > 0) for e in entries] == [
+        ("edit train", name, True), ("first", name, True)]
+
+    copied = 'sub dir/tab\t"q".ipynb'
+    (repo.path / copied).write_text((repo.path / name).read_text())
+    repo.git("add", copied)
+    repo.git("commit", "-q", "-m", "copy")
+    entries = notebook_history(repo.path / copied)
+    assert [e.subject for e in entries] == ["copy", "edit train", "first"]
+    assert entries[0].status == "copied" and entries[0].path == copied
+    assert entries[1].path == name and entries[1].components_changed > 0
+    shown = runner.invoke(git_group, ["diff", "--no-color", "HEAD~2", "HEAD~1",
+                                      str(repo.path / name)])
+    assert shown.exit_code == 0 and 'component "train"' in shown.output, shown.output

@@ -86,8 +86,12 @@ def read_blobs(root: str | Path, specs: Sequence[str]) -> list[bytes | None]:
     pos = 0
     for _ in specs:
         end = out.index(b"\n", pos)
-        header = out[pos:end].split()
+        line = out[pos:end]
         pos = end + 1
+        if line.endswith((b" missing", b" ambiguous")):  # "<spec> missing": spec may hold spaces
+            blobs.append(None)
+            continue
+        header = line.split()  # "<object id> <type> <size>"
         if len(header) == 3 and header[1] == b"blob":
             size = int(header[2])
             blobs.append(out[pos : pos + size])

@@ -27,7 +27,7 @@ class HistoryEntry:
     date: str
     subject: str
     path: str
-    status: str  # added | modified | deleted | renamed | merge
+    status: str  # added | modified | deleted | renamed | copied | merge
     summary: str
     components_changed: int
     edges_added: int
@@ -54,6 +54,33 @@ class _Commit:
     status: str
 
 
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def _unquote(name: str) -> str:
+    """A path as git prints it in `--name-status`: C-quoted ("...", backslash escapes, octal
+    bytes) when it holds a tab, a quote, a backslash or a control character."""
+    if len(name) < 2 or not (name.startswith('"') and name.endswith('"')):
+        return name
+    out = bytearray()
+    text, i = name[1:-1], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            digits = text[i + 1:i + 4]
+            if len(digits) == 3 and all(c in "01234567" for c in digits):
+                out.append(int(text[i + 1:i + 4], 8))
+                i += 4
+                continue
+            if text[i + 1] in _ESCAPES:
+                out.append(_ESCAPES[text[i + 1]])
+                i += 2
+                continue
+        out += ch.encode()
+        i += 1
+    return out.decode(errors="replace")
+
+
 def _parse_log(raw: str, rel: str) -> list[_Commit]:
     """Commits from `git log _FORMAT --name-status`, newest first, following renames of rel."""
     commits = []
@@ -62,9 +89,10 @@ def _parse_log(raw: str, rel: str) -> list[_Commit]:
         sha, parents, author, date, time, subject = head.split("\x1f", 5)
         path, old_path, status = rel, rel, "modified"
         for line in changes.strip().splitlines():
-            fields = line.split("\t")
-            if fields[0].startswith("R") and len(fields) == 3:
-                old_path, path, status = fields[1], fields[2], "renamed"
+            fields = [_unquote(f) for f in line.split("\t")]
+            if fields[0].startswith(("R", "C")) and len(fields) == 3:  # --follow takes copies too
+                old_path, path = fields[1], fields[2]
+                status = "renamed" if fields[0].startswith("R") else "copied"
             elif fields[0] in ("A", "D", "M") and len(fields) == 2:
                 path = old_path = fields[1]
                 status = {"A": "added", "D": "deleted", "M": "modified"}[fields[0]]
@@ -101,7 +129,9 @@ def notebook_history(notebook: str | Path, limit: int | None = None,
         if rev == "HEAD":  # a repository without commits yet: no history
             return []
         raise
-    args = ["log", "--follow", _FORMAT, "--name-status", *([f"-n{limit}"] if limit else [])]
+    # paths as they are (git quotes non-ASCII names with octal escapes by default)
+    args = ["-c", "core.quotePath=false", "log", "--follow", _FORMAT, "--name-status",
+            *([f"-n{limit}"] if limit else [])]
     commits = _parse_log(run_git([*args, rev, "--", rel], root).decode(errors="replace"), rel)
     names = list(dict.fromkeys([rel, *(n for c in commits for n in (c.path, c.old_path))]))
     commits += _merges(root, rev, names, {c.sha for c in commits}, limit)
