@@ -542,12 +542,17 @@ export class PipelineModel implements IDisposable {
       }
       next = Object.entries(this._state.components)
         .filter(([id]) => order.has(id))
-        .map(([id, info]) => ({
-          id,
-          name: info.name,
-          parents: info.parents,
-          index: order.get(id)!
-        }))
+        .map(([id, info]) => {
+          const index = order.get(id)!;
+          const accent = nb.linkHeaderColor(model, model.cells.get(index));
+          return {
+            id,
+            name: info.name,
+            parents: info.parents,
+            index,
+            ...(accent ? { accent } : {})
+          };
+        })
         .sort((a, b) => a.index - b.index);
     }
     const conflicts = nb.conflictedCells(model);

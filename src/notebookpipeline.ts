@@ -15,6 +15,8 @@ export interface INotebookComponent {
   parents: string[];
   worker?: string;
   index: number;
+  /** A colour for the node (a Link notebook's header colour). */
+  accent?: string;
 }
 
 function cellModels(model: INotebookModel): ICellModel[] {
@@ -226,6 +228,30 @@ export function isLinkNotebook(model: INotebookModel): boolean {
     model.sharedModel.getMetadata(LINK_KEY) !== undefined ||
     cellModels(model).some(cell => cell.getMetadata(LINK_KEY) !== undefined)
   );
+}
+
+/** Header colours that mean "no colour" in Link's metadata. */
+const NO_COLOUR = new Set(['', 'inherit', 'initial', 'unset', 'none', 'transparent', 'default']);
+
+/**
+ * The header colour Link gives a cell (`canvas.headerColor`: a CSS colour, or an index
+ * into the notebook's `canvas.colorPalette`), or '' when it has none.
+ */
+export function linkHeaderColor(model: INotebookModel, cell: ICellModel): string {
+  const spec = cell.getMetadata(LINK_KEY) as { headerColor?: unknown } | undefined;
+  let colour = spec && typeof spec === 'object' ? spec.headerColor : undefined;
+  if (typeof colour === 'number') {
+    const palette = (model.sharedModel.getMetadata(LINK_KEY) as { colorPalette?: unknown })
+      ?.colorPalette;
+    colour = Array.isArray(palette) ? palette[colour] : undefined;
+  }
+  if (typeof colour !== 'string' || NO_COLOUR.has(colour.trim().toLowerCase())) {
+    return '';
+  }
+  // only a plain colour: the value ends up in a style attribute
+  return /^(#[0-9a-f]{3,8}|[a-z]+|(rgb|rgba|hsl|hsla)\([0-9.,%\s]+\))$/i.test(colour.trim())
+    ? colour.trim()
+    : '';
 }
 
 /** The notebook's metadata and every cell's, by cell id. */

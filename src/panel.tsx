@@ -275,11 +275,25 @@ function PanelBody(props: {
       </details>
       <details className="jp-cellpipe-params-section" open>
         <summary>{trans.__('Parameters')}</summary>
-        <ParametersForm
-          parameters={nb.parameters(nbModel)}
-          trans={trans}
-          onChange={params => model.setParameters(params)}
-        />
+        {model.isLink ? (
+          <>
+            <div className="jp-cellpipe-params-note">
+              {trans.__("Link's parameters, as cellpipe reads them: convert to edit them.")}
+            </div>
+            <ParametersForm
+              parameters={model.state?.parameters ?? {}}
+              trans={trans}
+              readOnly
+              onChange={() => undefined}
+            />
+          </>
+        ) : (
+          <ParametersForm
+            parameters={nb.parameters(nbModel)}
+            trans={trans}
+            onChange={params => model.setParameters(params)}
+          />
+        )}
       </details>
     </div>
   );

@@ -12,7 +12,8 @@ const data = (name: string, status: ComponentNodeData['status']): ComponentNodeD
   workerLabel: '',
   runLabel: `Run ${name}`,
   vertical: true,
-  mark: ''
+  mark: '',
+  accent: ''
 });
 
 const wanted = (statusB: ComponentNodeData['status']) => [

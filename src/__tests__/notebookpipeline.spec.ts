@@ -138,3 +138,31 @@ describe('Link conversion edits', () => {
     expect(nb.conflictedCells(model)).toEqual(['b']);
   });
 });
+
+describe('Link header colours', () => {
+  function linkNotebook(colours: unknown[], palette?: unknown): NotebookModel {
+    const model = new NotebookModel();
+    model.sharedModel.insertCells(
+      0,
+      colours.map((headerColor, i) => ({
+        cell_type: 'code',
+        id: `k${i}`,
+        source: '',
+        metadata: { canvas: { id: `c${i}`, name: `n${i}`, isComponent: true, headerColor } }
+      }))
+    );
+    if (palette !== undefined) {
+      model.sharedModel.setMetadata(nb.LINK_KEY, { colorPalette: palette });
+    }
+    return model;
+  }
+
+  it('reads a CSS colour, a palette index, and nothing for inherit or odd values', () => {
+    const model = linkNotebook(
+      ['#e91e63', 'inherit', 1, 'red; background: url(x)', 'rgb(10, 20, 30)', undefined],
+      ['inherit', '#00ff00']
+    );
+    const colours = [0, 1, 2, 3, 4, 5].map(i => nb.linkHeaderColor(model, model.cells.get(i)));
+    expect(colours).toEqual(['#e91e63', '', '#00ff00', '', 'rgb(10, 20, 30)', '']);
+  });
+});

@@ -2,9 +2,11 @@
 import {
   applyNodeChanges,
   Background,
+  BaseEdge,
   Connection,
   Controls,
   Edge,
+  EdgeProps,
   Handle,
   MarkerType,
   MiniMap,
@@ -21,7 +23,7 @@ import * as React from 'react';
 
 import { PipelineModel } from '../model';
 import { NodeStatus } from '../tokens';
-import { layoutGraph, NODE_HEIGHT, NODE_WIDTH } from './layout';
+import { edgeId, IPoint, layoutGraph, NODE_HEIGHT, NODE_WIDTH, routedPath } from './layout';
 
 /** What a node shows; plain values only, so an unchanged node keeps its object. */
 export type ComponentNodeData = {
@@ -35,6 +37,8 @@ export type ComponentNodeData = {
   vertical: boolean;
   /** Marks set by other views (e.g. `conflict` during a git merge). */
   mark: string;
+  /** A colour the notebook gives the component (a Link notebook's header colour), or ''. */
+  accent: string;
 };
 
 type ComponentNode = Node<ComponentNodeData, 'component'>;
@@ -55,8 +59,12 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
       }`}
       data-status={data.status}
       data-mark={data.mark || undefined}
+      data-accent={data.accent || undefined}
       title={title}
     >
+      {data.accent && (
+        <span className="jp-cellpipe-node-accent" style={{ background: data.accent }} />
+      )}
       <Handle
         type="target"
         position={data.vertical ? Position.Top : Position.Left}
@@ -90,6 +98,28 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
 }
 
 const nodeTypes = { component: ComponentNodeView };
+
+type RoutedEdge = Edge<{ via: IPoint[] }, 'routed'>;
+
+/** An edge that skips a level: through the points the layout routed it along. */
+function RoutedEdgeView(props: EdgeProps<RoutedEdge>): JSX.Element {
+  const via = props.data?.via ?? [];
+  const path = routedPath({ x: props.sourceX, y: props.sourceY }, via, {
+    x: props.targetX,
+    y: props.targetY
+  });
+  return (
+    <BaseEdge
+      id={props.id}
+      path={path}
+      markerEnd={props.markerEnd}
+      style={props.style}
+      interactionWidth={props.interactionWidth}
+    />
+  );
+}
+
+const edgeTypes = { routed: RoutedEdgeView };
 
 /**
  * Fitting never shrinks the graph below its natural size: labels stay readable and a
@@ -200,7 +230,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
   const known = new Set(components.map(c => c.id));
   const structureKey = JSON.stringify(components.map(c => [c.id, c.parents])) + direction;
 
-  const positions = React.useMemo(() => {
+  const layout = React.useMemo(() => {
     const edges = components.flatMap(c =>
       c.parents.filter(p => known.has(p)).map(p => ({ source: p, target: c.id }))
     );
@@ -215,7 +245,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
     const worker = model.worker(c.id);
     return {
       id: c.id,
-      position: positions.get(c.id) ?? { x: 0, y: 0 },
+      position: layout.positions.get(c.id) ?? { x: 0, y: 0 },
       data: {
         name: c.name,
         status: model.status(c.id),
@@ -225,7 +255,8 @@ function Graph(props: IGraphViewProps): JSX.Element {
         workerLabel: trans.__('remote: %1', worker),
         runLabel: trans.__('Run component %1', c.name),
         vertical: direction === 'TB',
-        mark: marks?.get(c.id) ?? ''
+        mark: marks?.get(c.id) ?? '',
+        accent: c.accent ?? ''
       }
     };
   });
@@ -278,14 +309,16 @@ function Graph(props: IGraphViewProps): JSX.Element {
     c.parents
       .filter(p => known.has(p))
       .map(p => {
-        const id = `${p}->${c.id}`;
+        const id = edgeId(p, c.id);
+        const via = layout.routes.get(id);
         return {
           id,
           source: p,
           target: c.id,
           selected: selectedEdges.has(id),
           className: 'jp-cellpipe-edge',
-          markerEnd: { type: MarkerType.ArrowClosed }
+          markerEnd: { type: MarkerType.ArrowClosed },
+          ...(via ? { type: 'routed', data: { via } } : {})
         };
       })
   );
@@ -301,6 +334,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
           fitViewOptions={FIT_OPTIONS}
           edges={edges}
           nodeTypes={nodeTypes}
+          edgeTypes={edgeTypes}
           nodesDraggable={false}
           nodesConnectable={true}
           elementsSelectable={true}

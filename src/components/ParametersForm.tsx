@@ -10,6 +10,8 @@ export interface IParametersFormProps {
   parameters: { [name: string]: IParameter };
   trans: TranslationBundle;
   onChange: (params: { [name: string]: IParameter }) => void;
+  /** Shown, not edited (a Link notebook's parameters before conversion). */
+  readOnly?: boolean;
 }
 
 /** The text a value is edited as. */
@@ -57,6 +59,7 @@ function ParameterRow(props: {
   trans: TranslationBundle;
   onValue: (value: unknown) => void;
   onRemove: () => void;
+  readOnly?: boolean;
 }): JSX.Element {
   const { name, param, trans } = props;
   const [text, setText] = React.useState(asText(param));
@@ -82,6 +85,7 @@ function ParameterRow(props: {
           className="jp-cellpipe-param-value jp-mod-styled"
           aria-label={trans.__('Value of %1', name)}
           value={text}
+          readOnly={props.readOnly}
           title={error}
           aria-invalid={error ? true : undefined}
           onChange={e => setText(e.target.value)}
@@ -94,13 +98,15 @@ function ParameterRow(props: {
         />
       </td>
       <td>
-        <button
-          className="jp-cellpipe-param-remove jp-mod-minimal jp-Button"
-          title={trans.__('Remove parameter %1', name)}
-          onClick={props.onRemove}
-        >
-          ×
-        </button>
+        {!props.readOnly && (
+          <button
+            className="jp-cellpipe-param-remove jp-mod-minimal jp-Button"
+            title={trans.__('Remove parameter %1', name)}
+            onClick={props.onRemove}
+          >
+            ×
+          </button>
+        )}
       </td>
     </tr>
   );
@@ -135,6 +141,7 @@ export function ParametersForm(props: IParametersFormProps): JSX.Element {
               name={n}
               param={p}
               trans={trans}
+              readOnly={props.readOnly}
               onValue={v => props.onChange({ ...parameters, [n]: { ...p, value: v } })}
               onRemove={() => {
                 const next = { ...parameters };
@@ -145,42 +152,44 @@ export function ParametersForm(props: IParametersFormProps): JSX.Element {
           ))}
         </tbody>
       </table>
-      <div className="jp-cellpipe-param-add">
-        <input
-          className="jp-mod-styled"
-          placeholder={trans.__('name')}
-          aria-label={trans.__('New parameter name')}
-          value={name}
-          onChange={e => setName(e.target.value)}
-        />
-        <select
-          className="jp-mod-styled"
-          aria-label={trans.__('New parameter type')}
-          value={type}
-          onChange={e => setType(e.target.value as IParameter['type'])}
-        >
-          {TYPES.map(t => (
-            <option key={t} value={t}>
-              {t}
-            </option>
-          ))}
-        </select>
-        <input
-          className="jp-mod-styled"
-          placeholder={trans.__('value')}
-          aria-label={trans.__('New parameter value')}
-          value={value}
-          onChange={e => setValue(e.target.value)}
-          onKeyDown={e => {
-            if (e.key === 'Enter') {
-              add();
-            }
-          }}
-        />
-        <button className="jp-Button jp-mod-styled jp-mod-accept" onClick={add}>
-          {trans.__('Add')}
-        </button>
-      </div>
+      {props.readOnly ? null : (
+        <div className="jp-cellpipe-param-add">
+          <input
+            className="jp-mod-styled"
+            placeholder={trans.__('name')}
+            aria-label={trans.__('New parameter name')}
+            value={name}
+            onChange={e => setName(e.target.value)}
+          />
+          <select
+            className="jp-mod-styled"
+            aria-label={trans.__('New parameter type')}
+            value={type}
+            onChange={e => setType(e.target.value as IParameter['type'])}
+          >
+            {TYPES.map(t => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+          <input
+            className="jp-mod-styled"
+            placeholder={trans.__('value')}
+            aria-label={trans.__('New parameter value')}
+            value={value}
+            onChange={e => setValue(e.target.value)}
+            onKeyDown={e => {
+              if (e.key === 'Enter') {
+                add();
+              }
+            }}
+          />
+          <button className="jp-Button jp-mod-styled jp-mod-accept" onClick={add}>
+            {trans.__('Add')}
+          </button>
+        </div>
+      )}
       {error && <div className="jp-cellpipe-param-error">{error}</div>}
     </div>
   );

@@ -189,6 +189,28 @@ def test_blocked_invalid_and_restart_statuses(lab, page):
     assert seen[-1] == "kernel connected" and len(seen) >= 2, seen
 
 
+# How many points along the edge source->target (sampled on its SVG path, in screen
+# coordinates) lie inside the node `middle`.
+EDGE_THROUGH_NODE = """
+(panel, [source, target, middle]) => {
+  const nodeOf = name => [...panel.querySelectorAll('.react-flow__node')].find(
+    n => n.querySelector('.jp-cellpipe-node-name').textContent === name);
+  const idOf = name => nodeOf(name).getAttribute('data-id');
+  const edge = panel.querySelector(
+    `.react-flow__edge[data-id="${idOf(source)}->${idOf(target)}"] .react-flow__edge-path`);
+  const box = nodeOf(middle).getBoundingClientRect();
+  const ctm = edge.getScreenCTM();
+  const length = edge.getTotalLength();
+  let inside = 0, points = 0;
+  for (let d = 0; d <= length; d += 2, points++) {
+    const p = edge.getPointAtLength(d).matrixTransform(ctm);
+    if (p.x > box.left && p.x < box.right && p.y > box.top && p.y < box.bottom) inside++;
+  }
+  return {points, inside};
+}
+"""
+
+
 def write_link_notebook(lab, name: str) -> None:
     """A notebook as MakinaRocks Link writes it: `canvas` metadata whose ids are not the
     cells' ids, parents by canvas id, parameters with string values."""
@@ -208,10 +230,12 @@ def write_link_notebook(lab, name: str) -> None:
             {"cell_type": "code", "id": cid, "source": src, "outputs": [],
              "execution_count": None,
              "metadata": {"canvas": {"id": kid, "name": cname, "isComponent": True,
+                                     "headerColor": colour,
                                      "parents": [{"id": p, "name": p} for p in parents]}}}
-            for cid, kid, cname, parents, src in cells
+            for (cid, kid, cname, parents, src), colour in zip(cells, ["inherit", "#e91e63", 2], strict=True)
         ],
     }
+    nb["metadata"]["canvas"]["colorPalette"] = ["inherit", "inherit", "rgb(0, 150, 136)"]
     (lab.root / name).write_text(json.dumps(nb, indent=1))
 
 
@@ -225,6 +249,19 @@ def test_link_notebook_shows_its_graph_and_converts(lab, page):
         ui.expect_status(name, "not-run")
     bar = ui.panel.locator(".jp-cellpipe-linkbar")
     expect(bar).to_contain_text("MakinaRocks Link")
+    # Link's parameters are shown before conversion (read only), its header colours as accents
+    value = ui.panel.locator('.jp-cellpipe-param[data-name="rate"] .jp-cellpipe-param-value')
+    expect(value).to_have_value("0.5")
+    expect(value).to_have_attribute("readonly", "")
+    expect(ui.panel.locator(".jp-cellpipe-param-add")).to_have_count(0)
+    accents = {name: ui.node(name).locator(".jp-cellpipe-node-accent") for name in
+               ("setup", "load", "plot")}
+    expect(accents["setup"]).to_have_count(0)  # "inherit": no colour of its own
+    expect(accents["load"]).to_have_css("background-color", "rgb(233, 30, 99)")
+    expect(accents["plot"]).to_have_css("background-color", "rgb(0, 150, 136)")  # palette[2]
+    # setup -> plot skips a level: it is drawn beside load, not behind it
+    crossing = ui.panel.evaluate(EDGE_THROUGH_NODE, ["setup", "plot", "load"])
+    assert crossing == {"points": crossing["points"], "inside": 0} and crossing["points"] > 20
     ui.screenshot("link-before")
 
     ui.panel.locator(".jp-cellpipe-convert").click()
