@@ -207,3 +207,20 @@ def test_importing_a_notebook_by_mistake_says_so(tmp_path, monkeypatch):
     assert "is a Jupyter notebook, not a pipeline JSON" in result.output
     assert "exists" not in result.output
     assert path.read_bytes() == before
+
+
+def test_cache_import_into_a_cache_others_can_write_is_one_line(tmp_path):
+    """A CELLPIPE_CACHE_DIR in a shared place (mode 1777): refused up front (it used to
+    end in a traceback from the import's summary)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    archive = tmp_path / "results.tar.gz"
+    archive.write_bytes(b"not read: the cache is refused first")
+    result = invoke("cache", "import", archive, "--trust",
+                    env={"CELLPIPE_CACHE_DIR": str(shared)})
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: refusing"), result.output
+    assert str(shared) in lines[0] and "nothing was imported" in lines[0]
+    assert list(shared.iterdir()) == []

@@ -188,6 +188,11 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--max-size") from None
     store = archive.open_store(notebook)
+    try:  # a cache others can write is refused before the archive is read
+        if store.disk is not None:
+            store.disk.check_private()
+    except PipelineError as exc:
+        raise click.ClickException(f"{exc} (nothing was imported)") from None
     usage = None
     if notebook:
         _, pipeline = load_notebook(notebook)
@@ -217,7 +222,7 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
                 usage=usage, verify_key=archive.configured_key(), progress=progress,
                 scope=archive.notebook_scope(notebook),
             )
-    except archive.ArchiveError as exc:
+    except (archive.ArchiveError, PipelineError) as exc:
         raise click.ClickException(str(exc)) from None
     if summary.cancelled:
         say("not imported")
