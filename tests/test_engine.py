@@ -411,3 +411,13 @@ def test_two_names_for_one_array_stay_one_array_downstream_in_a_run():
              ("both = (seen, first)", "join", ["r", "sib"]))
     assert runner().run(p, "join").namespace["both"] == ((7.0, 7.0, True, 7.0),
                                                          (0.0, 0.0, 0.0))
+
+
+def test_an_in_place_change_through_one_name_shows_through_its_alias_from_the_cache_too():
+    p = pipe(("a = [1]\nb = a\nimport numpy as np\nx = np.zeros(300_000)\ny = x", "make", []),
+             ("a.append(2)\nx[0] = 7", "w", ["make"]),
+             ("seen = (list(b), float(y[0]))", "r", ["w"]))
+    r = runner()
+    assert r.run(p, "r").namespace["seen"] == ([1, 2], 7.0)
+    again = r.run(p, "r", rerun_target=True)
+    assert again.reused == ["make", "w"] and again.namespace["seen"] == ([1, 2], 7.0)

@@ -94,6 +94,15 @@ class RunNamespace:
             if name not in self.fingerprints or changed(self.ns[name],
                                                         self.fingerprints[name], self.ns):
                 stored_now[name] = store_value(name, self.ns[name], self.ns)
+        # another name for an object that changed in place changed too: record it, so a run
+        # from the cache shows it changed as well (as one object, it would show it live)
+        mutated = {id(self.ns[n]): n for n in stored_now
+                   if stored_now[n].kind in ("pickle", "frame") and before.get(n) is self.ns[n]}
+        if mutated:
+            for name, value in list(self.ns.items()):
+                if id(value) in mutated and name not in stored_now and not _is_internal(name):
+                    stored_now[name] = store_value(name, value, self.ns)
+            value = None
         for name, stored in stored_now.items():
             held_before = before.get(name) is self.ns[name]
             if name not in moved and stored.backing is not None and \
