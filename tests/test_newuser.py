@@ -224,3 +224,24 @@ def test_cache_import_into_a_cache_others_can_write_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("Error: refusing"), result.output
     assert str(shared) in lines[0] and "nothing was imported" in lines[0]
     assert list(shared.iterdir()) == []
+
+
+def test_a_repeated_cell_id_is_refused_where_it_names_a_component(tmp_path):
+    """Cells pasted between notebooks by hand can repeat an id; nbformat forbids it. A
+    component's (or a parent's) id that two cells hold cannot be resolved: one line, exit 1.
+    Plain cells only get a new id, and the note says why."""
+    cells = [component("a", "load", [], "x = 1"), component("b", "train", ["a"], "y = x"),
+             component("b", "report", ["b"], "print(y)")]
+    path = write(tmp_path / "nb.ipynb", nb45(cells))
+    result = invoke("plan", path, env={"CELLPIPE_CACHE_DIR": str(tmp_path / "c")})
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "nb.ipynb: cells 2 and 3 have the same id 'b'" in lines[0]
+
+    plain = [component("a", "load", [], "x = 1"), code_cell("p", "1"), code_cell("p", "2")]
+    path = write(tmp_path / "plain.ipynb", nb45(plain))
+    result = invoke("plan", path, env={"CELLPIPE_CACHE_DIR": str(tmp_path / "c")})
+    assert result.exit_code == 0, result.output
+    assert "gave 1 cell(s) a new id (their id was already used by an earlier cell)" in \
+        " ".join(result.output.split())
+    assert "the notebook had none" not in result.output

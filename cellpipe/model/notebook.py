@@ -170,10 +170,43 @@ def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode
         cell.setdefault("metadata", nbformat.NotebookNode())
         cell.setdefault("source", "")
     link.adopt_canvas_ids(nb.cells)
+    duplicates = _check_duplicate_ids(nb.cells, source)
     added = ensure_cell_ids(nb)
-    if added:
-        notices.append(f"{source}: gave {added} cell(s) a new id (the notebook had none)")
+    if added > duplicates:
+        notices.append(f"{source}: gave {added - duplicates} cell(s) a new id (the notebook had "
+                       "none)")
+    if duplicates:
+        notices.append(f"{source}: gave {duplicates} cell(s) a new id (their id was already "
+                       "used by an earlier cell)")
     return nb, notices
+
+
+def _check_duplicate_ids(cells: list[Any], source: str) -> int:
+    """How many cells repeat an earlier cell's id. Refused (which cell is meant cannot be
+    told) when a repeated id is a component's, or a component's parent."""
+    first: dict[str, int] = {}
+    parents: set[str] = set()
+    for cell in cells:
+        meta = cell.get("metadata", {}).get(METADATA_KEY) if isinstance(cell, dict) else None
+        if isinstance(meta, dict) and isinstance(meta.get("parents"), list):
+            parents |= {p for p in meta["parents"] if isinstance(p, str)}
+    repeated = 0
+    for index, cell in enumerate(cells):
+        cid = cell.get("id")
+        if not isinstance(cid, str) or not cid:
+            continue
+        if cid not in first:
+            first[cid] = index
+            continue
+        repeated += 1
+        involved = [cells[first[cid]], cell]
+        if cid in parents or any(METADATA_KEY in c.get("metadata", {}) for c in involved):
+            raise NotebookFormatError(
+                f"{source}: cells {first[cid] + 1} and {index + 1} have the same id {cid!r} "
+                "(cell ids must be unique, and parents name cells by id): give one of them a "
+                "new id, and point the parents that mean it at that id"
+            )
+    return repeated
 
 
 def pipeline_from_dict(raw: Any, source: str = "notebook") -> tuple[Pipeline, list[str]]:
