@@ -245,3 +245,20 @@ def test_a_repeated_cell_id_is_refused_where_it_names_a_component(tmp_path):
     assert "gave 1 cell(s) a new id (their id was already used by an earlier cell)" in \
         " ".join(result.output.split())
     assert "the notebook had none" not in result.output
+
+
+@pytest.mark.xfail(strict=True, reason="known bug (datapath): each variable of a result is "
+                   "pickled on its own, so objects shared between a component's variables "
+                   "become copies when a consumer gets them from the cache")
+def test_objects_shared_between_a_components_variables_stay_shared_from_the_cache(tmp_path):
+    """From handson-ml2's extra_autodiff.ipynb: a component builds `x = Var(...)` and a graph
+    `f` holding x, and a child asks `f.gradient(x)`, which tests `self is var`. From the
+    cache, x and the x inside f are two objects and the gradient is silently 0. Reduced:"""
+    make = component("a", "make", [], "x = {'v': 1}\nholder = [x]\nalias = x")
+    first = component("b", "first", ["a"], "print('first', holder[0] is x, alias is x)")
+    second = component("c", "second", ["a"], "print('second', holder[0] is x, alias is x)")
+    path = write(tmp_path / "nb.ipynb", nb45([make, first, second]))
+    cold = cellpipe("run", path, cache=tmp_path / "cache")
+    assert cold.returncode == 0, cold.stderr
+    assert "first True True" in cold.stdout
+    assert "second True True" in cold.stdout  # today: 'second False False'
