@@ -133,7 +133,7 @@ class CacheStore:
         background writer (the run goes on) and leave memory once written; others go to a
         private spill directory at once."""
         self._drop_written()
-        in_flight = sum(e.nbytes for e in self._spill_queued.values())
+        in_flight = sum(e.nbytes for e in list(self._spill_queued.values()))  # writer pops
         if self._memory.nbytes - in_flight <= self._memory.limit:
             return
         for entry in self._memory.entries():
