@@ -196,6 +196,11 @@ def test_unpicklable_values_work_and_are_not_cached(counts):
         assert any("'lock'" in w and "not cached" in w for w in res.warnings)
         plan = r.plan(p, "b")
         assert plan.steps[0].action == "run" and "could not be cached" in plan.steps[0].reason
+        from cellpipe.engine import component_status
+
+        status = component_status(p, r.store)[p.components[0].id]
+        assert status["status"] == "stale"
+        assert status["reason"].startswith("previous result could not be cached: 'lock'")
         r.run(p, "b")
         assert counts["a"] == 2
     finally:

@@ -167,6 +167,10 @@ def component_status(
                 info.update(status="error", reason="last run failed")
             elif results.has(key) and results.not_cacheable_reason(key) is None:
                 info.update(status="cached", reason="result is up to date")
+            elif (not_cacheable := results.not_cacheable_reason(key)) is not None:
+                # it ran with this code and inputs, but its result is not reusable
+                info.update(status="stale",
+                            reason="previous result could not be cached: " + not_cacheable)
             elif results.previous(comp.id) is not None:
                 info.update(status="stale",
                             reason=explain_miss(pipeline, comp.id, inputs, results))

@@ -65,9 +65,14 @@ describe('layoutGraph', () => {
         : { x: c.x, y: c.y + NODE_HEIGHT / 2 };
       // the straight line would run behind b
       expect(sample([from, to]).some(p => inside(p, b))).toBe(true);
-      const curve = curvePoints(routedPath(from, routes.get('a->c')!, to));
-      expect(curve.some(p => inside(p, b))).toBe(false);
-      expect(sample(curve).some(p => inside(p, b))).toBe(false);
+      const lead = vertical ? { x: 0, y: 14 } : { x: 14, y: 0 };
+      for (const path of [
+        routedPath(from, routes.get('a->c')!, to),
+        routedPath(from, routes.get('a->c')!, to, lead)
+      ]) {
+        const curve = curvePoints(path);
+        expect(sample(curve).some(p => inside(p, b))).toBe(false);
+      }
     });
   }
 
@@ -83,5 +88,11 @@ describe('routedPath', () => {
     expect(path.startsWith('M 0,0 C ')).toBe(true);
     expect(path).toContain(' 10,50 C ');
     expect(path.endsWith(' 0,100')).toBe(true);
+  });
+
+  it('leaves and enters along the lead', () => {
+    const path = routedPath({ x: 0, y: 0 }, [{ x: 50, y: 50 }], { x: 0, y: 100 }, { x: 0, y: 10 });
+    expect(path).toContain(' 0,10 C ');
+    expect(path).toContain(' 0,90 C ');
   });
 });

@@ -51,7 +51,9 @@ const NodeActions = React.createContext<{ onRun: (id: string) => void }>({
 function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
   const { data, id } = props;
   const actions = React.useContext(NodeActions);
-  const title = [data.name, data.statusLabel, data.reason].filter(Boolean).join(' — ');
+  const title = [data.name, data.statusLabel, data.worker && data.workerLabel, data.reason]
+    .filter(Boolean)
+    .join(' — ');
   return (
     <div
       className={`jp-cellpipe-node jp-cellpipe-status-${data.status}${
@@ -99,15 +101,21 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
 
 const nodeTypes = { component: ComponentNodeView };
 
+/** How far a routed edge runs straight out of its source and into its target. */
+const LEAD = 14;
+
 type RoutedEdge = Edge<{ via: IPoint[] }, 'routed'>;
 
 /** An edge that skips a level: through the points the layout routed it along. */
 function RoutedEdgeView(props: EdgeProps<RoutedEdge>): JSX.Element {
   const via = props.data?.via ?? [];
-  const path = routedPath({ x: props.sourceX, y: props.sourceY }, via, {
-    x: props.targetX,
-    y: props.targetY
-  });
+  const vertical = props.sourcePosition === Position.Bottom;
+  const path = routedPath(
+    { x: props.sourceX, y: props.sourceY },
+    via,
+    { x: props.targetX, y: props.targetY },
+    vertical ? { x: 0, y: LEAD } : { x: LEAD, y: 0 }
+  );
   return (
     <BaseEdge
       id={props.id}

@@ -71,10 +71,17 @@ export function layoutGraph(
 
 /**
  * An SVG path from `from` through `via` to `to`: a smooth curve (Catmull-Rom turned into
- * cubic Béziers) that passes through every point.
+ * cubic Béziers) that passes through every point. With `lead` (a vector along the flow),
+ * it leaves `from` and enters `to` along that direction, as the other edges do.
  */
-export function routedPath(from: IPoint, via: IPoint[], to: IPoint): string {
-  const points = [from, ...via, to];
+export function routedPath(from: IPoint, via: IPoint[], to: IPoint, lead?: IPoint): string {
+  const ends = lead
+    ? [
+        { x: from.x + lead.x, y: from.y + lead.y },
+        { x: to.x - lead.x, y: to.y - lead.y }
+      ]
+    : [];
+  const points = lead ? [from, ends[0], ...via, ends[1], to] : [from, ...via, to];
   let path = `M ${from.x},${from.y}`;
   for (let i = 0; i < points.length - 1; i++) {
     const p0 = points[Math.max(i - 1, 0)];

@@ -36,7 +36,6 @@ def test_run_notices_show_in_the_panel_not_in_the_cell(lab, page):
     )
     ui = NotebookUI(page, lab, "notices.ipynb").open()
     ui.run_node("gen maker")
-    # (the graph then says `stale`: a result that cannot be pickled is not cached)
     log = ui.panel.locator('.jp-cellpipe-runlog-entry[data-name="gen maker"]')
     expect(log).to_have_attribute("data-status", "done", timeout=60_000)
     notices = ui.panel.locator(".jp-cellpipe-runlog-section .jp-cellpipe-notice")
@@ -44,6 +43,10 @@ def test_run_notices_show_in_the_panel_not_in_the_cell(lab, page):
     texts = notices.all_inner_texts()
     assert any("'guard'" in t and "cannot be pickled" in t and "lock maker" in t for t in texts), texts
     assert any("'gen'" in t and "cannot be pickled" in t and "gen maker" in t for t in texts), texts
+    # the graph says why it would run again
+    ui.expect_status("gen maker", "stale")
+    assert "previous result could not be cached: 'gen'" in ui.node("gen maker").locator(
+        ".jp-cellpipe-node").get_attribute("title")
     # the cells show what the code printed, and nothing of cellpipe's notes
     expect(ui.cell(1).locator(".jp-OutputArea-output")).to_contain_text("made a generator True")
     for index in (0, 1):
