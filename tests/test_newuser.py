@@ -262,3 +262,20 @@ def test_objects_shared_between_a_components_variables_stay_shared_from_the_cach
     assert cold.returncode == 0, cold.stderr
     assert "first True True" in cold.stdout
     assert "second True True" in cold.stdout  # today: 'second False False'
+
+
+def test_a_timeout_stops_the_component_and_says_so_in_one_line(tmp_path):
+    """--timeout: the kernel used to be shut down while busy, and its own ZMQ traceback
+    landed on stderr. Now the component is interrupted first; what finished is kept."""
+    nb = nb45([component("a", "load", [], "x = 1"),
+               component("b", "slow", ["a"], "import time\ntime.sleep(60)")])
+    path = write(tmp_path / "nb.ipynb", nb)
+    cache = tmp_path / "cache"
+    done = cellpipe("run", path, "--timeout", "3", cache=cache)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "ZMQError" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: no answer from the kernel in 3 s while running 'slow'"), last
+    planned = cellpipe("plan", path, "--json", cache=cache)
+    steps = {s["name"]: s["action"] for s in json.loads(planned.stdout)[0]["steps"]}
+    assert steps == {"load": "cache", "slow": "run"}

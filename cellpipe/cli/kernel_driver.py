@@ -102,6 +102,23 @@ class PipelineKernel:
     def interrupt(self) -> None:
         self.km.interrupt_kernel()
 
+    def stop_busy(self, wait: float = 10.0) -> None:
+        """Interrupt what the kernel is running (after a timeout) and wait until it is idle,
+        so the shutdown that follows is clean (finished results still get written)."""
+        if not self.km.is_alive():
+            return
+        self.interrupt()
+        deadline = time.monotonic() + wait
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                if not self.km.is_alive():
+                    return
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return
+
     # --- protocol -----------------------------------------------------------
     def _wait_idle(self, msg_id: str, on_message: MessageSink | None,
                    sink: list[dict[str, Any]]) -> None:

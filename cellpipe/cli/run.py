@@ -89,8 +89,12 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                 raise click.ClickException(state["message"])
             for cid in ids:
                 name = pipeline.get(cid).name
-                execution = _run_one(kernel, cid, name, force or no_cache, parameters, took_part,
-                                     running)
+                try:
+                    execution = _run_one(kernel, cid, name, force or no_cache, parameters,
+                                         took_part, running)
+                except KernelFailure:
+                    kernel.stop_busy()  # a timeout: stop the component before shutting down
+                    raise
                 target_outputs[cid] = list(execution.outputs)
                 if execution.status != "ok":
                     failed = True
