@@ -279,3 +279,22 @@ def test_a_timeout_stops_the_component_and_says_so_in_one_line(tmp_path):
     planned = cellpipe("plan", path, "--json", cache=cache)
     steps = {s["name"]: s["action"] for s in json.loads(planned.stdout)[0]["steps"]}
     assert steps == {"load": "cache", "slow": "run"}
+
+
+def test_diff_names_a_missing_file_and_a_notebook_outside_git(tmp_path, monkeypatch):
+    """`cellpipe diff a.ipynb b.ipynb` with a typo used to say git's 'fatal: not a git
+    repository' (the first argument was taken for a revision)."""
+    monkeypatch.chdir(tmp_path)
+    env = {"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}  # tmp_path is in no repository
+    write(tmp_path / "real.ipynb", nb45([code_cell("c", "x = 1")]))
+    for args, says in [(("typo.ipynb", "real.ipynb"), "cannot read typo.ipynb"),
+                       (("real.ipynb", "typo.ipynb"), "cannot read typo.ipynb"),
+                       (("HEAD", "typo.ipynb"), "typo.ipynb is not in a git repository"),
+                       (("typo.ipynb",), "cannot read typo.ipynb"),
+                       (("real.ipynb",), "real.ipynb is not in a git repository")]:
+        result = invoke("diff", *args, env=env)
+        assert result.exit_code == 1, (args, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and says in lines[0] and "fatal" not in lines[0], (args, lines)
+    logged = invoke("log", "real.ipynb", env=env)
+    assert logged.exit_code == 1 and "is not in a git repository" in logged.output

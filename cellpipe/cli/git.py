@@ -39,9 +39,12 @@ def _resolve(args: tuple[str, ...]) -> tuple[bytes | None, bytes | None, str, st
         except OSError as exc:
             raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
 
+    # a missing working-tree file is named, not blamed on git
     if len(args) == 1:
-        return git_version("HEAD", args[0]), file(args[0]), f"HEAD:{args[0]}", args[0]
-    if len(args) == 2 and Path(args[0]).is_file():
+        new = file(args[0])
+        return git_version("HEAD", args[0]), new, f"HEAD:{args[0]}", args[0]
+    if len(args) == 2 and (Path(args[0]).is_file() or
+                           (args[0].endswith(".ipynb") and ":" not in args[0])):
         return file(args[0]), file(args[1]), args[0], args[1]
     if len(args) == 2:
         return git_version(args[0], args[1]), file(args[1]), f"{args[0]}:{args[1]}", args[1]

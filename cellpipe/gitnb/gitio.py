@@ -40,7 +40,13 @@ def repo_root(cwd: str | Path = ".") -> Path:
 def repo_path(path: str | Path) -> tuple[Path, str]:
     """(repo root, path relative to it in git's / form) for a file inside a work tree."""
     path = Path(path).absolute()
-    root = repo_root(path.parent if path.parent.exists() else ".")
+    try:
+        root = repo_root(path.parent if path.parent.exists() else ".")
+    except GitError as exc:
+        if "not a git repository" not in str(exc):
+            raise
+        raise GitError(f"{path} is not in a git repository (its history is what this reads; "
+                       "to compare two files: cellpipe diff A.ipynb B.ipynb)") from None
     return root, path.resolve().relative_to(root.resolve()).as_posix()
 
 
