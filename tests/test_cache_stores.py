@@ -90,3 +90,26 @@ def test_memory_never_evicts_a_pinned_key():
     memory.pin(())
     memory.trim()
     assert memory.nbytes <= 1 and not memory.has("k1")
+
+
+def test_consumers_of_a_big_value_never_see_each_others_writes():
+    """Each consumer maps the stored copy copy-on-write; a mapping is handed out again only
+    when its last consumer is gone and never wrote to it."""
+    import numpy as np
+
+    ns: dict = {}
+    original = np.arange(1_000_000.0)
+    stored = store_value("a", original, ns)
+    original[0] = -5.0  # the producer's later writes do not reach the stored copy
+    first = load_value(stored, ns)
+    assert float(first.sum()) == float(sum(range(1_000_000)))
+    del first  # read only: its mapping may serve the next consumer
+    second = load_value(stored, ns)
+    second[1] = -1.0
+    third = load_value(stored, ns)  # second still holds its (written) mapping
+    assert third[0] == 0.0 and third[1] == 1.0
+    del second
+    fourth = load_value(stored, ns)  # second's written mapping is never handed out again
+    assert fourth[1] == 1.0 and third[1] == 1.0
+    fourth[2] = 9.0
+    assert third[2] == 2.0

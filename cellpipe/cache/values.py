@@ -15,6 +15,7 @@ import importlib
 import mmap
 import os
 import pickle
+import sys
 import types
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -45,6 +46,7 @@ class Backing:
         self.offsets = offsets
         self.sizes = sizes
         self.stamp = stamp  # a file's (inode, size, mtime_ns) when its content was verified
+        self._spare: mmap.mmap | None = None  # the last private mapping handed out
 
     @classmethod
     def in_memory(cls, parts: list[memoryview], move: bool = False) -> Backing:
@@ -81,6 +83,16 @@ class Backing:
         """The buffers, mapped: private (copy-on-write, writable) or shared read-only."""
         if self.size == 0:
             return [memoryview(b"") for _ in self.sizes]
+        if private and self._spare is not None:
+            spare = self._spare
+            self._spare = None
+            # nobody holds the last consumer's mapping any more, and it was never written:
+            # it is as good as a new one, with its pages already mapped
+            if sys.getrefcount(spare) == 2 and _mapping_clean(spare, self.size):
+                self._spare = spare
+                whole = memoryview(spare)
+                return [whole[o:o + n] for o, n in zip(self.offsets, self.sizes, strict=True)]
+            del spare
         if private:
             flags, prot = mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE
         else:
@@ -95,8 +107,38 @@ class Backing:
                 mapping = mmap.mmap(f.fileno(), self.size, flags=flags, prot=prot)
         if private:
             _register_mapping(mapping, self.size)
+            self._spare = mapping
         whole = memoryview(mapping)
         return [whole[o:o + n] for o, n in zip(self.offsets, self.sizes, strict=True)]
+
+    def fingerprint(self, data: bytes) -> str:
+        """fingerprint_parts(data, the buffers), read with pread through one reused buffer:
+        mapping the memfd would count its pages twice in the process's RSS."""
+        if not isinstance(self.source, int):
+            views = self.views(private=False)
+            try:
+                return fingerprint_parts(data, views)
+            finally:
+                for view in views:
+                    view.release()
+        h = xxhash.xxh3_128(data)
+        chunk = bytearray(min(_CHUNK, max(self.sizes, default=0)))
+        for offset, size in zip(self.offsets, self.sizes, strict=True):
+            done = 0
+            while done < size or size == 0:
+                n = min(_CHUNK, size - done)
+                piece = memoryview(chunk)[:n]
+                got = 0
+                while got < n:
+                    read = os.preadv(self.source, [piece[got:]], offset + done + got)
+                    if read == 0:
+                        raise OSError("a stored value is shorter than its layout")
+                    got += read
+                h.update(piece if size <= _CHUNK else xxhash.xxh3_64_digest(piece))
+                done += n
+                if size == 0:
+                    break
+        return h.hexdigest()
 
     def copy_into(self, out_fd: int, out_offset: int) -> None:
         """Copy the whole layout into out_fd at out_offset, by the kernel (sendfile): the
@@ -263,10 +305,7 @@ class StoredValue:
         if self._fingerprint is None and self.kind == "frame":
             self.parts()
         elif self._fingerprint is None and self.backing is not None:
-            views = self.backing.views(private=False)
-            self._fingerprint = fingerprint_parts(self._data, views)
-            for view in views:
-                view.release()
+            self._fingerprint = self.backing.fingerprint(self._data)
         return self._fingerprint
 
     @fingerprint.setter
@@ -478,6 +517,19 @@ def _clean_token(raw: memoryview) -> str | None:
                                                      | swapped)):
         return None
     return f"clean:{start}:{raw.nbytes}"
+
+
+def _mapping_clean(mapping: mmap.mmap, size: int) -> bool:
+    """Whether no page of a registered private mapping was written (or swapped out)."""
+    entry = _MAPPINGS.get(id(mapping))
+    if entry is None:
+        return False
+    start, end = entry
+    view = memoryview(mapping)
+    try:
+        return _clean_token(view.cast("B")) is not None and end - start == size
+    finally:
+        view.release()
 
 
 def _is_function_of(obj: Any, namespace: dict[str, Any] | None) -> bool:
