@@ -28,20 +28,30 @@ def run(env, *args):
                           capture_output=True, text=True, timeout=180)
 
 
-def test_cellpipe_run_with_two_local_jobs_runs_branches_together(env, tmp_path):
+def test_cellpipe_run_with_two_local_jobs_overlaps_branches_and_shows_the_remote_target(
+        env, tmp_path):
+    """Both branches and the join run on `local`: with --jobs 2 the branches overlap; the
+    join's stdout and its value reach the terminal, and the written notebook, once."""
     path = write(tmp_path, [
         ("import time\nbase = 1", "root", []),
         ("import time\nleft = (time.time(), base)\ntime.sleep(1.0)\nleft_end = time.time()",
          "left", ["root"]),
         ("import time\nright = (time.time(), base)\ntime.sleep(1.0)\nright_end = time.time()",
          "right", ["root"]),
-        ("import json\nprint(json.dumps([left[0], left_end, right[0], right_end]))", "join",
-         ["left", "right"]),
-    ], {"left": "local", "right": "local"})
-    r = run(env, str(path), "--jobs", "2")
+        ("import json, os\nprint(json.dumps([left[0], left_end, right[0], right_end]))\n"
+         "print('join ran in', 'a task' if os.getppid() != 1 else '?')\n{'answer': 42}",
+         "join", ["left", "right"]),
+    ], {"left": "local", "right": "local", "join": "local"})
+    r = run(env, str(path), "--jobs", "2", "-o", str(tmp_path / "out.ipynb"))
     assert r.returncode == 0, r.stderr
-    l0, l1, r0, r1 = json.loads(r.stdout.strip().splitlines()[-1])
+    lines = r.stdout.strip().splitlines()
+    l0, l1, r0, r1 = json.loads(next(ln for ln in lines if ln.startswith("[")))
     assert l0 < r1 and r0 < l1  # the branches overlapped
+    assert "join ran in a task" in r.stdout and "{'answer': 42}" in r.stdout
+    out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    texts = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                    for o in out.cells[3].outputs)
+    assert texts.count("join ran in a task") == 1 and texts.count("'answer': 42") == 1
 
 
 def test_cellpipe_run_with_an_unknown_worker_fails_naming_it(env, tmp_path):
@@ -56,20 +66,3 @@ def test_cellpipe_run_with_an_unknown_worker_fails_naming_it(env, tmp_path):
     assert "cellpipe workers add gpu-box" in r.stderr
     assert not marker.exists()
 
-
-def test_cellpipe_run_shows_a_remote_targets_output(env, tmp_path):
-    path = write(tmp_path, [
-        ("greeting = 'hello'", "prep", []),
-        ("import os\nprint(greeting, 'from task', os.getpid() != int(PARENT))\n"
-         "{'answer': 42}", "remote", ["prep"]),
-    ], {"remote": "local"})
-    nb = nbformat.read(str(path), as_version=4)
-    nb.cells[1].source = nb.cells[1].source.replace("int(PARENT)", str(os.getpid()))
-    nbformat.write(nb, str(path))
-    r = run(env, str(path), "-o", str(tmp_path / "out.ipynb"))
-    assert r.returncode == 0, r.stderr
-    assert "hello from task True" in r.stdout and "{'answer': 42}" in r.stdout
-    out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
-    texts = [o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
-             for o in out.cells[1].outputs]
-    assert "".join(texts).count("hello from task True") == 1

@@ -212,9 +212,11 @@ class KernelSession:
             self.broadcast(self.state())
         if result.target_from_cache:
             replay(self.shell, result.target_outputs)
-        elif result.target_remote:  # its streams were shown as they came; now the rest
+        elif result.target_remote:
+            # its streams were shown as they came, its value's repr with them (a task
+            # process echoes it like plain Python): only its displays are left to show
             replay(self.shell, [o for o in result.target_outputs
-                                if o.get("output_type") != "stream"])
+                                if o.get("output_type") == "display_data"])
         if publish:
             self.publish(result)
         return result
