@@ -298,3 +298,14 @@ def test_diff_names_a_missing_file_and_a_notebook_outside_git(tmp_path, monkeypa
         assert len(lines) == 1 and says in lines[0] and "fatal" not in lines[0], (args, lines)
     logged = invoke("log", "real.ipynb", env=env)
     assert logged.exit_code == 1 and "is not in a git repository" in logged.output
+
+
+def test_a_parent_written_by_name_gets_the_id_to_write(tmp_path):
+    """README: parents are cell ids. Writing the parent's name is the first thing a new user
+    does by hand; the error says which id to write."""
+    nb = nb45([component("c0ffee", "load", [], "x = 1"),
+               component("b", "train", ["load"], "y = x")])
+    path = write(tmp_path / "nb.ipynb", nb)
+    result = invoke("plan", path, env={"CELLPIPE_CACHE_DIR": str(tmp_path / "c")})
+    assert result.exit_code == 1, result.output
+    assert "parents are cell ids, not names; write 'c0ffee'" in " ".join(result.output.split())

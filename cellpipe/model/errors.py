@@ -21,10 +21,16 @@ class CycleError(PipelineError):
 class DanglingParentError(PipelineError):
     """A component names a parent that is not a component of this notebook."""
 
-    def __init__(self, component: str, parent_id: str, what: str | None = None) -> None:
+    def __init__(self, component: str, parent_id: str, what: str | None = None,
+                 named_id: str | None = None) -> None:
         self.component = component
         self.parent_id = parent_id
-        if what is None:
+        if named_id is not None:  # the parent was written by name
+            super().__init__(
+                f"component {component!r} has parent {parent_id!r}: parents are cell ids, not "
+                f"names; write {named_id!r} (the cell id of component {parent_id!r}) instead."
+            )
+        elif what is None:
             super().__init__(
                 f"component {component!r} has parent {parent_id!r}, which is not a component "
                 "in this notebook (deleted, or not a component any more). Remove the edge or "

@@ -160,8 +160,11 @@ class Pipeline:
 
     def missing_parent(self, component_id: str, parent_id: str) -> DanglingParentError:
         """The error for a parent of component_id that is not a component."""
+        named = [c.id for c in self.components if c.name == parent_id]
         return DanglingParentError(self.get(component_id).name, parent_id,
-                                   self.other_cells.get(parent_id))
+                                   self.other_cells.get(parent_id),
+                                   named[0] if len(named) == 1 and parent_id not in self.other_cells
+                                   else None)
 
     def graph(self) -> dict[str, tuple[str, ...]]:
         """id -> parent ids, in notebook order."""
