@@ -174,7 +174,8 @@ def notebook_from_dict(raw: Any, source: str = "notebook") -> tuple[NotebookNode
     added = ensure_cell_ids(nb)
     if added > duplicates:
         notices.append(f"{source}: gave {added - duplicates} cell(s) a new id (the notebook had "
-                       "none)")
+                       "none; they are new on each read, so save the notebook from JupyterLab "
+                       "to keep ids that parents can name)")
     if duplicates:
         notices.append(f"{source}: gave {duplicates} cell(s) a new id (their id was already "
                        "used by an earlier cell)")
