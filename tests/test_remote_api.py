@@ -55,8 +55,8 @@ def test_cli_workers_add_list_ping_remove(env, worker):
     assert time.monotonic() - started < 15
     r = cli(env, "workers", "remove", "dead")
     assert r.returncode == 0
-    for args, message in ((("remove", "dead"), "'dead', which is not registered"),
-                          (("ping", "nope"), "'nope', which is not registered"),
+    for args, message in ((("remove", "dead"), "worker 'dead' is not registered"),
+                          (("ping", "nope"), "worker 'nope' is not registered"),
                           (("remove", "local"), "built in"),
                           (("add", "x y", "--queue", queue, "--store", store), "letters"),
                           (("add", "x", "--queue", queue, "--store", store, "--option", "t"),

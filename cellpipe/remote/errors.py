@@ -15,10 +15,12 @@ class UnknownWorker(RemoteError):
     """A component names a worker alias that is not registered."""
 
     def __init__(self, alias: str, component: str | None = None) -> None:
-        where = f"component {component!r} is bound to " if component else ""
+        what = (f"component {component!r} is bound to worker {alias!r}, which is"
+                if component else f"worker {alias!r} is")  # a whole sentence either way
         super().__init__(
-            f"{where}worker {alias!r}, which is not registered here: add it with "
-            f"`cellpipe workers add {alias} --queue URL --store URL` (or pick another worker)"
+            f"{what} not registered here: add it with "
+            f"`cellpipe workers add {alias} --queue URL --store URL` (or pick another worker; "
+            "`cellpipe workers list` shows them)"
         )
         self.alias = alias
 
