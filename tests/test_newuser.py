@@ -144,6 +144,7 @@ def test_a_conflict_in_the_notebook_metadata_stops_the_run(tmp_path):
 
 # --- a kernel that dies names the component it was running ---------------------------------
 
+@pytest.mark.kernel
 def test_a_dying_kernel_names_the_component(tmp_path):
     nb = nb45([component("a", "load", [], "x = 1"),
                component("b", "crash", ["a"], "import os\nos._exit(3)")])
@@ -247,6 +248,7 @@ def test_a_repeated_cell_id_is_refused_where_it_names_a_component(tmp_path):
     assert "the notebook had none" not in result.output
 
 
+@pytest.mark.kernel
 @pytest.mark.xfail(strict=True, reason="known bug (datapath): each variable of a result is "
                    "pickled on its own, so objects shared between a component's variables "
                    "become copies when a consumer gets them from the cache")
@@ -264,6 +266,7 @@ def test_objects_shared_between_a_components_variables_stay_shared_from_the_cach
     assert "second True True" in cold.stdout  # today: 'second False False'
 
 
+@pytest.mark.kernel
 def test_a_timeout_stops_the_component_and_says_so_in_one_line(tmp_path):
     """--timeout: the kernel used to be shut down while busy, and its own ZMQ traceback
     landed on stderr. Now the component is interrupted first; what finished is kept."""
