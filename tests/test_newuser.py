@@ -312,3 +312,20 @@ def test_a_parent_written_by_name_gets_the_id_to_write(tmp_path):
     result = invoke("plan", path, env={"CELLPIPE_CACHE_DIR": str(tmp_path / "c")})
     assert result.exit_code == 1, result.output
     assert "parents are cell ids, not names; write 'c0ffee'" in " ".join(result.output.split())
+
+
+@pytest.mark.kernel
+def test_the_magic_without_a_command_or_with_an_open_quote_is_one_line(tmp_path):
+    """`%cellpipe` alone said 'the following arguments are required: command, name' (status
+    takes no name); an unclosed quote was a Python traceback through cellpipe's frames."""
+    from cellpipe.cli.kernel_driver import PipelineKernel
+
+    env = {**os.environ, "CELLPIPE_CACHE_DIR": str(tmp_path / "cache")}
+    with PipelineKernel(cwd=str(tmp_path), env=env, timeout=60) as kernel:
+        for line, says in (("%cellpipe", "say what to do: run, plan or status"),
+                           ('%cellpipe run "train', "cannot read the arguments: No closing")):
+            done = kernel.execute(line)
+            assert done.status == "error", line
+            error = done.error
+            assert error["ename"] == "PipelineError" and error["evalue"].startswith(says)
+            assert len(error["traceback"]) == 1  # one line, no frames

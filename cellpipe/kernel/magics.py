@@ -61,7 +61,13 @@ class CellpipeMagics(Magics):
     def cellpipe(self, line: str) -> None:
         """Run, plan or show the status of pipeline components. See `%cellpipe?`."""
         try:
-            args = _parser().parse_args(shlex.split(line))
+            try:
+                words = shlex.split(line)
+            except ValueError as exc:  # an unclosed quote
+                raise PipelineError(f"cannot read the arguments: {exc}\nusage:\n{USAGE}") from None
+            if not words:  # argparse would say "command, name are required"
+                raise PipelineError(f"say what to do: run, plan or status\nusage:\n{USAGE}")
+            args = _parser().parse_args(words)
             if args.notebook:
                 self.session.load(args.notebook)
             params = parse_assignments(args.param)
