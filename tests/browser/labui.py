@@ -96,6 +96,16 @@ class NotebookUI:
         box.fill(label)
         self.page.locator(".lm-CommandPalette-item.lm-mod-active").click()
 
+    def use_theme(self, light: bool) -> None:
+        """Switch JupyterLab's theme (a no-op when it is already the one asked for); the theme
+        is a user setting, so it outlives the test that chose it."""
+        want = "true" if light else "false"
+        if self.page.locator(f"body[data-jp-theme-light='{want}']").count() == 0:
+            self.run_palette("Use Theme: JupyterLab " + ("Light" if light else "Dark"))
+        expect(self.page.locator(f"body[data-jp-theme-light='{want}']")).to_have_count(
+            1, timeout=30_000)
+        expect(self.page.locator("#jupyterlab-splash")).to_have_count(0, timeout=30_000)
+
     def make_component(self, index: int, name: str) -> None:
         """The cell toolbar's component button, then the name dialog."""
         self.select_cell(index)

@@ -361,3 +361,4 @@ def test_parents_rename_downstream_remove_and_dark_theme(lab, page):
         "el => getComputedStyle(el).backgroundColor"
     )
     assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), background
+    ui.use_theme(light=True)  # the theme is a user setting: later tests expect the default

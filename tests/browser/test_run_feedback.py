@@ -58,13 +58,12 @@ def test_run_notices_show_in_the_panel_not_in_the_cell(lab, page):
 
     # the notices follow the theme (warn colours from the theme's variables)
     box = ui.panel.locator(".jp-cellpipe-notices")
+    ui.use_theme(light=True)  # another test may have left the (persistent) dark theme on
     light_bg = box.evaluate("e => getComputedStyle(e).backgroundColor")
-    ui.run_palette("Use Theme: JupyterLab Dark")
-    expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1)
+    ui.use_theme(light=False)
     expect(box).not_to_have_css("background-color", light_bg)
     ui.screenshot("notices-dark")
-    ui.run_palette("Use Theme: JupyterLab Light")
-    expect(page.locator("body[data-jp-theme-light='true']")).to_have_count(1)
+    ui.use_theme(light=True)
 
     # dismissed one by one, or all at once; the run log stays
     count = notices.count()
