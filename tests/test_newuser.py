@@ -249,9 +249,6 @@ def test_a_repeated_cell_id_is_refused_where_it_names_a_component(tmp_path):
 
 
 @pytest.mark.kernel
-@pytest.mark.xfail(strict=True, reason="known bug (datapath): each variable of a result is "
-                   "pickled on its own, so objects shared between a component's variables "
-                   "become copies when a consumer gets them from the cache")
 def test_objects_shared_between_a_components_variables_stay_shared_from_the_cache(tmp_path):
     """From handson-ml2's extra_autodiff.ipynb: a component builds `x = Var(...)` and a graph
     `f` holding x, and a child asks `f.gradient(x)`, which tests `self is var`. From the
@@ -263,7 +260,13 @@ def test_objects_shared_between_a_components_variables_stay_shared_from_the_cach
     cold = cellpipe("run", path, cache=tmp_path / "cache")
     assert cold.returncode == 0, cold.stderr
     assert "first True True" in cold.stdout
-    assert "second True True" in cold.stdout  # today: 'second False False'
+    assert "second True True" in cold.stdout
+    # a new process: 'make' comes from the disk cache
+    edited = component("c", "second", ["a"], "print('again', holder[0] is x, alias is x)")
+    write(path, nb45([make, first, edited]))
+    warm = cellpipe("run", path, cache=tmp_path / "cache")
+    assert warm.returncode == 0, warm.stderr
+    assert "again True True" in warm.stdout
 
 
 @pytest.mark.kernel

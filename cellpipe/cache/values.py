@@ -7,11 +7,17 @@ pandas 3) are kept as shallow copies and pickled only when written to disk. Immu
 modules are shared; functions defined in the pipeline are re-bound to the consumer's
 namespace; objects that cannot be pickled are shared by reference and make the entry not
 cacheable.
+
+Variables of one result that share objects (`holder = [x]`, `alias = x`, a graph holding
+another variable's node) are kept together as one value, a 'group': one pickle of
+{name: object} with one memo, so a consumer gets one object where the component had one.
+The group is kept under its first name; the other names are 'member' values naming it.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import mmap
 import os
 import pickle
@@ -261,8 +267,10 @@ class StoredValue:
     kind: 'immutable' (value shared), 'module' (module name), 'function' (a function bound to
     the run namespace, re-bound on load), 'pickle' (data + buffers, each consumer gets its
     own object), 'frame' (a pandas object without Python-object columns, kept as a
-    Copy-on-Write shallow copy; pickled only when written) or 'shared' (unpicklable: the
-    live object, shared by reference, never persisted).
+    Copy-on-Write shallow copy; pickled only when written), 'shared' (unpicklable: the
+    live object, shared by reference, never persisted), 'group' (a pickle of {name: value}
+    for variables that share objects, kept under the first name) or 'member' (another
+    name of a group: data is the group's name; see load_values).
 
     Buffers live in `buffers` (small values), or once in `backing` (big ones).
     """
@@ -278,6 +286,7 @@ class StoredValue:
         self.type_name = type_name
         self.reason = reason
         self.backing = backing
+        self.refs: dict[int, Any] | None = None  # objects it refers to (shared_groups)
 
     def __repr__(self) -> str:
         return f"StoredValue({self.kind!r}, {self.type_name!r}, {self.nbytes} bytes)"
@@ -357,22 +366,61 @@ def _type_name(obj: Any) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
-def pickle_parts(obj: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
+def pickle_parts(obj: Any, memo: list[dict[int, Any]] | None = None,
+                 ) -> tuple[bytes, list[pickle.PickleBuffer]]:
     """Pickle obj (protocol 5) keeping large buffers out of band, uncopied.
 
     The C pickler is several times faster than cloudpickle on many small objects; its
     result is used unless it refers to `__main__` (classes, functions or lambdas defined
-    in the notebook), which only cloudpickle keeps by value."""
+    in the notebook), which only cloudpickle keeps by value.
+
+    memo: a list that receives the pickler's memo, {id(object): (index, object)} for every
+    object the pickle refers to more than by value (see shared_groups)."""
     buffers: list[pickle.PickleBuffer] = []
     try:
-        data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        if memo is None:
+            data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        else:
+            with io.BytesIO() as f:
+                pickler = pickle.Pickler(f, protocol=5, buffer_callback=buffers.append)
+                pickler.dump(obj)
+                data = f.getvalue()
         if b"__main__" not in data:
+            if memo is not None:
+                memo.append(_memo_of(pickler, data))
             return data, buffers
     except Exception:  # lambdas, local classes...: cloudpickle may still manage
         pass
     buffers = []
-    data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    if memo is None:
+        data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        return data, buffers
+    with io.BytesIO() as f:
+        cpickler = cloudpickle.CloudPickler(f, protocol=5, buffer_callback=buffers.append)
+        cpickler.dump(obj)
+        data = f.getvalue()
+    memo.append(_memo_of(cpickler, data))
     return data, buffers
+
+
+_MEMO_MAX = 4 << 20  # pickles longer than this are checked for shared objects at the top only
+
+
+def _memo_of(pickler: pickle.Pickler, data: bytes) -> dict[int, Any]:
+    """The pickler's memo ({id: (index, object)}); {} above _MEMO_MAX bytes of pickle (a
+    copy costs about as much as the pickling). The garbage collector is held meanwhile:
+    it would otherwise walk the whole value for each batch of the memo's new tuples."""
+    if len(data) > _MEMO_MAX:
+        return {}
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickler.memo.copy()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _CHUNK = 32 << 20  # buffers above this are hashed in parallel chunks (xxhash drops the GIL)
@@ -635,8 +683,11 @@ def changed(obj: Any, token: Any, namespace: dict[str, Any] | None = None) -> bo
     return fp is None or fp != token
 
 
-def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
-    """Snapshot obj (bound to name in namespace) so later mutations cannot reach the copy."""
+def store_value(name: str, obj: Any, namespace: dict[str, Any],
+                memo: bool = False) -> StoredValue:
+    """Snapshot obj (bound to name in namespace) so later mutations cannot reach the copy.
+
+    memo: keep the objects the value refers to (`.refs`, for shared_groups)."""
     tname = _type_name(obj)
     if isinstance(obj, types.ModuleType):
         return StoredValue(
@@ -661,27 +712,101 @@ def store_value(name: str, obj: Any, namespace: dict[str, Any]) -> StoredValue:
                            data=data, type_name=tname)
     if _cow_frame(obj):
         # Copy-on-Write: the snapshot shares the arrays; a later write copies them first
-        return StoredValue("frame", None, value=obj.copy(deep=False), type_name=tname)
+        kept = StoredValue("frame", None, value=obj.copy(deep=False), type_name=tname)
+        if memo:
+            kept.refs = {id(obj): obj}
+        return kept
+    memos: list[dict[int, Any]] | None = [] if memo else None
     try:
-        data, pbuffers = pickle_parts(obj)
+        data, pbuffers = pickle_parts(obj, memos)
     except Exception as exc:
         return StoredValue(
             "shared", None, value=obj, type_name=tname,
             reason=f"{name!r} ({tname}) cannot be pickled ({type(exc).__name__}: {exc}); "
             "it is shared by reference and the result is not cached",
         )
+    kept = _pickled("pickle", data, pbuffers, tname)
+    if memos is not None:
+        kept.refs = memos[0] if memos and memos[0] else {id(obj): obj}
+    return kept
+
+
+def _pickled(kind: str, data: bytes, pbuffers: list[pickle.PickleBuffer],
+             tname: str) -> StoredValue:
     raws = [b.raw() for b in pbuffers]
     try:
         if _HAVE_MEMFD and sum(r.nbytes for r in raws) >= _SHARE_MIN:
             # the one copy that protects the entry; consumers map it copy-on-write. Its
             # content hash is taken when (and if) it is written to disk, off the run.
-            return StoredValue("pickle", None, data=data, type_name=tname,
+            return StoredValue(kind, None, data=data, type_name=tname,
                                backing=Backing.in_memory(raws))
-        return StoredValue("pickle", fingerprint_parts(data, pbuffers), data=data,
+        return StoredValue(kind, fingerprint_parts(data, pbuffers), data=data,
                            buffers=[bytes(r) for r in raws], type_name=tname)
     finally:
         for b in pbuffers:
             b.release()
+
+
+def identity_matters(obj: Any) -> bool:
+    """Whether two variables referring to obj must keep referring to one object: not for
+    values (str, numbers, tuples...) nor for what pickles by name or is canonical on load
+    (classes, functions, modules, numpy dtypes)."""
+    if isinstance(obj, (*_IMMUTABLE_SCALARS, tuple, frozenset, type, types.FunctionType,
+                        types.BuiltinFunctionType, types.ModuleType, types.CodeType,
+                        types.MethodType)):
+        return False
+    np = sys.modules.get("numpy")
+    return not (np is not None and isinstance(obj, np.dtype))
+
+
+def shared_groups(stored: dict[str, StoredValue]) -> list[list[str]]:
+    """Names (in stored's order) whose values refer to common objects, in groups of two or
+    more, from the `.refs` store_value(memo=True) kept; drops those refs."""
+    names = [n for n, s in stored.items() if s.refs]
+    parent = {n: n for n in names}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for i, a in enumerate(names):
+        refs_a = stored[a].refs
+        for b in names[i + 1:]:
+            if root(a) == root(b):
+                continue
+            refs_b = stored[b].refs
+            small, big = (refs_a, refs_b) if len(refs_a) <= len(refs_b) else (refs_b, refs_a)
+            common = small.keys() & big.keys()
+            if any(identity_matters(_memo_obj(small[k])) for k in common):
+                parent[root(b)] = root(a)
+    for n in names:
+        stored[n].refs = None
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(root(n), []).append(n)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _memo_obj(entry: Any) -> Any:
+    """The object of a memo entry ((index, object) in a pickler's memo, or the object)."""
+    return entry[1] if isinstance(entry, tuple) and len(entry) == 2 and \
+        isinstance(entry[0], int) else entry
+
+
+def store_group(names: list[str], namespace: dict[str, Any]) -> dict[str, StoredValue]:
+    """names (whose values share objects) kept as one pickle of {name: value}, with one
+    memo: the first name holds it (kind 'group'), the others are 'member's naming it.
+    None of them 'shared' (unpicklable): the caller checked."""
+    objs = {n: namespace[n] for n in names}
+    data, pbuffers = pickle_parts(objs)
+    leader = names[0]
+    out = {leader: _pickled("group", data, pbuffers, _type_name(objs[leader]))}
+    for n in names[1:]:
+        out[n] = StoredValue("member", "member:" + leader, data=leader.encode(),
+                             type_name=_type_name(objs[n]))
+    return out
 
 
 def _with_filename(code: types.CodeType, filename: str) -> types.CodeType:
@@ -730,8 +855,38 @@ def load_value(stored: StoredValue, namespace: dict[str, Any],
         return rebind_function(func, namespace, source_file)
     if stored.kind == "frame":
         return stored.value.copy(deep=False)  # Copy-on-Write: no data copied
+    if stored.kind == "member":
+        raise ValueError(f"a value of group {stored.data.decode()!r} is loaded with its "
+                         "group (load_values)")
     if stored.backing is not None:
         return pickle.loads(stored.data, buffers=stored.backing.views(private=True))
     copies = [fresh_copy(memoryview(b)) for b in stored.buffers]
     return pickle.loads(stored.data, buffers=copies)
 
+
+
+def load_values(variables: dict[str, StoredValue], namespace: dict[str, Any],
+                source_file: str | None = None, load: Any = None) -> dict[str, Any]:
+    """The values of a result's variables for a consumer (load_value each), a group's
+    names bound to the objects of one unpickling: what was one object stays one.
+
+    load: the function that loads one value (load_value's signature)."""
+    load = load or load_value
+    out: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for name, stored in variables.items():
+        if stored.kind == "member":
+            continue
+        value = load(stored, namespace, source_file)
+        if stored.kind == "group":
+            groups[name] = value
+            value = value[name]
+        out[name] = value
+    for name, stored in variables.items():
+        if stored.kind == "member":
+            group = groups.get(stored.data.decode())
+            if group is None or name not in group:
+                raise ValueError(f"variable {name!r} belongs to a group "
+                                 f"{stored.data.decode()!r} that the result lacks")
+            out[name] = group[name]
+    return {name: out[name] for name in variables}

@@ -16,7 +16,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from cellpipe.cache import CacheEntry, StoredValue, load_value, store_value
-from cellpipe.cache.values import changed, move_array, watch
+from cellpipe.cache.values import (
+    changed,
+    identity_matters,
+    load_values,
+    move_array,
+    shared_groups,
+    store_group,
+    watch,
+)
 
 # IPython's own bookkeeping names (output cache, input history, shell exit code)
 _IPYTHON_NAMES = re.compile(r"^(_|__|___|_\d+|_i|_ii|_iii|_i\d+|_oh|_ih|_dh|In|Out|_exit_code)$")
@@ -44,10 +52,12 @@ class RunNamespace:
 
     def apply(self, entry: CacheEntry) -> None:
         """Bring a component's stored changes in (consumers get their own copies)."""
+        values = load_values(entry.variables, self.ns, entry.source_file)
         for name, stored in entry.variables.items():
-            value = load_value(stored, self.ns, entry.source_file)
+            value = values[name]
             self.ns[name] = value
             self.fingerprints[name] = watch(value, self.ns, stored)
+        values = {}
         for name in entry.deleted:
             self.ns.pop(name, None)
             self.fingerprints.pop(name, None)
@@ -79,6 +89,9 @@ class RunNamespace:
         bound = [name for name, value in self.ns.items()
                  if not _is_internal(name) and (name not in before or before[name] is not value)]
         moved: set[str] = set()
+        reach = self.reachable(mentioned)
+        # values that may share objects with another: keep what they refer to (one check)
+        memo = len(set(bound) | reach) > 1
         for name in bound:
             kept = move_array(name, self.ns[name]) if _sole_array(self.ns[name], False) else None
             if kept is not None:  # its bytes now live only in the stored copy: bind that
@@ -86,26 +99,38 @@ class RunNamespace:
                 stored_now[name] = kept
                 moved.add(name)
             else:
-                stored_now[name] = store_value(name, self.ns[name], self.ns)
+                stored_now[name] = store_value(name, self.ns[name], self.ns, memo)
         deleted = [n for n in before if n not in self.ns and not _is_internal(n)]
-        for name in self.reachable(mentioned):
+        for name in reach:
             if name in stored_now or _is_internal(name):
                 continue
             if name not in self.fingerprints or changed(self.ns[name],
                                                         self.fingerprints[name], self.ns):
-                stored_now[name] = store_value(name, self.ns[name], self.ns)
+                stored_now[name] = store_value(name, self.ns[name], self.ns, memo)
         # another name for an object that changed in place changed too: record it, so a run
         # from the cache shows it changed as well (as one object, it would show it live)
         mutated = {id(self.ns[n]): n for n in stored_now
                    if stored_now[n].kind in ("pickle", "frame") and before.get(n) is self.ns[n]}
         if mutated:
+            for name in mutated.values():  # its aliases are kept with it (shared_groups)
+                if stored_now[name].refs is None:
+                    stored_now[name].refs = {id(self.ns[name]): self.ns[name]}
             for name, value in list(self.ns.items()):
                 if id(value) in mutated and name not in stored_now and not _is_internal(name):
-                    stored_now[name] = store_value(name, value, self.ns)
+                    stored_now[name] = store_value(name, value, self.ns, True)
             value = None
+        if memo:
+            self._add_referred(stored_now)
+        # names whose values share objects are kept as one pickle: a consumer gets one object
+        # where the component had one (DESIGN 4: the cache gives the state a run gives)
+        for group in shared_groups(stored_now):
+            try:
+                stored_now.update(store_group(group, self.ns))
+            except Exception:  # noqa: BLE001 - each pickles alone: keep them apart
+                pass
         for name, stored in stored_now.items():
             held_before = before.get(name) is self.ns[name]
-            if name not in moved and stored.backing is not None and \
+            if name not in moved and stored.kind == "pickle" and stored.backing is not None and \
                     _sole_array(self.ns[name], held_before):
                 # nothing else holds it: continue with the stored copy, mapped copy-on-write
                 # (the original's memory goes back, and later checks read page flags, not bytes)
@@ -114,6 +139,25 @@ class RunNamespace:
         for name in deleted:
             self.fingerprints.pop(name, None)
         return stored_now, deleted
+
+    def _add_referred(self, stored_now: dict[str, StoredValue]) -> None:
+        """Store with the result the unchanged variables (from ancestors) whose object a
+        stored value refers to, as in `holder = [x]`: kept with it (shared_groups), a
+        consumer's holder[0] is its x. Objects inside such a variable (`[x['inner']]`) are
+        not found: that would take pickling every variable of the namespace."""
+        by_id: dict[int, list[str]] = {}
+        for name, value in self.ns.items():
+            if name not in stored_now and not _is_internal(name) and identity_matters(value):
+                by_id.setdefault(id(value), []).append(name)
+        if not by_id:
+            return
+        found: list[str] = []
+        for stored in stored_now.values():
+            if stored.refs:
+                for key in stored.refs.keys() & by_id.keys():
+                    found.extend(by_id.pop(key))
+        for name in found:
+            stored_now[name] = store_value(name, self.ns[name], self.ns, True)
 
     def user_items(self) -> dict[str, Any]:
         """The bindings a user would see (no interpreter internals)."""

@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cellpipe.cache import CacheEntry, StoredValue
-from cellpipe.cache.values import fingerprint_parts, load_value, pickle_parts, watch
+from cellpipe.cache.values import (
+    fingerprint_parts,
+    load_value,
+    load_values,
+    pickle_parts,
+    watch,
+)
 from cellpipe.engine import cachekey
 from cellpipe.engine.errors import RunInterrupted
 from cellpipe.engine.namespace import RunNamespace
@@ -109,8 +115,10 @@ def _changes(live: RunNamespace, before: dict[str, Any],
              mentioned: Iterable[str]) -> tuple[dict[str, StoredValue], list[str]]:
     """RunNamespace.changes, except that big numpy arrays the task bound are stored as they
     are: a long-lived namespace must copy them, but this process ends with the task."""
+    # (held by the namespace alone: one another variable refers to is kept with it)
     big = {name: value for name, value in live.ns.items()
-           if _plain_array(value) and (name not in before or before[name] is not value)}
+           if _plain_array(value) and (name not in before or before[name] is not value)
+           and sys.getrefcount(value) <= 3}
     for name in big:
         del live.ns[name]
     try:
@@ -135,12 +143,15 @@ def _plain_array(value: Any) -> bool:
 def _apply_private(live: RunNamespace, entry: CacheEntry) -> None:
     """RunNamespace.apply without the consumer's copy: these buffers were read for this
     process alone, so arrays are unpickled on them directly."""
+    def load(stored: StoredValue, ns: dict[str, Any], source_file: str | None) -> Any:
+        if stored.kind in ("pickle", "group") and all(
+                isinstance(b, memoryview) and not b.readonly for b in stored.buffers):
+            return pickle.loads(stored.data, buffers=stored.buffers)
+        return load_value(stored, ns, source_file)
+
+    values = load_values(entry.variables, live.ns, entry.source_file, load)
     for name, stored in entry.variables.items():
-        if stored.kind == "pickle" and all(isinstance(b, memoryview) and not b.readonly
-                                           for b in stored.buffers):
-            value = pickle.loads(stored.data, buffers=stored.buffers)
-        else:
-            value = load_value(stored, live.ns, entry.source_file)
+        value = values[name]
         live.ns[name] = value
         live.fingerprints[name] = watch(value, live.ns, stored)
     for name in entry.deleted:
