@@ -296,3 +296,20 @@ def test_a_changed_registration_is_used_by_the_next_run(env, redis_server):
     reg.remove("moving")
     with pytest.raises(ComponentError, match="'moving', which is not registered"):
         runner.run(pipeline, "a")
+
+
+def test_objects_shared_between_variables_stay_shared_both_ways(env):
+    """Variables kept together (they share objects) travel to a task and back as one
+    group: identity holds in the task and in what it sends back, big buffers included."""
+    pytest.importorskip("numpy")
+    pipeline, _ = pipe_with_workers([
+        ("import numpy as np\nx = {'v': 1, 'arr': np.zeros(300_000)}\nholder = [x]\nalias = x",
+         "make", []),
+        ("there = (holder[0] is x, alias is x)\nholder[0]['v'] = 2\nx['arr'][0] = 5\n"
+         "pair = [x, x]", "remote", ["make"]),
+        ("check = (there, holder[0] is x, alias is x, pair[0] is x, pair[1] is x, x['v'], "
+         "float(holder[0]['arr'][0]))", "join", ["remote"]),
+    ], {"remote": "local"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    res = runner.run(pipeline, "join")
+    assert res.namespace["check"] == ((True, True), True, True, True, True, 2, 5.0)
