@@ -22,10 +22,11 @@ import platformdirs
 from cellpipe.cache.entry import CacheEntry
 from cellpipe.cache.integrity import FINGERPRINT, digest, verify_file
 from cellpipe.cache.privacy import DIR_MODE, FILE_MODE, check_private, make_private_dir
-from cellpipe.cache.values import Backing, StoredValue, buffer_layout
+from cellpipe.cache.values import Backing, StoredValue, buffer_layout, format_version
 
 MANIFEST_FORMAT = "cellpipe.cache-entry"
 MANIFEST_VERSION = 1
+MANIFEST_VERSIONS = (1, 2)  # 2: variables kept as a group (values.format_version)
 
 
 def default_cache_dir() -> Path:
@@ -110,8 +111,8 @@ class DiskStore:
         except CorruptEntry as exc:
             self.damaged[key] = CorruptEntry(key, exc.name, exc.reason)
             return False
-        if (manifest.get("format"), manifest.get("version"), manifest.get("key")) != (
-                MANIFEST_FORMAT, MANIFEST_VERSION, key):
+        if (manifest.get("format"), manifest.get("key")) != (MANIFEST_FORMAT, key) or \
+                manifest.get("version") not in MANIFEST_VERSIONS:
             return False
         self._sound[key] = (st.st_mtime_ns, st.st_size)
         return True
@@ -155,7 +156,8 @@ class DiskStore:
                                   "type": value.type_name,
                                   "written": _file_stamp(os.stat(os.path.join(tmp, fname)))})
             manifest = {
-                "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "digest": FINGERPRINT,
+                "format": MANIFEST_FORMAT, "version": format_version(entry.variables),
+                "digest": FINGERPRINT,
                 "key": entry.key, "component_id": entry.component_id, "name": entry.name,
                 "inputs": entry.parent_keys, "key_inputs": entry.inputs,
                 "variables": variables, "deleted": entry.deleted,
@@ -196,7 +198,8 @@ class DiskStore:
             return None
         check_private(folder, "cache entry")
         manifest = read_manifest(folder / "manifest.json")
-        if manifest.get("format") != MANIFEST_FORMAT or manifest.get("version") != MANIFEST_VERSION:
+        if manifest.get("format") != MANIFEST_FORMAT or \
+                manifest.get("version") not in MANIFEST_VERSIONS:
             return None
         name = manifest.get("name")
         if manifest.get("key") != key:

@@ -865,6 +865,15 @@ def load_value(stored: StoredValue, namespace: dict[str, Any],
 
 
 
+GROUPED = ("group", "member")  # kinds only readers of entry format 2 know
+
+
+def format_version(variables: dict[str, StoredValue]) -> int:
+    """The entry format version a result needs: 2 when it holds a group (older cellpipe
+    versions skip such an entry, as absent, instead of misreading it), else 1."""
+    return 2 if any(v.kind in GROUPED for v in variables.values()) else 1
+
+
 def load_values(variables: dict[str, StoredValue], namespace: dict[str, Any],
                 source_file: str | None = None, load: Any = None) -> dict[str, Any]:
     """The values of a result's variables for a consumer (load_value each), a group's

@@ -20,11 +20,12 @@ import fsspec
 import xxhash
 
 from cellpipe.cache import CacheEntry, StoredValue
-from cellpipe.cache.values import Backing, fingerprint_parts
+from cellpipe.cache.values import Backing, fingerprint_parts, format_version
 from cellpipe.remote.errors import DataStoreError
 
 ENTRY_FORMAT = "cellpipe.store-entry"
 ENTRY_VERSION = 1
+ENTRY_VERSIONS = (1, 2)  # 2: variables kept as a group (values.format_version)
 
 
 class DataStore:
@@ -84,7 +85,8 @@ class DataStore:
                 var["xxh3"] = h.hexdigest()
             variables.append(var)
         manifest = {
-            "format": ENTRY_FORMAT, "version": ENTRY_VERSION, "key": entry.key,
+            "format": ENTRY_FORMAT, "version": format_version(entry.variables),
+            "key": entry.key,
             "component_id": entry.component_id, "name": entry.name,
             "inputs": entry.parent_keys, "key_inputs": entry.inputs, "variables": variables,
             "deleted": entry.deleted, "outputs": entry.outputs, "elapsed": entry.elapsed,
@@ -110,7 +112,7 @@ class DataStore:
             manifest = json.loads(self.fs.cat_file(f"{folder}/manifest.json"))
         except FileNotFoundError:
             raise DataStoreError(f"the data store {self.url} has no entry {key[:12]}") from None
-        if manifest.get("format") != ENTRY_FORMAT or manifest.get("version") != ENTRY_VERSION:
+        if manifest.get("format") != ENTRY_FORMAT or manifest.get("version") not in ENTRY_VERSIONS:
             raise DataStoreError(f"entry {key[:12]} in {self.url} has an unknown format")
         variables: dict[str, StoredValue] = {}
         for var in manifest["variables"]:
