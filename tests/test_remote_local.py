@@ -306,10 +306,11 @@ def test_objects_shared_between_variables_stay_shared_both_ways(env):
         ("import numpy as np\nx = {'v': 1, 'arr': np.zeros(300_000)}\nholder = [x]\nalias = x",
          "make", []),
         ("there = (holder[0] is x, alias is x)\nholder[0]['v'] = 2\nx['arr'][0] = 5\n"
-         "pair = [x, x]", "remote", ["make"]),
+         "pair = [x, x]\nbig = np.ones(300_000)\nbox = [big]", "remote", ["make"]),
         ("check = (there, holder[0] is x, alias is x, pair[0] is x, pair[1] is x, x['v'], "
-         "float(holder[0]['arr'][0]))", "join", ["remote"]),
+         "float(holder[0]['arr'][0]), box[0] is big, float(big.sum()))", "join", ["remote"]),
     ], {"remote": "local"})
     runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
     res = runner.run(pipeline, "join")
-    assert res.namespace["check"] == ((True, True), True, True, True, True, 2, 5.0)
+    assert res.namespace["check"] == ((True, True), True, True, True, True, 2, 5.0, True,
+                                      300_000.0)
