@@ -34,11 +34,13 @@ def workers() -> None:
 @workers.command("add")
 @click.argument("alias")
 @click.option("--queue", required=True, metavar="URL",
-              help="redis://[:${PASSWORD_VAR}@]host:port/db (rediss:// for TLS).")
+              help="redis://[:${PASSWORD_VAR}@]host:port/db (rediss:// for TLS), or "
+                   "ray://head:10001 (a Ray cluster; pip install 'cellpipe[ray]').")
 @click.option("--store", required=True, metavar="URL",
               help="Data store the worker also uses: file:///shared/dir, s3://bucket/prefix.")
 @click.option("--option", "options", multiple=True, metavar="NAME=VALUE",
-              help="timeout=SECONDS (default 86400), retries=N (default 1).")
+              help="timeout=SECONDS (default 86400), retries=N (default 1), "
+                   "num_gpus=N (Ray: GPUs per task, default 0).")
 def workers_add(alias: str, queue: str, store: str, options: tuple[str, ...]) -> None:
     """Add (or replace) worker ALIAS."""
     from cellpipe.remote import RegistryError, WorkerRegistry, WorkerSpec

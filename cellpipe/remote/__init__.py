@@ -1,7 +1,7 @@
 """Remote execution: worker registry, data store, task messages and backends (DESIGN 5).
 
-Backends: `local` (a child process per task on this machine) and RQ on Redis
-(`cellpipe worker`). The engine talks to them through `backend.Backend` only.
+Backends: `local` (a child process per task on this machine), RQ on Redis
+(`cellpipe worker`) and, with the `cellpipe[ray]` extra, a Ray cluster (`raybackend`). The engine talks to them through `backend.Backend` only.
 """
 
 from cellpipe.remote.backend import Backend, TaskHandle, open_backend

@@ -58,10 +58,14 @@ def open_backend(alias: str, *, jobs: int = 1, registry: WorkerRegistry | None =
         from cellpipe.remote.rqueue import RQBackend
 
         return RQBackend(spec)
+    if spec.kind == "ray":
+        from cellpipe.remote.raybackend import RayBackend
+
+        return RayBackend(spec)
     from cellpipe.remote.errors import WorkerUnavailable
 
     raise WorkerUnavailable(alias, f"{spec.kind} workers are not supported in this version "
-                                   "(use a redis:// queue)")
+                                   "(use a redis:// or ray:// queue)")
 
 
 def ping(alias: str, registry: WorkerRegistry | None = None,

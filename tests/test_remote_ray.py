@@ -1,0 +1,184 @@
+"""Workers on a real Ray cluster: a head started here on 127.0.0.1, reached via ray://."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from remoteutil import free_port, pipe_with_workers
+
+from cellpipe.cache import CacheStore
+from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor, RunInterrupted
+from cellpipe.remote import WorkerRegistry, WorkerSpec
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'cellpipe[ray]')")
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ray")
+    saved = {k: os.environ.get(k) for k in ("CELLPIPE_CONFIG_DIR", "CELLPIPE_CACHE_DIR")}
+    os.environ["CELLPIPE_CONFIG_DIR"] = str(root / "config")
+    os.environ["CELLPIPE_CACHE_DIR"] = str(root / "cache")
+    yield root
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def ray_head(config):
+    """`ray start --head` on loopback with free ports; `ray stop --force` afterwards.
+    Its temp dir is short (Ray's unix socket paths must stay under 108 bytes)."""
+    from cellpipe.remote import raybackend
+
+    exe = Path(sys.executable).parent / "ray"
+    tmp = tempfile.mkdtemp(prefix="cpray")
+    port, client_port = free_port(), free_port()
+    env = {**os.environ, "RAY_TMPDIR": tmp}
+    cmd = [str(exe), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+           f"--ray-client-server-port={client_port}", "--num-cpus=2", "--num-gpus=0",
+           "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={tmp}",
+           ]
+    started = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        subprocess.run([str(exe), "stop", "--force"], env=env, capture_output=True, timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+        pytest.fail(f"ray start failed: {started.stdout}\n{started.stderr}")
+    url = f"ray://127.0.0.1:{client_port}"
+    deadline = time.monotonic() + 60  # the Ray Client server starts after `ray start` returns
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", client_port), 0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail("the Ray Client server did not start within 60 s")
+            time.sleep(0.1)
+    WorkerRegistry().add(WorkerSpec("rayw", url, (config / "store-rayw").as_uri(),
+                                    {"timeout": 120}))
+    try:
+        yield url
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        raybackend._connected = None
+        subprocess.run([str(exe), "stop", "--force"], env=env, capture_output=True, timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def runner(tmp_path):
+    return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor())
+
+
+def chain(workers):
+    return pipe_with_workers([
+        ("import os\nx = [1, 2]\nparent_pid = os.getpid()", "a", []),
+        ("import os\ny = x + [3]\nx.append(99)\nb_pid = os.getpid()\nprint('b says', y)", "b",
+         ["a"]),
+        ("z = sum(y)\nprint(z, x)\nz", "c", ["b"]),
+    ], workers)[0]
+
+
+def gone(pid, within):
+    deadline = time.monotonic() + within
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_middle_component_on_ray_gives_what_all_local_gives(ray_head, tmp_path):
+    here = runner(tmp_path / "1").run(chain({}), "c")
+    r = runner(tmp_path / "2")
+    there = r.run(chain({"b": "rayw"}), "c")
+    assert there.target_outputs == here.target_outputs
+    strip = lambda ns: {k: v for k, v in ns.items() if not k.endswith("pid")}  # noqa: E731
+    assert strip(there.namespace) == strip(here.namespace)
+    b_pid = there.namespace["b_pid"]
+    assert b_pid != os.getpid()
+    # max_calls=1: the Ray worker process that ran the task is retired after it
+    assert gone(b_pid, 15), "the Ray worker process outlived its task"
+    entry = r.store.get(there.plan.step("b").key)
+    assert entry.outputs[0]["text"] == "b says [1, 2, 3]\n"
+    assert r.run(chain({"b": "rayw"}), "c").executed == []  # imported into the local cache
+
+
+def test_target_on_ray_replays_its_stdout_and_errors_keep_their_frames(ray_head, tmp_path,
+                                                                        capsys):
+    pipeline, _ = pipe_with_workers([("print('from ray')\nv = 7", "talk", [])],
+                                    {"talk": "rayw"})
+    res = runner(tmp_path / "1").run(pipeline, "talk")
+    assert res.namespace["v"] == 7 and res.target_remote
+    assert "from ray\n" in capsys.readouterr().out
+    pipeline, _ = pipe_with_workers([
+        ("def f(v):\n    return 1 / v\n", "a", []),
+        ("r = f(0)", "b", ["a"]),
+    ], {"b": "rayw"})
+    with pytest.raises(ComponentError) as info:
+        runner(tmp_path / "2").run(pipeline, "b")
+    assert (info.value.ename, info.value.component_name) == ("ZeroDivisionError", "b")
+    text = "".join(info.value.traceback)
+    assert "return 1 / v" in text and "r = f(0)" in text
+
+
+def test_ping_runs_a_task_on_the_cluster(ray_head):
+    from cellpipe.remote.backend import ping
+
+    got = ping("rayw", timeout=60)
+    assert got["ok"], got["message"]
+    assert got["workers"] == 1 and "Ray cluster, 1 node" in got["message"]
+
+
+def test_interrupt_cancels_the_ray_task_and_kills_its_process(ray_head, tmp_path):
+    pidfile = tmp_path / "pid"
+    pipeline, _ = pipe_with_workers([
+        (f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+         "time.sleep(120)", "forever", []),
+    ], {"forever": "rayw"})
+    r = runner(tmp_path)
+
+    def interrupt_when_started():
+        deadline = time.monotonic() + 30
+        while not pidfile.exists() or not pidfile.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    with pytest.raises(RunInterrupted, match="forever"):
+        r.run(pipeline, "forever")
+    assert gone(int(pidfile.read_text()), 15), "the Ray task kept running"
+    quick, _ = pipe_with_workers([("q = 1", "quick", [])], {"quick": "rayw"})
+    assert r.run(quick, "quick").namespace["q"] == 1  # the cluster takes tasks again
+
+
+def test_unreachable_ray_cluster_fails_quickly_naming_the_alias(config, tmp_path):
+    dead = f"ray://127.0.0.1:{free_port()}"
+    WorkerRegistry().add(WorkerSpec("raygone", dead, (tmp_path / "s").as_uri(),
+                                    {"num_gpus": 1}))
+    marker = tmp_path / "ran"
+    pipeline, _ = pipe_with_workers([
+        (f"open({str(marker)!r}, 'w').write('a')", "a", []),
+        ("y = 1", "b", ["a"]),
+    ], {"b": "raygone"})
+    started = time.monotonic()
+    with pytest.raises(ComponentError) as info:
+        runner(tmp_path).run(pipeline, "b")
+    assert time.monotonic() - started < 10
+    assert info.value.ename == "WorkerUnavailable"
+    assert "worker 'raygone'" in str(info.value)
+    assert "cannot reach the Ray cluster" in str(info.value)
+    assert not marker.exists()
