@@ -527,3 +527,18 @@ def test_an_object_inside_an_ancestors_variable_held_by_a_new_variable_stays_sha
     r.run(p, "use")
     again = r.run(p, "use", rerun_target=True)
     assert again.reused == ["make", "hold"] and again.namespace["seen"] is True
+
+
+def test_an_in_place_change_through_one_name_reaches_the_containers_kept_with_it(tmp_path):
+    """The writer mentions only x; holder and graph (kept with x by the producer) hold x,
+    so from the cache they show the change too, as the run that computed it does."""
+    p = pipe((SHARED_MAKE, "make", []),
+             ("x['v'] = 2", "writer", ["make"]),
+             (f"after = {SHARED_SEEN}", "child", ["writer"]))
+    changed = (True, True, True, True, 2, 2, ["v"])
+    r = runner(tmp_path)
+    assert r.run(p, "child").namespace["after"] == changed
+    assert r.run(p, "child", rerun_target=True).namespace["after"] == changed
+    r.store.flush()
+    again = runner(tmp_path).run(p, "child", rerun_target=True)
+    assert again.reused == ["make", "writer"] and again.namespace["after"] == changed

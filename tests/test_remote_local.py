@@ -314,3 +314,15 @@ def test_objects_shared_between_variables_stay_shared_both_ways(env):
     res = runner.run(pipeline, "join")
     assert res.namespace["check"] == ((True, True), True, True, True, True, 2, 5.0, True,
                                       300_000.0)
+
+
+def test_a_task_changing_an_object_in_place_also_sends_back_the_containers_kept_with_it(env):
+    pipeline, _ = pipe_with_workers([
+        ("x = {'v': 1}\nholder = [x]", "make", []),
+        ("x['v'] = 2", "remote", ["make"]),
+        ("check = (holder[0] is x, holder[0]['v'])", "join", ["remote"]),
+    ], {"remote": "local"})
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    assert runner.run(pipeline, "join").namespace["check"] == (True, 2)
+    again = runner.run(pipeline, "join", rerun_target=True)
+    assert again.reused == ["make", "remote"] and again.namespace["check"] == (True, 2)

@@ -49,6 +49,21 @@ class RunNamespace:
             name: watch(value) for name, value in self.parameters.items()
         }
         self.applied: list[str] = []
+        # name -> the names it was kept with (values.store_group): what may hold its object
+        self.groups: dict[str, frozenset[str]] = {}
+
+    def _note_groups(self, variables: dict[str, StoredValue]) -> None:
+        """Remember which names a result kept together (see changes())."""
+        members: dict[str, list[str]] = {}
+        for name, stored in variables.items():
+            if stored.kind == "group":
+                members.setdefault(name, []).append(name)
+            elif stored.kind == "member":
+                members.setdefault(stored.data.decode(), []).append(name)
+        for names in members.values():
+            group = frozenset(names)
+            for name in names:
+                self.groups[name] = group
 
     def apply(self, entry: CacheEntry) -> None:
         """Bring a component's stored changes in (consumers get their own copies)."""
@@ -58,6 +73,7 @@ class RunNamespace:
             self.ns[name] = value
             self.fingerprints[name] = watch(value, self.ns, stored)
         values = {}
+        self._note_groups(entry.variables)
         for name in entry.deleted:
             self.ns.pop(name, None)
             self.fingerprints.pop(name, None)
@@ -115,6 +131,11 @@ class RunNamespace:
             for name in mutated.values():  # its aliases are kept with it (shared_groups)
                 if stored_now[name].refs is None:
                     stored_now[name].refs = {id(self.ns[name]): self.ns[name]}
+            # the names it was kept with may hold it (holder = [x]): they changed with it
+            for name in list(mutated.values()):
+                for other in self.groups.get(name, ()):
+                    if other not in stored_now and other in self.ns:
+                        stored_now[other] = store_value(other, self.ns[other], self.ns, True)
             for name, value in list(self.ns.items()):
                 if id(value) in mutated and name not in stored_now and not _is_internal(name):
                     stored_now[name] = store_value(name, value, self.ns, True)
@@ -128,6 +149,7 @@ class RunNamespace:
                 stored_now.update(store_group(group, self.ns))
             except Exception:  # noqa: BLE001 - each pickles alone: keep them apart
                 pass
+        self._note_groups(stored_now)
         for name, stored in stored_now.items():
             held_before = before.get(name) is self.ns[name]
             if name not in moved and stored.kind == "pickle" and stored.backing is not None and \
@@ -138,6 +160,7 @@ class RunNamespace:
             self.fingerprints[name] = watch(self.ns[name], self.ns, stored)
         for name in deleted:
             self.fingerprints.pop(name, None)
+            self.groups.pop(name, None)
         return stored_now, deleted
 
     def _add_referred(self, stored_now: dict[str, StoredValue]) -> None:

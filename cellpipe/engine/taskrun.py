@@ -154,6 +154,7 @@ def _apply_private(live: RunNamespace, entry: CacheEntry) -> None:
         value = values[name]
         live.ns[name] = value
         live.fingerprints[name] = watch(value, live.ns, stored)
+    live._note_groups(entry.variables)
     for name in entry.deleted:
         live.ns.pop(name, None)
         live.fingerprints.pop(name, None)
