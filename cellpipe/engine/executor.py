@@ -38,3 +38,7 @@ class Executor(Protocol):
         """Make tracebacks through code restored from the cache (functions a cached
         component defined) show that component's source again."""
         ...
+
+    # Optional: traceback_style(component, *, echo, label, files) -> dict, how execute would
+    # render the component's error, so a task run elsewhere renders it the same way (see
+    # cellpipe.remote.task.Task.traceback_style); without it a task renders as Python does.

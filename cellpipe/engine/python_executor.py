@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import linecache
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cellpipe.engine import cachekey
@@ -16,13 +17,24 @@ from cellpipe.model import Component
 
 
 class PythonExecutor:
-    """Executes components in this process with exec/eval; streams are captured."""
+    """Executes components in this process with exec/eval; streams are captured.
+
+    render formats an error raised by the code compiled under a file name (default: as
+    Python does, from the component's first frame on), filename is the name the code is
+    compiled under (default `<component NAME>`); a task process passes those the client's
+    executor would use, so a remote error reads as a local one.
+    """
+
+    def __init__(self, render: Callable[[BaseException, str], list[str]] | None = None,
+                 filename: str | None = None) -> None:
+        self.render = render or format_user_frames
+        self.filename = filename
 
     def execute(
         self, component: Component, namespace: dict[str, Any], *, echo: bool, label: str
     ) -> ExecutionResult:
         outputs: list[dict[str, Any]] = []
-        filename = f"<component {component.name}>"
+        filename = self.filename or f"<component {component.name}>"
         source = cachekey.transform(component.code)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         start = time.perf_counter()
@@ -38,9 +50,9 @@ class PythonExecutor:
                     if echo:
                         streams[0].echo.write(text + "\n")
         except KeyboardInterrupt as exc:
-            raise RunInterrupted(component.name, format_user_frames(exc, filename)) from None
+            raise RunInterrupted(component.name, self.render(exc, filename)) from None
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything
-            lines = format_user_frames(exc, filename)
+            lines = self.render(exc, filename)
             return ExecutionResult(
                 outputs,
                 ComponentError(component.id, component.name, type(exc).__name__, str(exc), lines),

@@ -70,7 +70,9 @@ class RemoteSteps:
         return capacity is None or busy < capacity
 
     def submit(self, component: Component, key: str, inputs: list[str], store: CacheStore,
-               parameters: dict[str, Any], sources: dict[str, str]) -> None:
+               parameters: dict[str, Any], sources: dict[str, str],
+               traceback_style: dict[str, Any] | None = None,
+               source_files: dict[str, str] | None = None) -> None:
         """Upload the inputs the store lacks, enqueue the task, follow it on a thread."""
         from cellpipe.remote import RemoteError, Task
 
@@ -86,7 +88,9 @@ class RemoteSteps:
                     backend.store.put(entry)
             task = Task(uuid.uuid4().hex, component.id, component.name, component.code, key,
                         list(inputs), dict(parameters),
-                        float(backend.spec.option("timeout", 86400)), sources)
+                        float(backend.spec.option("timeout", 86400)), sources,
+                        source_files=dict(source_files or {}),
+                        traceback_style=dict(traceback_style or {}))
             handle = backend.submit(task)
         except (RemoteError, OSError) as exc:
             raise remote_error(component, exc) from None

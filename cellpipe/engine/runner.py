@@ -198,8 +198,10 @@ class PipelineRunner:
                         inputs = [ctx.plan.keys[c] for c in ctx.order if c in ctx.lineage[step.id]]
                         ctx.emit(Event(step.id, step.name, "running", step.reason,
                                        worker=comp.worker))
+                        sources, files = self._sources(ctx, inputs)
                         self.remote.submit(comp, step.key, inputs, self.store,
-                                           ctx.plan.parameters, self._sources(ctx, inputs))
+                                           ctx.plan.parameters, sources,
+                                           self._traceback_style(ctx, step, sources), files)
                 local = [s for s in ready if not ctx.pipeline.get(s.id).worker]
                 if local:
                     pending.remove(local[0])
@@ -222,15 +224,30 @@ class PipelineRunner:
                                          if running else "?") from None
             raise
 
-    def _sources(self, ctx: _RunContext, inputs: list[str]) -> dict[str, str]:
-        """file name -> code of the components whose entries a task applies."""
+    def _sources(self, ctx: _RunContext,
+                 inputs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """file name -> code of the components whose entries a task applies, and input key
+        -> that file name (the names this process's tracebacks use)."""
         by_key = {k: c for c, k in ctx.plan.keys.items()}
-        sources = {}
+        sources, files = {}, {}
         for key in inputs:
             entry = self.store.get(key)
             if entry is not None and entry.source_file:
                 sources[entry.source_file] = ctx.pipeline.get(by_key[key]).code
-        return sources
+                files[key] = entry.source_file
+        return sources, files
+
+    def _traceback_style(self, ctx: _RunContext, step: Step,
+                         sources: dict[str, str]) -> dict[str, Any]:
+        """How this runner's executor would render the step's error (the task renders a
+        remote error the same way, so it reads as a local one)."""
+        style = getattr(self.executor, "traceback_style", None)
+        if style is None:
+            return {}
+        comp = ctx.pipeline.get(step.id)
+        result: dict[str, Any] = style(comp, echo=step.id == ctx.plan.target, label=comp.name,
+                                       files=list(sources))
+        return result
 
     def _remote_event(self, ctx: _RunContext, event: Any) -> bool:
         """Handle what a task reported; True when its step is done."""

@@ -69,7 +69,9 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     try:
         live = RunNamespace(dict(task.parameters))
         for key in task.inputs:
-            _apply_private(live, store.get(key, private=True))
+            entry = store.get(key, private=True)
+            entry.source_file = task.source_files.get(key, entry.source_file)
+            _apply_private(live, entry)
     except (RemoteError, OSError) as exc:
         return _failed(result, type(exc).__name__, f"cannot load the inputs: {exc}")
     component = Component(task.component_id, task.component_name, task.code)
@@ -78,8 +80,9 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     if emit is not None:
         sys.stdout, sys.stderr = _EmitStream("stdout", emit), _EmitStream("stderr", emit)
     try:
-        outcome = PythonExecutor().execute(component, live.ns, echo=emit is not None,
-                                           label=component.name)
+        executor = PythonExecutor(_renderer(task), task.traceback_style.get("filename"))
+        outcome = executor.execute(component, live.ns, echo=emit is not None,
+                                   label=component.name)
     except RunInterrupted as exc:
         result.traceback = list(exc.traceback)
         return _failed(result, "KeyboardInterrupt", "the task was interrupted")
@@ -109,6 +112,16 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     result.output_key = task.key
     result.finished = time.time()
     return result
+
+
+def _renderer(task: Task) -> Callable[[BaseException, str], list[str]] | None:
+    """How the client renders an error: IPython's formatter with its cell labels (imported
+    only for such a task: a plain Python client needs none of it)."""
+    if task.traceback_style.get("kind") != "ipython":
+        return None
+    from cellpipe.kernel.tracebacks import renderer
+
+    return renderer(task.traceback_style)
 
 
 def _changes(live: RunNamespace, before: dict[str, Any],

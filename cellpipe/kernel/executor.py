@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import linecache
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,6 +53,19 @@ class IPythonExecutor:
                                    str(exc), stb)
             return ExecutionResult(capture.outputs, error, time.perf_counter() - start, filename)
         return ExecutionResult(capture.outputs, None, time.perf_counter() - start, filename)
+
+    def traceback_style(self, component: Component, *, echo: bool, label: str,
+                        files: Iterable[str]) -> dict[str, Any]:
+        """How execute would render this component's error (for a task that runs it
+        elsewhere): its cell labelled as execute labels it, files as this shell does."""
+        number: Any = self.shell.execution_count if echo else label
+        style = tracebacks.style_of(self.shell, number, files)
+        # the file name execute would compile it under (ipykernel's names end in .py, and
+        # IPython's formatter then shows the blank lines around the failing one)
+        code = component.code
+        style["filename"] = self.shell.compile.get_code_name(code, self.shell.transform_cell(code),
+                                                             number)
+        return style
 
     def _parse(self, source: str, filename: str) -> ast.Module:
         return self.shell.compile.ast_parse(source, filename=filename)

@@ -23,7 +23,8 @@ from cellpipe.remote.task import Task, TaskResult
 
 # what every task needs, imported once in the fork server (IPython's input transforms
 # normalise the code as the kernel does: 120 ms to import)
-_PRELOAD = ["cellpipe.engine.taskrun", "cellpipe.remote.local", "IPython.core.inputtransformer2"]
+_PRELOAD = ["cellpipe.engine.taskrun", "cellpipe.remote.local", "IPython.core.inputtransformer2",
+            "cellpipe.kernel.tracebacks"]  # an error renders as in the kernel
 if importlib.util.find_spec("numpy") is not None:  # most tasks unpickle arrays
     _PRELOAD.append("numpy")
 

@@ -173,6 +173,7 @@ def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
     import IPython.core.inputtransformer2  # noqa: F401
 
     import cellpipe.engine.taskrun  # noqa: F401
+    import cellpipe.kernel.tracebacks  # noqa: F401  (an error renders as in the kernel)
 
     try:
         import numpy  # noqa: F401  (most tasks unpickle arrays)

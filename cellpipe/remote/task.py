@@ -27,6 +27,14 @@ class Task:
     # file name -> code of the inputs' components, so tracebacks through functions they
     # defined show their source lines on the worker too
     sources: dict[str, str] = field(default_factory=dict)
+    # input key -> the file name the client's entry says its functions were compiled under
+    # (the data store's copy may come from an earlier client process, with another name)
+    source_files: dict[str, str] = field(default_factory=dict)
+    # how the client's executor renders a traceback, so a remote error reads as a local one:
+    # {} is plain Python; {"kind": "ipython", "mode", "theme", "columns", "label", "labels",
+    # "filename"} is IPython's formatter with the client's "Cell In[...]" labels (file name
+    # -> label) and the file name the client would compile the code under
+    traceback_style: dict[str, Any] = field(default_factory=dict)
     protocol: int = PROTOCOL_VERSION
 
     def to_json(self) -> str:
