@@ -62,7 +62,54 @@ def test_cellpipe_run_with_an_unknown_worker_fails_naming_it(env, tmp_path):
     ], {"train": "gpu-box"})
     r = run(env, str(path))
     assert r.returncode == 1
-    assert "worker 'gpu-box', which is not registered" in r.stderr
-    assert "cellpipe workers add gpu-box" in r.stderr
+    # one line, before any kernel started (no run header), naming component and alias
+    assert r.stderr.strip().splitlines() == [
+        "Error: component 'train' is bound to worker 'gpu-box', which is not registered "
+        "here: register it with `cellpipe workers add gpu-box --queue URL --store URL` (or "
+        "pick another worker; `cellpipe workers list` shows them)"]
     assert not marker.exists()
+    # --force and --no-cache check the same way; a target whose own ancestor is bound
+    # fails as well, naming that ancestor
+    for flags in (["--force"], ["--no-cache"]):
+        r = run(env, str(path), *flags)
+        assert r.returncode == 1 and "component 'train'" in r.stderr and "▶" not in r.stderr
+    path = write(tmp_path, [("x = 1", "prep", []), ("y = x", "train", ["prep"])],
+                 {"prep": "nowhere"})
+    r = run(env, str(path), "-t", "train")
+    assert r.returncode == 1
+    assert "component 'prep' is bound to worker 'nowhere'" in r.stderr
+
+
+def plan(env, *args):
+    return subprocess.run([sys.executable, "-m", "cellpipe.cli", "plan", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cellpipe_plan_shows_each_steps_worker_and_names_unknown_ones(env, tmp_path):
+    path = write(tmp_path, [
+        ("x = 1", "prep", []),
+        ("y = x", "fit", ["prep"]),
+        ("z = y", "report", ["fit"]),
+    ], {"fit": "local", "report": "gpu-box"})
+    r = plan(env, str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    steps = {s["name"]: s for s in json.loads(r.stdout)[0]["steps"]}
+    assert {n: (s["worker"], s["worker_registered"]) for n, s in steps.items()} == {
+        "prep": (None, True), "fit": ("local", True), "report": ("gpu-box", False)}
+    r = plan(env, str(path))
+    assert r.returncode == 0, r.stderr
+    rows = {line.split("│")[1].strip(): line for line in r.stdout.splitlines()
+            if line.count("│") >= 4}
+    assert "kernel" in rows["prep"] and "local" in rows["fit"]
+    assert "gpu-box (not registered)" in rows["report"]
+    assert ("note: component 'report' is bound to worker 'gpu-box', which is not registered "
+            "here: register it with `cellpipe workers add gpu-box") in r.stderr
+    # registered, the note goes and the alias shows plainly
+    add = subprocess.run([sys.executable, "-m", "cellpipe.cli", "workers", "add", "gpu-box",
+                          "--queue", "redis://127.0.0.1:1/0", "--store", "file:///tmp/x"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert add.returncode == 0, add.stderr
+    r = plan(env, str(path), "--json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert json.loads(r.stdout)[0]["steps"][2]["worker_registered"] is True
 

@@ -9,10 +9,12 @@ import click
 from rich.table import Table
 
 from cellpipe.cache import CacheStore, default_cache_dir
-from cellpipe.cli.console import out
+from cellpipe.cli.console import err, out
 from cellpipe.cli.notebooks import check_conflicts, load_notebook, parse_params, resolve_targets
+from cellpipe.cli.workers import unknown_workers
 from cellpipe.engine import plan_run
 from cellpipe.model.errors import PipelineError
+from cellpipe.remote.errors import UnknownWorker
 
 
 def register(main: click.Group) -> None:
@@ -39,17 +41,25 @@ def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_js
             plans.append(plan_run(pipeline, cid, store, values))
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from None
+    unknown = unknown_workers(pipeline, [s for p in plans for s in p.steps])
     if as_json:
-        out.print_json(json.dumps([{"target": p.target,
-                                    "steps": [s.as_json() for s in p.steps]} for p in plans]))
+        # worker: the alias the step runs on (null: in the kernel); worker_registered: false
+        # when that alias is not registered here (running it would fail)
+        out.print_json(json.dumps([{"target": p.target, "steps": [
+            {**s.as_json(), "worker": pipeline.get(s.id).worker or None,
+             "worker_registered": s.id not in unknown} for s in p.steps]} for p in plans]))
         return
     for p in plans:
         table = Table(title=f"run {pipeline.get(p.target).name}", title_justify="left")
-        for col in ("component", "action", "why"):
+        for col in ("component", "action", "worker", "why"):
             table.add_column(col)
         for s in p.steps:
             colour = "cyan" if s.action == "cache" else "yellow"
-            table.add_row(s.name, f"[{colour}]{s.action}[/]", s.reason)
+            alias = pipeline.get(s.id).worker
+            where = "kernel" if not alias else (
+                f"[red]{alias} (not registered)[/]" if s.id in unknown else alias)
+            table.add_row(s.name, f"[{colour}]{s.action}[/]", where, s.reason)
         out.print(table)
-
-
+    for sid, alias in unknown.items():  # running such a step fails
+        err.print(f"note: {UnknownWorker(alias, pipeline.get(sid).name)}", markup=False,
+                  highlight=False, soft_wrap=True)

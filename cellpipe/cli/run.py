@@ -70,6 +70,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
             DiskStore(default_cache_dir()).check_private()
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from None
+    _check_workers(notebook, pipeline, ids, parameters, no_cache, force)
     env = dict(os.environ)
     env["JPY_SESSION_NAME"] = str(Path(notebook).resolve())  # which notebook, as Jupyter says
     if no_cache:
@@ -109,6 +110,26 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
         sys.exit(130)
     if failed:
         sys.exit(1)
+
+
+def _check_workers(notebook: str, pipeline: Pipeline, ids: list[str],
+                   parameters: dict[str, str], no_cache: bool, force: bool) -> None:
+    """Before a kernel starts: every component that will run (as `cellpipe plan` sees it)
+    and is bound to a worker names a registered alias, or the run fails in one line."""
+    from cellpipe.cache import CacheStore
+    from cellpipe.cli.workers import check_workers
+    from cellpipe.engine import plan_run
+
+    fresh = no_cache or force or not disk_cache_enabled()
+    store = CacheStore(None if fresh else default_cache_dir(),
+                       notebook=str(Path(notebook).resolve()))
+    values = pipeline.parameter_values(parameters)
+    for cid in ids:
+        try:
+            steps = plan_run(pipeline, cid, store, values, force=fresh).steps
+        except PipelineError as exc:
+            raise click.ClickException(str(exc)) from None
+        check_workers(pipeline, [s for s in steps if s.action == "run"])
 
 
 def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str],

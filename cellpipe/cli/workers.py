@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import click
 from rich.table import Table
 
 from cellpipe.cli.console import err, out
+from cellpipe.engine.plan import Step
+from cellpipe.model import Pipeline
 
 
 def register(main: click.Group) -> None:
@@ -126,3 +129,27 @@ def worker(alias: str, queue: str, store: str, concurrency: int, burst: bool) ->
         run_worker(alias, expand(queue, alias), expand(store, alias), concurrency, burst)
     except (RemoteError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def unknown_workers(pipeline: Pipeline, steps: Iterable[Step]) -> dict[str, str]:
+    """Step id -> the alias it is bound to, for the steps bound to an alias this user has
+    not registered (the registry is read once)."""
+    from cellpipe.remote import LOCAL, RemoteError, WorkerRegistry
+
+    bound = {s.id: pipeline.get(s.id).worker for s in steps if pipeline.get(s.id).worker}
+    if not bound:
+        return {}
+    try:
+        known = {spec.alias for spec in WorkerRegistry().all()}
+    except RemoteError as exc:
+        raise click.ClickException(str(exc)) from None
+    return {sid: alias for sid, alias in bound.items() if alias != LOCAL and alias not in known}
+
+
+def check_workers(pipeline: Pipeline, steps: Iterable[Step]) -> None:
+    """Fail (exit 1, one line) when a step that will run is bound to an unknown alias, before
+    a kernel starts: nothing runs, locally or elsewhere."""
+    from cellpipe.remote import UnknownWorker
+
+    for sid, alias in unknown_workers(pipeline, steps).items():
+        raise click.ClickException(str(UnknownWorker(alias, pipeline.get(sid).name)))

@@ -18,7 +18,7 @@ class UnknownWorker(RemoteError):
         what = (f"component {component!r} is bound to worker {alias!r}, which is"
                 if component else f"worker {alias!r} is")  # a whole sentence either way
         super().__init__(
-            f"{what} not registered here: add it with "
+            f"{what} not registered here: register it with "
             f"`cellpipe workers add {alias} --queue URL --store URL` (or pick another worker; "
             "`cellpipe workers list` shows them)"
         )
