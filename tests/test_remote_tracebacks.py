@@ -53,10 +53,10 @@ def setup(tmp_path_factory, redis_server):
         stop(worker)
 
 
-def error_of(kernel, target, worker):
-    """The error message of `%cellpipe run target` with target bound to worker (or local),
-    without colours; and the execution count of that run's cell."""
-    _, nb = pipe_with_workers(CELLS, {target: worker} if worker else {})
+def error_of(kernel, target, worker, workers=None):
+    """The error message of `%cellpipe run target` with target bound to worker (or local)
+    and the others as workers says, without colours; and the In[N] of the target."""
+    _, nb = pipe_with_workers(CELLS, {**(workers or {}), **({target: worker} if worker else {})})
     assert kernel.sync(nb).get("op") != "error"
     execution = kernel.run(target, force=True)
     errors = [m["content"] for m in execution.messages if m["msg_type"] == "error"]
@@ -93,16 +93,31 @@ def test_a_remote_error_in_the_kernel_reads_as_the_local_one(setup, target, enam
 def test_a_remote_error_on_cellpipe_run_stderr_reads_as_the_local_one(setup):
     root, env, _kernel = setup
     texts = {}
-    for worker in (None, "local", "tbw"):
-        _, nb = pipe_with_workers(CELLS, {"nested": worker} if worker else {})
-        path = root / f"nb-{worker}.ipynb"
+    # a fresh kernel each time: with both on a worker, `tools` never ran in it
+    for worker, both in ((None, False), ("local", False), ("tbw", False), ("local", True),
+                         ("tbw", True)):
+        bound = {"nested": worker, **({"tools": worker} if both else {})} if worker else {}
+        _, nb = pipe_with_workers(CELLS, bound)
+        path = root / f"nb-{worker}-{both}.ipynb"
         nbformat.write(nb, str(path))
         r = subprocess.run([sys.executable, "-m", "cellpipe.cli", "run", str(path),
                             "-t", "nested", "--no-cache"], env=env, capture_output=True,
                            text=True, timeout=180)
         assert r.returncode == 1, r.stderr
         start = r.stderr.index("ZeroDivisionError")
-        texts[worker] = r.stderr[start:r.stderr.index("division by zero", start) + 16]
-    assert "----> 3     return scale / b" in texts[None]
-    assert texts["local"] == texts[None]
-    assert texts["tbw"] == texts[None]
+        texts[worker, both] = r.stderr[start:r.stderr.index("division by zero", start) + 16]
+    here = texts.pop((None, False))
+    assert "----> 3     return scale / b" in here and "Cell In[tools], line 3" in here
+    for (worker, both), text in texts.items():
+        assert text == here, (worker, both)
+
+
+def test_a_function_from_a_remote_ancestor_reads_as_from_a_local_one(setup):
+    """`tools` ran on a worker too: its function's frame is labelled and shows its source
+    lines as when it ran in the kernel."""
+    _root, _env, kernel = setup
+    here = error_of(kernel, "nested", None)
+    for worker in ("local", "tbw"):
+        there = error_of(kernel, "nested", worker, {"tools": worker})
+        assert "Cell In[tools], line 3, in ratio(a, b)" in there[2]
+        assert there[2] == here[2].replace(f"In[{here[3]}]", f"In[{there[3]}]"), worker

@@ -39,6 +39,7 @@ class Executor(Protocol):
         component defined) show that component's source again."""
         ...
 
-    # Optional: traceback_style(component, *, echo, label, files) -> dict, how execute would
+    # Optional: traceback_style(component, *, echo, label, files: file name -> component
+    # name) -> dict, how execute would
     # render the component's error, so a task run elsewhere renders it the same way (see
     # cellpipe.remote.task.Task.traceback_style); without it a task renders as Python does.

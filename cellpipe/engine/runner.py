@@ -201,7 +201,7 @@ class PipelineRunner:
                         sources, files = self._sources(ctx, inputs)
                         self.remote.submit(comp, step.key, inputs, self.store,
                                            ctx.plan.parameters, sources,
-                                           self._traceback_style(ctx, step, sources), files)
+                                           self._traceback_style(ctx, step, files), files)
                 local = [s for s in ready if not ctx.pipeline.get(s.id).worker]
                 if local:
                     pending.remove(local[0])
@@ -238,15 +238,17 @@ class PipelineRunner:
         return sources, files
 
     def _traceback_style(self, ctx: _RunContext, step: Step,
-                         sources: dict[str, str]) -> dict[str, Any]:
+                         files: dict[str, str]) -> dict[str, Any]:
         """How this runner's executor would render the step's error (the task renders a
         remote error the same way, so it reads as a local one)."""
         style = getattr(self.executor, "traceback_style", None)
         if style is None:
             return {}
         comp = ctx.pipeline.get(step.id)
+        by_key = {k: c for c, k in ctx.plan.keys.items()}
+        names = {f: ctx.pipeline.get(by_key[k]).name for k, f in files.items()}
         result: dict[str, Any] = style(comp, echo=step.id == ctx.plan.target, label=comp.name,
-                                       files=list(sources))
+                                       files=names)
         return result
 
     def _remote_event(self, ctx: _RunContext, event: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import linecache
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,7 +55,7 @@ class IPythonExecutor:
         return ExecutionResult(capture.outputs, None, time.perf_counter() - start, filename)
 
     def traceback_style(self, component: Component, *, echo: bool, label: str,
-                        files: Iterable[str]) -> dict[str, Any]:
+                        files: Mapping[str, str]) -> dict[str, Any]:
         """How execute would render this component's error (for a task that runs it
         elsewhere): its cell labelled as execute labels it, files as this shell does."""
         number: Any = self.shell.execution_count if echo else label

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
@@ -25,14 +25,15 @@ def render(shell: InteractiveShell, exc: BaseException, filename: str) -> list[s
     return shell.InteractiveTB.structured_traceback(etype, exc, tb, tb_offset=0)
 
 
-def style_of(shell: InteractiveShell, label: Any, files: Iterable[str]) -> dict[str, Any]:
+def style_of(shell: InteractiveShell, label: Any, files: Mapping[str, str]) -> dict[str, Any]:
     """How this shell renders a traceback, for a task process to render a component's error
     the same way: label is its cell's In[...] label, files the source files of the functions
-    it may call (those this shell labels keep their labels)."""
+    it may call -> their component's name (those this shell labels keep their labels; the
+    others get the name, as IPythonExecutor.restore_source labels them here)."""
     names = shell.compile._filename_map
     return {"kind": "ipython", "mode": shell.InteractiveTB.mode, "theme": shell.colors,
             "columns": get_terminal_size()[0], "label": label,
-            "labels": {f: names[f] for f in files if f in names}}
+            "labels": {f: names.get(f, name) for f, name in files.items()}}
 
 
 def renderer(style: dict[str, Any]) -> Callable[[BaseException, str], list[str]]:
