@@ -74,7 +74,8 @@ def ray_head(config):
             ray.shutdown()
         raybackend._connected = None
         subprocess.run([str(exe), "stop", "--force"], env=env, capture_output=True, timeout=60)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("CELLPIPE_KEEP_RAY_LOGS"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def runner(tmp_path):
@@ -115,13 +116,33 @@ def test_middle_component_on_ray_gives_what_all_local_gives(ray_head, tmp_path):
     assert r.run(chain({"b": "rayw"}), "c").executed == []  # imported into the local cache
 
 
-def test_target_on_ray_replays_its_stdout_and_errors_keep_their_frames(ray_head, tmp_path,
-                                                                        capsys):
-    pipeline, _ = pipe_with_workers([("print('from ray')\nv = 7", "talk", [])],
-                                    {"talk": "rayw"})
-    res = runner(tmp_path / "1").run(pipeline, "talk")
-    assert res.namespace["v"] == 7 and res.target_remote
-    assert "from ray\n" in capsys.readouterr().out
+def test_target_on_ray_streams_stdout_while_it_runs(ray_head, tmp_path, monkeypatch):
+    class Recorder:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append((time.time(), text))
+            return len(text)
+
+        def flush(self):
+            pass
+
+    rec = Recorder()
+    pipeline, _ = pipe_with_workers([
+        ("import time\nprint('first', flush=True)\ntime.sleep(2)\nprint('second')\n"
+         "done_at = time.time()", "talk", []),
+    ], {"talk": "rayw"})
+    monkeypatch.setattr(sys, "stdout", rec)
+    res = runner(tmp_path).run(pipeline, "talk")
+    monkeypatch.undo()
+    assert "".join(t for _, t in rec.writes) == "first\nsecond\n"  # each once, in order
+    first_at = next(t for t, s in rec.writes if "first" in s)
+    assert first_at < res.namespace["done_at"] - 1.0  # shown while the task still ran
+    assert res.target_remote
+
+
+def test_errors_on_ray_keep_their_frames(ray_head, tmp_path):
     pipeline, _ = pipe_with_workers([
         ("def f(v):\n    return 1 / v\n", "a", []),
         ("r = f(0)", "b", ["a"]),
