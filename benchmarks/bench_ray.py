@@ -42,6 +42,8 @@ def main() -> None:
     exe = Path(sys.executable).parent / "ray"
     tmp = tempfile.mkdtemp(prefix="cpray")
     client_port = free_port()
+    # without this Ray swaps 127.0.0.1 for the machine's own address: stay on loopback
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     env = {**os.environ, "RAY_TMPDIR": tmp}
     subprocess.run([str(exe), "start", "--head", "--node-ip-address=127.0.0.1",
                     f"--port={free_port()}", f"--ray-client-server-port={client_port}",

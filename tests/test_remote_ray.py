@@ -36,6 +36,9 @@ def config(tmp_path_factory):
             os.environ[k] = v
 
 
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
 @pytest.fixture(scope="module")
 def ray_head(config):
     """`ray start --head` on loopback with free ports; `ray stop --force` afterwards.
@@ -45,6 +48,9 @@ def ray_head(config):
     exe = Path(sys.executable).parent / "ray"
     tmp = tempfile.mkdtemp(prefix="cpray")
     port, client_port = free_port(), free_port()
+    # Ray replaces 127.0.0.1 with the machine's own address unless told this is a
+    # one-machine cluster (the switch it uses on macOS/Windows): keep every port on loopback
+    os.environ[LOOPBACK_ONLY] = "0"
     env = {**os.environ, "RAY_TMPDIR": tmp}
     cmd = [str(exe), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
            f"--ray-client-server-port={client_port}", "--num-cpus=2", "--num-gpus=0",
@@ -74,6 +80,7 @@ def ray_head(config):
             ray.shutdown()
         raybackend._connected = None
         subprocess.run([str(exe), "stop", "--force"], env=env, capture_output=True, timeout=60)
+        os.environ.pop(LOOPBACK_ONLY, None)
         if not os.environ.get("CELLPIPE_KEEP_RAY_LOGS"):
             shutil.rmtree(tmp, ignore_errors=True)
 
