@@ -25,6 +25,31 @@ def pipe_with_workers(cells, workers, parameters=None):
     return pipeline_from_notebook(nb), nb
 
 
+def chain(workers):
+    """The 3-component DAG a -> b -> c of the remote tests (b mutates a's x in place and
+    prints), with workers: component name -> alias."""
+    return pipe_with_workers([
+        ("import os\nx = [1, 2]\nparent_pid = os.getpid()", "a", []),
+        ("import os\ny = x + [3]\nx.append(99)\nb_pid = os.getpid()\nprint('b says', y)", "b",
+         ["a"]),
+        ("z = sum(y)\nprint(z, x)\nz", "c", ["b"]),
+    ], workers)[0]
+
+
+class StdoutRecorder:
+    """Stands for sys.stdout: records each write with the time it arrived."""
+
+    def __init__(self):
+        self.writes = []
+
+    def write(self, text):
+        self.writes.append((time.time(), text))
+        return len(text)
+
+    def flush(self):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,7 +7,7 @@ import stat
 import time
 
 import pytest
-from remoteutil import pipe_with_workers
+from remoteutil import chain, pipe_with_workers
 
 from cellpipe.cache import CacheStore
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
@@ -136,18 +136,9 @@ def test_registry_refuses_bad_registrations(env, spec, message):
 
 # --- the engine with the `local` alias ----------------------------------------------
 
-def chain(workers):
-    return pipe_with_workers([
-        ("import os\nx = [1, 2]\nparent_pid = os.getpid()", "a", []),
-        ("import os\ny = x + [3]\nx.append(99)\nb_pid = os.getpid()\nprint('b says', y)", "b",
-         ["a"]),
-        ("z = sum(y)\nprint(z, x)\nz", "c", ["b"]),
-    ], workers)
-
-
 def test_middle_component_on_local_gives_what_all_local_gives(env):
-    here = PipelineRunner(CacheStore(env / "c1"), PythonExecutor()).run(chain({})[0], "c")
-    pipeline, _ = chain({"b": "local"})
+    here = PipelineRunner(CacheStore(env / "c1"), PythonExecutor()).run(chain({}), "c")
+    pipeline = chain({"b": "local"})
     runner = PipelineRunner(CacheStore(env / "c2"), PythonExecutor())
     events = []
     there = runner.run(pipeline, "c", on_event=events.append)

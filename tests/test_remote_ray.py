@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from remoteutil import free_port, pipe_with_workers
+from remoteutil import StdoutRecorder, chain, free_port, pipe_with_workers
 
 from cellpipe.cache import CacheStore
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor, RunInterrupted
@@ -89,15 +89,6 @@ def runner(tmp_path):
     return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor())
 
 
-def chain(workers):
-    return pipe_with_workers([
-        ("import os\nx = [1, 2]\nparent_pid = os.getpid()", "a", []),
-        ("import os\ny = x + [3]\nx.append(99)\nb_pid = os.getpid()\nprint('b says', y)", "b",
-         ["a"]),
-        ("z = sum(y)\nprint(z, x)\nz", "c", ["b"]),
-    ], workers)[0]
-
-
 def gone(pid, within):
     deadline = time.monotonic() + within
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
@@ -124,18 +115,7 @@ def test_middle_component_on_ray_gives_what_all_local_gives(ray_head, tmp_path):
 
 
 def test_target_on_ray_streams_stdout_while_it_runs(ray_head, tmp_path, monkeypatch):
-    class Recorder:
-        def __init__(self):
-            self.writes = []
-
-        def write(self, text):
-            self.writes.append((time.time(), text))
-            return len(text)
-
-        def flush(self):
-            pass
-
-    rec = Recorder()
+    rec = StdoutRecorder()
     pipeline, _ = pipe_with_workers([
         ("import time\nprint('first', flush=True)\ntime.sleep(2)\nprint('second')\n"
          "done_at = time.time()", "talk", []),

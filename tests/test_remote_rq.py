@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 from redis import Redis
-from remoteutil import RedisServer, pipe_with_workers, start_worker, stop
+from remoteutil import RedisServer, StdoutRecorder, chain, pipe_with_workers, start_worker, stop
 
 from cellpipe.cache import CacheStore, load_value
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
@@ -45,15 +45,6 @@ def rqw(redis_server, config):
 
 def runner(tmp_path, jobs=1):
     return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor(), jobs=jobs)
-
-
-def chain(workers):
-    return pipe_with_workers([
-        ("import os\nx = [1, 2]\nparent_pid = os.getpid()", "a", []),
-        ("import os\ny = x + [3]\nx.append(99)\nb_pid = os.getpid()\nprint('b says', y)", "b",
-         ["a"]),
-        ("z = sum(y)\nprint(z, x)\nz", "c", ["b"]),
-    ], workers)[0]
 
 
 def test_middle_component_on_an_rq_worker_gives_what_all_local_gives(rqw, tmp_path):
@@ -94,18 +85,7 @@ def test_task_process_and_its_memory_are_gone_after_the_task(rqw, tmp_path):
 
 
 def test_target_on_a_worker_streams_stdout_while_it_runs(rqw, tmp_path, monkeypatch):
-    class Recorder:
-        def __init__(self):
-            self.writes = []
-
-        def write(self, text):
-            self.writes.append((time.time(), text))
-            return len(text)
-
-        def flush(self):
-            pass
-
-    rec = Recorder()
+    rec = StdoutRecorder()
     pipeline, _ = pipe_with_workers([
         ("import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')\n"
          "done_at = time.time()", "talk", []),

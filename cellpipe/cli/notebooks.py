@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -12,6 +10,7 @@ import nbformat
 from cellpipe.cli.console import err
 from cellpipe.gitnb.cells import CONFLICT_KEY
 from cellpipe.model import Pipeline, dag, parse_assignments, read_pipeline
+from cellpipe.model import write_notebook as save_notebook
 from cellpipe.model.errors import PipelineError
 from cellpipe.model.validate import check_run
 
@@ -95,10 +94,6 @@ def _conflict_kinds(record: object) -> str:
 
 
 def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
-    """Write atomically (temp file, then rename): an interrupted write loses nothing."""
-    text = nbformat.writes(nb)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write atomically (model.write_notebook) and say so on stderr."""
+    save_notebook(nb, path)
     err.print(f"wrote {path}")

@@ -23,6 +23,7 @@ from cellpipe.model.notebook import (
     pipeline_from_notebook,
     read_notebook,
     read_pipeline,
+    write_notebook,
     write_pipeline,
 )
 from cellpipe.model.pipeline import Component, Parameter, Pipeline, parse_assignments
@@ -50,6 +51,7 @@ __all__ = [
     "pipeline_from_notebook",
     "problems",
     "read_notebook",
+    "write_notebook",
     "read_pipeline",
     "convert_notebook",
     "Conversion",

@@ -64,6 +64,25 @@ def read_notebook(path: str | Path) -> tuple[NotebookNode, list[str]]:
     return notebook_from_dict(raw, source=str(path))
 
 
+def write_notebook(nb: NotebookNode, path: str | Path) -> None:
+    """Write a notebook atomically (temp file, then rename): an interrupted write loses nothing."""
+    import os
+    import tempfile
+
+    import nbformat
+
+    path = Path(path)
+    text = nbformat.writes(nb)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _kind(value: Any) -> str:
     """How a JSON value is called in an error message."""
     if value is None:

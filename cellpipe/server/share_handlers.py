@@ -34,6 +34,7 @@ from cellpipe.model import (
     parse_assignments,
     pipeline_from_notebook,
     read_notebook,
+    write_notebook,
 )
 from cellpipe.model.errors import PipelineError
 
@@ -148,15 +149,6 @@ def _notebook_content(content: Any) -> nbformat.NotebookNode:
     return nb
 
 
-def _write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
-    """Write atomically (temp file, then rename)."""
-    text = nbformat.writes(nb)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 class PipelineExportHandler(ShareHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         if "notebook" in body:
@@ -203,7 +195,7 @@ class PipelineImportHandler(ShareHandler):
             "id_map": result.id_map, "renamed": result.renamed, "messages": result.messages,
         }
         if target is not None:
-            _write_notebook(result.notebook, target)
+            write_notebook(result.notebook, target)
             reply["path"] = self.relative(target)
         return reply
 
