@@ -39,9 +39,9 @@ class Server:
         self.base, self.root, self.cache = base, root, cache
 
     def call(self, method: str, path: str, body: dict | bytes | None = None,
-             raw: bool = False) -> tuple[int, object]:
+             raw: bool = False, under: str = "share/") -> tuple[int, object]:
         sep = "&" if "?" in path else "?"
-        url = f"{self.base}/cellpipe/share/{path}{sep}token={TOKEN}"
+        url = f"{self.base}/cellpipe/{under}{path}{sep}token={TOKEN}"
         data = body if isinstance(body, bytes) else (
             json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(url, data=data, method=method)

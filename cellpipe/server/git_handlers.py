@@ -26,10 +26,7 @@ from cellpipe.gitnb.history import notebook_history
 from cellpipe.gitnb.render import diff_lines
 from cellpipe.gitnb.resolve import ResolveError, resolve_cell, resolve_notebook_metadata
 from cellpipe.gitnb.svg import dag_diff_svg
-
-
-class RequestError(ValueError):
-    """A request cellpipe cannot serve as asked (a 400)."""
+from cellpipe.server.bodies import SHAPES, RequestError, parse, query
 
 
 class GitHandler(APIHandler):
@@ -56,14 +53,16 @@ class GitHandler(APIHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def argument(self, name: str) -> str | None:
-        """A query argument exactly as sent (not stripped: ' HEAD' is refused, not guessed)."""
-        return self.get_argument(name, None, strip=False)
+    shape = ""  # the endpoint's name in bodies.SHAPES
 
-    def reply(self, body: dict[str, Any] | RequestError) -> None:
+    def reply(self) -> None:
+        """Check the request (query for GET, JSON body for POST), answer it, send the result."""
         try:
-            if isinstance(body, RequestError):
-                raise body
+            if self.request.method == "GET":
+                # arguments exactly as sent (not stripped: ' HEAD' is refused, not guessed)
+                body = query(SHAPES[self.shape], self.request.query_arguments)
+            else:
+                body = parse(SHAPES[self.shape], self.request.body)
             result = self.answer(body)
         except revisions.RevisionNotFound as exc:
             self.set_status(404)
@@ -97,16 +96,20 @@ def _revision(body: dict[str, Any], key: str) -> str | None:
 
 
 class HistoryHandler(GitHandler):
+    shape = "git/history"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        entries = notebook_history(self.notebook_path(body.get("path")), _limit(body["limit"]))
+        entries = notebook_history(self.notebook_path(body.get("path")), _limit(body.get("limit")))
         return {"entries": [e.to_json() for e in entries]}
 
     @tornado.web.authenticated
     def get(self) -> None:
-        self.reply({k: self.argument(k) for k in ("path", "limit")})
+        self.reply()
 
 
 class DiffHandler(GitHandler):
+    shape = "git/diff"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         path = self.notebook_path(body.get("path"))
         rev, old, new = (_revision(body, k) for k in ("rev", "old", "new"))
@@ -124,10 +127,12 @@ class DiffHandler(GitHandler):
 
     @tornado.web.authenticated
     def get(self) -> None:
-        self.reply({k: self.argument(k) for k in ("path", "rev", "old", "new")})
+        self.reply()
 
 
 class CheckoutHandler(GitHandler):
+    shape = "git/checkout"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         path, rev = self.notebook_path(body.get("path")), _revision(body, "rev")
         mode = body.get("mode")
@@ -143,33 +148,23 @@ class CheckoutHandler(GitHandler):
 
     @tornado.web.authenticated
     def post(self) -> None:
-        self.reply(_body(self))
+        self.reply()
 
 
 class ResolveHandler(GitHandler):
+    shape = "git/resolve"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(body.get("metadata"), dict):
-            return {"metadata": resolve_notebook_metadata(body["metadata"],
-                                                          str(body.get("choice")))}
+            return {"metadata": resolve_notebook_metadata(body["metadata"], body["choice"])}
         cell = body.get("cell")
         if not isinstance(cell, dict):
             raise RequestError("the request needs the conflicted 'cell' or notebook 'metadata'")
-        return {"cell": resolve_cell(cell, str(body.get("choice")))}
+        return {"cell": resolve_cell(cell, body["choice"])}
 
     @tornado.web.authenticated
     def post(self) -> None:
-        self.reply(_body(self))
-
-
-def _body(handler: APIHandler) -> dict[str, Any] | RequestError:
-    """The JSON object a POST carries, or the RequestError that says why it is none."""
-    try:
-        body = json.loads(handler.request.body or b"{}")
-    except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for non-UTF-8 bytes
-        return RequestError(f"the request body is not valid JSON: {exc}")
-    if not isinstance(body, dict):
-        return RequestError("the request body must be a JSON object")
-    return body
+        self.reply()
 
 
 def setup_handlers(web_app: Any) -> None:

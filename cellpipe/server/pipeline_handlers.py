@@ -10,6 +10,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from cellpipe import model
+from cellpipe.server.bodies import SHAPES, RequestError, parse
 
 
 def _pipeline(body: dict[str, Any]) -> model.Pipeline:
@@ -27,12 +28,10 @@ def _pipeline(body: dict[str, Any]) -> model.Pipeline:
             f"{exc}") from None
 
 
-class BadJSON(model.NotebookFormatError):
-    """The request body is not JSON (or not UTF-8); replied as kind 'JSONDecodeError'."""
-
-
 class PipelineHandler(APIHandler):
-    """Base: parse the JSON body, turn model errors into a 400 with kind and message."""
+    """Base: check the JSON body, turn request and model errors into a 400 with kind and message."""
+
+    shape = ""  # the endpoint's name in bodies.SHAPES
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -40,25 +39,20 @@ class PipelineHandler(APIHandler):
     @tornado.web.authenticated
     def post(self) -> None:
         try:
-            try:
-                body = json.loads(self.request.body or b"{}")
-            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError for non-UTF-8 bytes
-                raise BadJSON(f"the request body is not valid JSON: {exc}") from None
-            if not isinstance(body, dict):
-                raise model.NotebookFormatError("the request body must be a JSON object")
-            reply = self.answer(body)
-        except model.PipelineError as exc:
+            reply = self.answer(parse(SHAPES[self.shape], self.request.body))
+        except (RequestError, model.PipelineError) as exc:
             self.set_status(400)
-            kind = "JSONDecodeError" if isinstance(exc, BadJSON) else type(exc).__name__
-            reply = {"op": "error", "kind": kind, "message": str(exc)}
+            reply = {"op": "error", "kind": type(exc).__name__, "message": str(exc)}
         self.finish(json.dumps(reply))
 
 
 class CheckEdgeHandler(PipelineHandler):
     """POST {notebook, parent, child}: may parent -> child be added without a cycle?"""
 
+    shape = "pipeline/check-edge"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        model.check_edge(_pipeline(body), str(body.get("parent")), str(body.get("child")))
+        model.check_edge(_pipeline(body), body["parent"], body["child"])
         return {"op": "edge_ok"}
 
 
@@ -68,6 +62,8 @@ class ConvertHandler(PipelineHandler):
     Replies the metadata to write (the notebook's and each cell's, by cell id); the front
     end applies it as one edit. Nothing is converted when the result would not read back
     as the same pipeline (a 400 with kind ConversionError)."""
+
+    shape = "pipeline/convert"
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         from cellpipe.model.link import convert_notebook

@@ -9,8 +9,9 @@ import tornado
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from cellpipe.remote import RegistryError, RemoteError, UnknownWorker, WorkerRegistry, WorkerSpec
+from cellpipe.remote import RemoteError, UnknownWorker, WorkerRegistry, WorkerSpec
 from cellpipe.remote.backend import ping
+from cellpipe.server.bodies import SHAPES, RequestError, parse
 
 
 class WorkersBase(APIHandler):
@@ -38,16 +39,10 @@ class WorkersHandler(WorkersBase):
     @tornado.web.authenticated
     def post(self) -> None:
         try:
-            body: Any = json.loads(self.request.body or b"{}")
-            if not isinstance(body, dict):
-                raise RegistryError("the request body must be a JSON object")
-            options = body.get("options") or {}
-            if not isinstance(options, dict):
-                raise RegistryError("'options' must be an object")
-            spec = WorkerSpec(str(body.get("alias", "")), str(body.get("queue", "")),
-                              str(body.get("store", "")), options)
+            body = parse(SHAPES["workers"], self.request.body)
+            spec = WorkerSpec(body["alias"], body["queue"], body["store"], body.get("options") or {})
             spec = WorkerRegistry().add(spec)
-        except json.JSONDecodeError as exc:
+        except RequestError as exc:
             return self.fail(400, exc)
         except RemoteError as exc:
             return self.fail(self.status_for(exc), exc)

@@ -37,10 +37,7 @@ from cellpipe.model import (
     write_notebook,
 )
 from cellpipe.model.errors import PipelineError
-
-
-class RequestError(ValueError):
-    """A request that cannot be served as asked (400)."""
+from cellpipe.server.bodies import SHAPES, RequestError, parse, query
 
 
 class NotFound(RequestError):
@@ -100,14 +97,15 @@ class ShareHandler(APIHandler):
     def relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.root()).as_posix()
 
+    shape = ""  # the endpoint's name in bodies.SHAPES
+
     def json_body(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except json.JSONDecodeError as exc:
-            raise RequestError(f"the request body is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise RequestError("the request body must be a JSON object")
-        return body
+        """The request's JSON body, checked against the endpoint's shape."""
+        return parse(SHAPES[self.shape], self.request.body)
+
+    def query_args(self) -> dict[str, Any]:
+        """The request's query arguments, checked against the endpoint's shape."""
+        return query(SHAPES[self.shape], self.request.query_arguments)
 
     async def reply(self, answer: Callable[[], dict[str, Any]]) -> None:
         """Run answer in a thread (archives can be big) and send its result or error."""
@@ -150,6 +148,8 @@ def _notebook_content(content: Any) -> nbformat.NotebookNode:
 
 
 class PipelineExportHandler(ShareHandler):
+    shape = "share/pipeline/export"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         if "notebook" in body:
             nb, name = _notebook_content(body["notebook"]), str(body.get("path") or "notebook")
@@ -157,7 +157,7 @@ class PipelineExportHandler(ShareHandler):
             path = self.notebook_path(body.get("path"))
             nb, name = read_notebook(path)[0], path.name
         document = exchange.export_pipeline(pipeline_from_notebook(nb), _refs(body.get("components")),
-                                            bool(body.get("with_ancestors")))
+                                            body.get("with_ancestors") is True)
         stem = Path(name).stem or "pipeline"
         return {"filename": f"{stem}.pipeline.json", "text": exchange.dumps(document),
                 "pipeline": document, "components": len(document["components"])}
@@ -168,6 +168,8 @@ class PipelineExportHandler(ShareHandler):
 
 
 class PipelineImportHandler(ShareHandler):
+    shape = "share/pipeline/import"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         source = str(body.get("source") or "pipeline JSON")
         if isinstance(body.get("text"), str):
@@ -176,7 +178,7 @@ class PipelineImportHandler(ShareHandler):
             document = exchange.check(body["pipeline"], source)
         else:
             raise RequestError("the request needs the pipeline JSON as 'text' (or 'pipeline')")
-        overwrite = bool(body.get("overwrite_params"))
+        overwrite = body.get("overwrite_params") is True
         target: Path | None = None
         if "notebook" in body:
             nb = _notebook_content(body["notebook"])
@@ -227,12 +229,15 @@ def _parameters(raw: list[str]) -> dict[str, str]:
 
 
 class CacheExportHandler(ShareHandler):
+    shape = "share/cache/export"
+
     def select(self) -> tuple[Path, archive.Selection]:
-        path = self.notebook_path(self.get_argument("path", None))
+        args = self.query_args()
+        path = self.notebook_path(args.get("path"))
         pipeline = pipeline_from_notebook(read_notebook(path)[0])
-        values = pipeline.parameter_values(_parameters(self.get_arguments("param")))
+        values = pipeline.parameter_values(_parameters(args.get("param", [])))
         chosen = archive.current_entries(pipeline, archive.open_store(path), values,
-                                         _refs(self.get_argument("components", None)))
+                                         _refs(args.get("components")))
         return path, chosen
 
     def plan(self) -> dict[str, Any]:
@@ -256,7 +261,12 @@ class CacheExportHandler(ShareHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        if self.get_argument("dry_run", "") not in ("", "0", "false"):
+        try:
+            dry_run = self.query_args().get("dry_run", "") not in ("", "0", "false")
+        except RequestError as exc:
+            self.send_error_reply(exc)
+            return
+        if dry_run:
             await self.reply(self.plan)
             return
         try:
@@ -280,6 +290,8 @@ class CacheExportHandler(ShareHandler):
 @tornado.web.stream_request_body
 class CacheUploadHandler(ShareHandler):
     """The raw archive, written to a temporary file as it arrives."""
+
+    shape = "share/cache/upload"
 
     _file: Any = None
     _id = ""
@@ -314,24 +326,26 @@ class CacheUploadHandler(ShareHandler):
     @tornado.web.authenticated
     def delete(self) -> None:
         try:
-            upload_path(self.get_argument("upload", None)).unlink(missing_ok=True)
-        except NotFound as exc:
-            self.set_status(404)
-            self.finish(json.dumps({"op": "error", "kind": "NotFound", "message": str(exc)}))
+            upload_path(self.query_args()["upload"]).unlink(missing_ok=True)
+        except RequestError as exc:
+            self.send_error_reply(exc)
             return
         self.finish(json.dumps({"deleted": True}))
 
 
 class CacheImportHandler(ShareHandler):
+    shape = "share/cache/import"
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         source = upload_path(body.get("upload"))
-        notebook = self.notebook_path(body["path"]) if body.get("path") else None
+        notebook = self.notebook_path(body["path"]) if body.get("path") is not None else None
         store = archive.open_store(notebook)
         usage = None
         if notebook is not None:
             pipeline = pipeline_from_notebook(read_notebook(notebook)[0])
             usage = archive.planned_keys(pipeline, store, pipeline.parameter_values())
-        trust, dry_run = bool(body.get("trust")), bool(body.get("dry_run"))
+        # only JSON true trusts: the shape refused "false", 1 and [0] before we got here
+        trust, dry_run = body.get("trust") is True, body.get("dry_run") is True
 
         def confirm(summary: archive.ImportSummary) -> bool:
             if not trust:

@@ -56,7 +56,7 @@ def test_check_edge_names_unknown_components(lab):
 
 def test_bad_requests_are_a_clear_400(lab):
     status, reply = post(lab, "check-edge", b"not json")
-    assert status == 400 and reply["kind"] == "JSONDecodeError"
+    assert status == 400 and reply["kind"] == "RequestError" and "not valid JSON" in reply["message"]
     status, reply = post(lab, "check-edge", {"no": "notebook", "parent": "a", "child": "b"})
     assert status == 400 and "notebook" in reply["message"]
 
