@@ -40,7 +40,6 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("cellpipe.remote.rqueue", "cellpipe.kernel.tracebacks"),
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"cellpipe.model.link", "cellpipe.model.notebook"}),
     frozenset({"cellpipe.remote.backend", "cellpipe.remote.local", "cellpipe.remote.rqueue",
                "cellpipe.remote.raybackend"}),
 }

@@ -16,7 +16,7 @@ from cellpipe.model.errors import (
     PipelineError,
     UnknownComponentError,
 )
-from cellpipe.model.link import Conversion, ConversionError, convert_notebook
+from cellpipe.model.link_convert import Conversion, ConversionError, convert_notebook
 from cellpipe.model.notebook import (
     notebook_from_dict,
     pipeline_from_dict,

@@ -1,4 +1,4 @@
-"""MakinaRocks Link notebooks (metadata key `canvas`) read as pipelines, and converted.
+"""MakinaRocks Link notebooks (metadata key `canvas`): how their metadata reads as a pipeline.
 
 Link gives every cell a canvas id of its own, which is NOT its nbformat cell id; a
 component's `parents[].id` are canvas ids. Older Link notebooks are nbformat 4.4 without
@@ -7,28 +7,15 @@ cell ids, and parameter values are strings ("0.3", "42", "1e-3").
 
 from __future__ import annotations
 
-import copy
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from cellpipe.model.errors import MetadataError, PipelineError
+from cellpipe.model.errors import MetadataError
+from cellpipe.model.pipeline import parameter_type
 
 LINK_KEY = "canvas"
 _CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows as a cell id
-_TYPE_ALIASES = {
-    "int": "int", "integer": "int", "int64": "int", "int32": "int",
-    "float": "float", "number": "float", "double": "float", "float64": "float",
-    "str": "str", "string": "str", "text": "str",
-    "bool": "bool", "boolean": "bool",
-    "json": "json", "list": "json", "dict": "json", "object": "json",
-}
-
-
-class ConversionError(PipelineError):
-    """`convert` found problems in what it would write; nothing was written."""
 
 
 def canvas(cell: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -114,8 +101,7 @@ def link_parameters(meta: Any, where: str) -> list[tuple[Any, dict[str, Any]]]:
     for spec in meta:
         if not isinstance(spec, dict) or "value" not in spec:
             raise MetadataError(f"{where}: Link parameter {spec!r} needs a 'name' and a 'value'")
-        raw_type = str(spec.get("type") or "").strip().lower()
-        type_ = _TYPE_ALIASES.get(raw_type) or _infer_type(spec["value"])
+        type_ = parameter_type(spec.get("type") or "") or _infer_type(spec["value"])
         items.append((spec.get("name"), {"type": type_, "value": spec["value"]}))
     return items
 
@@ -138,89 +124,3 @@ def _infer_type(value: Any) -> str:
     if value.strip().lower() in ("true", "false"):
         return "bool"
     return "str"
-
-
-@dataclass
-class Conversion:
-    """What `convert_notebook` did: the converted notebook and a summary."""
-
-    notebook: Any
-    components: int
-    edges: int
-    parameters: int
-    converted_cells: int
-    notices: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"{self.components} components, {self.edges} edges, "
-                f"{self.parameters} parameters")
-
-
-def convert_notebook(nb: Any, source: str = "notebook") -> Conversion:
-    """Write a Link notebook's pipeline as cellpipe metadata (a converted copy of nb).
-
-    The result is checked before it is returned: every problem (a dangling parent, a cycle,
-    duplicate names, a pipeline that reads back differently) raises ConversionError."""
-    from cellpipe.model.notebook import (
-        notebook_from_dict,
-        pipeline_from_notebook,
-        write_pipeline,
-    )
-    from cellpipe.model.validate import problems
-
-    nb = copy.deepcopy(nb)
-    try:
-        pipeline = pipeline_from_notebook(nb)
-    except PipelineError as exc:
-        raise ConversionError(f"{source}: {exc}") from None
-    found = problems(pipeline)
-    if found:
-        lines = "; ".join(str(p) for p in found)
-        raise ConversionError(f"{source}: cannot convert, {len(found)} problem(s): {lines}")
-    notices = []
-    if not has_link_metadata(nb):
-        notices.append(f"{source}: no Link ('canvas') metadata; cellpipe metadata written as is")
-    was_valid = _schema_problem(nb) is None
-    write_pipeline(nb, pipeline)
-    converted = 0
-    for cell in nb.cells:  # components and plain cells alike: Link's layout goes
-        if cell.metadata.pop(LINK_KEY, None) is not None:
-            converted += 1
-    nb.metadata.pop(LINK_KEY, None)
-    problem = _schema_problem(nb)
-    if problem is not None:
-        if was_valid:
-            raise ConversionError(f"{source}: the converted notebook would not be valid "
-                                  f"nbformat ({problem}); nothing was written")
-        notices.append(f"{source}: the notebook was not valid nbformat before conversion "
-                       f"either ({problem}); converted anyway")
-    _check_round_trip(nb, pipeline, source, notebook_from_dict, pipeline_from_notebook)
-    return Conversion(nb, len(pipeline.components),
-                      sum(len(c.parents) for c in pipeline.components),
-                      len(pipeline.parameters), converted, notices)
-
-
-def _schema_problem(nb: Any) -> str | None:
-    """The first nbformat schema violation of nb, in one line, or None."""
-    import nbformat
-
-    try:
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        return str(exc.message).splitlines()[0]
-    return None
-
-
-def _check_round_trip(nb: Any, pipeline: Any, source: str, read: Any, parse: Any) -> None:
-    """The converted notebook must read back as exactly this pipeline."""
-    import nbformat
-
-    try:
-        again, _ = read(json.loads(nbformat.writes(nb, capture_validation_error={})), source=source)
-        back = parse(again)
-    except PipelineError as exc:
-        raise ConversionError(f"{source}: the converted notebook cannot be read back: {exc}; "
-                              "nothing was written") from None
-    if back.components != pipeline.components or dict(back.parameters) != dict(pipeline.parameters):
-        raise ConversionError(f"{source}: the converted notebook does not read back as the "
-                              "same pipeline; nothing was written")

@@ -16,7 +16,13 @@ from cellpipe.model.errors import (
     ParameterError,
     PipelineError,
 )
-from cellpipe.model.pipeline import PARAMETER_TYPES, Component, Parameter, Pipeline
+from cellpipe.model.pipeline import (
+    PARAMETER_TYPES,
+    Component,
+    Parameter,
+    Pipeline,
+    parameter_type,
+)
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -295,10 +301,7 @@ def _parameters(meta: Any, where: str) -> dict[str, Parameter]:
             raise MetadataError(
                 f"{where}: parameter {name!r} must be {{\"type\": ..., \"value\": ...}}"
             )
-        type_ = str(spec.get("type", "json")).lower()
-        type_ = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}.get(
-            type_, type_
-        )
+        type_ = parameter_type(spec.get("type", "json")) or str(spec.get("type")).lower()
         if type_ not in PARAMETER_TYPES:
             raise MetadataError(
                 f"{where}: parameter {name!r} has type {type_!r}; use {', '.join(PARAMETER_TYPES)}"

@@ -15,6 +15,19 @@ from cellpipe.model.errors import (
 )
 
 PARAMETER_TYPES = ("int", "float", "str", "bool", "json")
+# the names a parameter's type goes by in notebooks (cellpipe's and MakinaRocks Link's)
+_TYPE_NAMES = {
+    "int": "int", "integer": "int", "int64": "int", "int32": "int",
+    "float": "float", "number": "float", "double": "float", "float64": "float",
+    "str": "str", "string": "str", "text": "str",
+    "bool": "bool", "boolean": "bool",
+    "json": "json", "list": "json", "dict": "json", "object": "json",
+}
+
+
+def parameter_type(name: Any) -> str | None:
+    """The type (one of PARAMETER_TYPES) a notebook's type name means, or None."""
+    return _TYPE_NAMES.get(str(name).strip().lower())
 
 
 def _coerce(name: str, type_: str, value: Any) -> Any:

@@ -66,7 +66,7 @@ class ConvertHandler(PipelineHandler):
     shape = "pipeline/convert"
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        from cellpipe.model.link import convert_notebook
+        from cellpipe.model.link_convert import convert_notebook
 
         notebook = body.get("notebook")
         if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
