@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "share",
     "git",
     "workers",
+    "sweep",
 )
 
 

@@ -1,0 +1,237 @@
+"""`cellpipe sweep`: run one target for many parameter values (a grid, or an Optuna search)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cellpipe.cache import CacheStore, DiskStore, default_cache_dir, disk_cache_enabled
+from cellpipe.cli.console import err, out
+from cellpipe.cli.notebooks import check_conflicts, load_notebook, resolve_targets
+from cellpipe.engine import ComponentError, plan_run
+from cellpipe.engine.sweep import Axis, Row, grid, mark_best, parse_axis
+from cellpipe.engine.sweep_run import SweepRunner
+from cellpipe.model import Pipeline
+from cellpipe.model.errors import PipelineError
+
+
+def register(main: click.Group) -> None:
+    """Add `sweep` to the main group."""
+    main.add_command(sweep)
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("--target", "-t", "target", default=None,
+              help="Component to run (name or cell id). Default: the only sink.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2|LOW..HIGH[:log]",
+              help="Values of a parameter: a list (every one is run) or a range (searched; "
+                   "needs --trials). One value sets the parameter for every combination.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Combinations run at once, on the target's worker alias when it has one, "
+                   "else in `local` processes.")
+@click.option("--report", "reports", multiple=True, metavar="NAME",
+              help="Variables to show per row (repeat, or NAME,NAME). Default: the target's "
+                   "names bound to small numbers, strings and bools.")
+@click.option("--objective", default=None, metavar="NAME",
+              help="The reported number to optimise; marks the best row.")
+@click.option("--minimize/--maximize", "minimize", default=True,
+              help="Direction of the objective.  [default: minimize]")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Search with Optuna: the study ends with N complete trials (a resumed study "
+                   "runs what it lacks).")
+@click.option("--study", "study_name", default=None, metavar="NAME",
+              help="The Optuna study to create or resume. Default: a new one.")
+@click.option("--storage", default=None, metavar="URL",
+              help="Optuna storage (an RDB URL, to share a study across machines). Default: "
+                   "an SQLite database in the cache directory.")
+@click.option("--seed", type=int, default=None, help="Seed of Optuna's sampler.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def sweep(notebook: str, target: str | None, params: tuple[str, ...], jobs: int,
+          reports: tuple[str, ...], objective: str | None, minimize: bool, trials: int | None,
+          study_name: str | None, storage: str | None, seed: int | None, as_json: bool) -> None:
+    """Run the target of NOTEBOOK for every combination of parameter values (or search
+    them with Optuna), sharing what reads no swept parameter; print one row each."""
+    nb, pipeline = load_notebook(notebook)
+    ids = resolve_targets(pipeline, (target,) if target else ())
+    if len(ids) != 1:
+        raise click.UsageError("a sweep runs one target: name it with --target")
+    target_id = ids[0]
+    check_conflicts(notebook, nb, pipeline, ids)
+    try:
+        axes = [parse_axis(pipeline, p) for p in params]
+    except PipelineError as exc:
+        raise click.BadParameter(str(exc), param_hint="-p") from None
+    fixed = {a.name: a.values[0] for a in axes if not a.is_range and len(a.values) == 1}
+    swept = [a for a in axes if a.name not in fixed]
+    searching = trials is not None
+    if not searching and any(a.is_range for a in swept):
+        raise click.UsageError("a LOW..HIGH range is searched: give --trials N and "
+                               "--objective NAME")
+    if searching and objective is None:
+        raise click.UsageError("a search (--trials) needs --objective NAME")
+    report = [n.strip() for r in reports for n in r.split(",") if n.strip()] or None
+    store = _store(notebook)
+    _check_workers(pipeline, target_id, store, fixed)
+    runner = _runner(pipeline, target_id, store, jobs, report, objective)
+    direction = "minimize" if minimize else "maximize"
+    rows: list[Row] = []
+    interrupted = False
+    try:
+        with _progress() as progress:
+            if searching:
+                assert trials is not None and objective is not None
+                rows = _search(runner, pipeline, notebook, swept, fixed, trials, objective,
+                               direction, storage, study_name, seed, progress)
+            else:
+                rows = _grid(runner, pipeline, swept, fixed, progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        rows = [c.row for c in runner.combinations if c.row.status != "running"]
+    except (PipelineError, ComponentError) as exc:
+        raise click.ClickException(_one_line(exc)) from None
+    finally:
+        for problem in store.flush():
+            err.print(f"[yellow]warning:[/] {problem}")
+    if objective is not None:
+        mark_best(rows, objective, direction)
+    _show(rows, swept, as_json)
+    if interrupted:
+        err.print("[red]interrupted[/]: the running combinations were stopped")
+        sys.exit(130)
+    if any(r.status == "error" for r in rows):
+        sys.exit(1)
+
+
+def _store(notebook: str) -> CacheStore:
+    if disk_cache_enabled():
+        try:  # refuse a cache others could have written before anything runs
+            DiskStore(default_cache_dir()).check_private()
+        except PipelineError as exc:
+            raise click.ClickException(str(exc)) from None
+    root = default_cache_dir() if disk_cache_enabled() else None
+    return CacheStore(root, notebook=str(Path(notebook).resolve()))
+
+
+def _check_workers(pipeline: Pipeline, target_id: str, store: CacheStore,
+                   fixed: dict[str, Any]) -> None:
+    """Every alias the target's components are bound to is registered, before anything runs."""
+    from cellpipe.cli.workers import check_workers
+
+    steps = plan_run(pipeline, target_id, store, pipeline.parameter_values(fixed),
+                     force=True).steps
+    check_workers(pipeline, steps)
+
+
+def _runner(pipeline: Pipeline, target_id: str, store: CacheStore, jobs: int,
+            report: list[str] | None, objective: str | None) -> SweepRunner:
+    from cellpipe.engine.remote_run import RemoteSteps
+    from cellpipe.remote import LOCAL
+
+    alias = pipeline.get(target_id).worker or LOCAL
+    return SweepRunner(pipeline, target_id, store, RemoteSteps(jobs), jobs=jobs, alias=alias,
+                       report=report, also_report=[objective] if objective else [])
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=err, transient=True)
+
+
+def _grid(runner: SweepRunner, pipeline: Pipeline, swept: list[Axis], fixed: dict[str, Any],
+          progress: Progress) -> list[Row]:
+    combos = grid(swept)
+    task = progress.add_task("planning", total=len(combos))
+    for combo in combos:
+        runner.add(pipeline.parameter_values({**fixed, **combo}), combo)
+    return _drive(runner, progress, task)
+
+
+def _drive(runner: SweepRunner, progress: Progress, task: Any) -> list[Row]:
+    def advance(_row: Row) -> None:
+        progress.advance(task)
+
+    while runner.unfinished:
+        for row in runner.step():
+            advance(row)
+        running = runner.running
+        progress.update(task, description="running " + ", ".join(sorted(set(running)))
+                        if running else "sweep")
+    return runner.run()
+
+
+def _search(runner: SweepRunner, pipeline: Pipeline, notebook: str, swept: list[Axis],
+            fixed: dict[str, Any], trials: int, objective: str, direction: str,
+            storage: str | None, study_name: str | None, seed: int | None,
+            progress: Progress) -> list[Row]:
+    from cellpipe.engine.search import Search
+
+    name = study_name or _default_study(notebook, pipeline.get(runner.target_id).name)
+    url = storage or f"sqlite:///{default_cache_dir() / 'sweeps.db'}"
+    default_cache_dir().mkdir(parents=True, exist_ok=True)
+    search = Search(runner, swept, fixed, objective=objective, direction=direction,
+                    storage=url, study_name=name, seed=seed)
+    todo = search.remaining(trials)
+    err.print(f"study {name!r} ({search.complete} complete trial(s); {todo} to run): "
+              f"resume it with --study {name}", markup=False, highlight=False)
+    task = progress.add_task("search", total=todo)
+    return search.run(trials, on_row=lambda _row: progress.advance(task))
+
+
+def _default_study(notebook: str, target: str) -> str:
+    import time
+
+    return f"{Path(notebook).stem}-{target}-{time.strftime('%Y%m%d-%H%M%S')}".replace(" ", "_")
+
+
+def _show(rows: list[Row], swept: list[Axis], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps([r.as_json() for r in rows]))
+        return
+    names = [a.name for a in swept]
+    values = list(dict.fromkeys(n for r in rows for n in r.values))
+    table = Table(title_justify="left")
+    table.add_column("")
+    for col in names:
+        table.add_column(col, style="bold")
+    for col in values:
+        table.add_column(col, justify="right")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    colours = {"done": "green", "cached": "cyan", "error": "red"}
+    for r in rows:
+        status = f"[{colours.get(r.status, 'yellow')}]{r.status}[/]"
+        if r.status == "error":
+            status += f" {_escape(r.error)}"
+        table.add_row("[bold yellow]*[/]" if r.best else "",
+                      *(_cell(r.params.get(n)) for n in names),
+                      *(_cell(r.values.get(n)) for n in values), status, f"{r.seconds:.2f}",
+                      style="bold" if r.best else None)
+    out.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return _escape(f"{value:.6g}")
+    return _escape(str(value))
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ComponentError):
+        return f"{exc.component_name}: {exc.evalue}"
+    return str(exc)
