@@ -42,6 +42,17 @@ def distributions(axes: Sequence[Axis]) -> dict[str, Any]:
     return dists
 
 
+def _grid_sampler(optuna: Any) -> Any:
+    class AskTellGrid(optuna.samplers.GridSampler):  # type: ignore[misc,name-defined]
+        """Optuna's grid sampler, without stopping the study when the grid is done (that
+        works inside study.optimize only; the search counts its trials itself)."""
+
+        def after_trial(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    return AskTellGrid
+
+
 class Search:
     """One Optuna study driving a SweepRunner: TPE, or a grid when every axis is a list."""
 
@@ -56,8 +67,7 @@ class Search:
         self.objective = objective
         self.dists = distributions(axes)
         if axes and all(not a.is_range for a in axes):
-            sampler = optuna.samplers.GridSampler({a.name: list(a.values) for a in axes},
-                                                  seed=seed)
+            sampler = _grid_sampler(optuna)({a.name: list(a.values) for a in axes}, seed=seed)
             self.size: int | None = prod(len(a.values) for a in axes)
         else:
             sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
