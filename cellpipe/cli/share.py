@@ -52,11 +52,29 @@ def _refs(values: tuple[str, ...]) -> list[str] | None:
               help="Export only these components (names or ids; comma-separated or repeated).")
 @click.option("--with-ancestors", is_flag=True,
               help="Also export the ancestors of the chosen components.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the pipeline JSON here (default: standard output).")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write the pipeline JSON (or program) here (default: standard output); "
+                   "with --format kfp, the directory to write.")
+@click.option("--format", "fmt", type=click.Choice(["json", "py"]), default="json",
+              show_default=True, help="json: pipeline JSON; py: a standalone Python program "
+                                      "(see docs/production.md).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="py, kfp: the default of a parameter in the exported pipeline.")
+@click.option("--store", metavar="URL", help="kfp: the data store (fsspec URL) steps share.")
+@click.option("--image", help="kfp: the container image every step runs in.")
 def export_pipeline(notebook: str, components: tuple[str, ...], with_ancestors: bool,
-                    output: str | None) -> None:
-    """Export the pipeline of NOTEBOOK (or some components) as pipeline JSON."""
+                    output: str | None, fmt: str, params: tuple[str, ...], store: str | None,
+                    image: str | None) -> None:
+    """Export the pipeline of NOTEBOOK (or some components) as pipeline JSON, a Python
+    program or a Kubeflow pipeline."""
+    if fmt != "json":
+        from cellpipe.cli import production
+
+        production.export(fmt, notebook, output, _refs(components), with_ancestors, params,
+                          store, image)
+        return
+    if output and Path(output).is_dir():
+        raise click.ClickException(f"{output} is a directory; name the file to write")
     _, pipeline = load_notebook(notebook)
     try:
         document = exchange.export_pipeline(pipeline, _refs(components), with_ancestors)
