@@ -17,7 +17,7 @@ import { Widget } from '@lumino/widgets';
 
 import { PipelineModel } from './model';
 import * as nb from './notebookpipeline';
-import { IWorker, workers } from './server';
+import { IWorker, workers } from './rest';
 import { CommandIDs } from './tokens';
 
 export interface ICommandContext {

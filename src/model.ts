@@ -7,16 +7,16 @@
 import { Notification } from '@jupyterlab/apputils';
 import { CodeCell } from '@jupyterlab/cells';
 import * as nbformat from '@jupyterlab/nbformat';
-import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { NotebookPanel } from '@jupyterlab/notebook';
-import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { KernelLink } from './kernel';
 import * as nb from './notebookpipeline';
+import { IConverted, pipeline } from './rest';
 import { executeInCell, runMagic } from './runner';
+import { ServerError } from './server';
 import { graphStatuses, IGraphStatus, ownStatus } from './status';
 import {
   EventStatus,
@@ -130,23 +130,9 @@ export class PipelineModel implements IDisposable {
    */
   async convertLink(): Promise<boolean> {
     const model = this.panel.context.model;
-    const settings = ServerConnection.makeSettings();
-    const url = URLExt.join(
-      settings.baseUrl || PageConfig.getBaseUrl(),
-      'cellpipe/pipeline/convert'
-    );
-    let body: any;
+    let body: IConverted;
     try {
-      const response = await ServerConnection.makeRequest(
-        url,
-        { method: 'POST', body: JSON.stringify({ notebook: nb.syncPayload(model) }) },
-        settings
-      );
-      body = await response.json();
-      if (!response.ok) {
-        this._refuse(this._trans.__('Not converted: %1', String(body?.message ?? response.status)));
-        return false;
-      }
+      body = await pipeline.convert(nb.syncPayload(model));
     } catch (error) {
       this._refuse(this._trans.__('Not converted: %1', (error as Error).message));
       return false;
@@ -154,7 +140,7 @@ export class PipelineModel implements IDisposable {
     const before = nb.metadataSnapshot(model);
     nb.applyMetadata(model, body as nb.IMetadataSnapshot);
     this._beforeConversion = before;
-    const notices = (body.notices as string[]) ?? [];
+    const notices = body.notices ?? [];
     this.setBanner({
       kind: 'info',
       text: [this._trans.__('Converted to cellpipe format: %1.', body.summary), ...notices].join(
@@ -420,22 +406,13 @@ export class PipelineModel implements IDisposable {
   /** The reason parent -> child is refused, or '' when it is fine. */
   private async _checkEdge(parent: string, child: string): Promise<string> {
     const notebook = nb.syncPayload(this.panel.context.model);
-    const settings = ServerConnection.makeSettings();
-    const url = URLExt.join(
-      settings.baseUrl || PageConfig.getBaseUrl(),
-      'cellpipe/pipeline/check-edge'
-    );
     try {
-      const response = await ServerConnection.makeRequest(
-        url,
-        { method: 'POST', body: JSON.stringify({ notebook, parent, child }) },
-        settings
-      );
-      if (response.status !== 404) {
-        const body = await response.json();
-        return body.op === 'edge_ok' ? '' : String(body.message ?? body.op);
-      }
+      await pipeline.checkEdge(notebook, parent, child);
+      return '';
     } catch (error) {
+      if (error instanceof ServerError && error.fromHandler && error.status !== 404) {
+        return error.message; // the server's reason (a cycle, an unknown component...)
+      }
       console.warn('cellpipe: server check failed, asking the kernel', error);
     }
     // No server extension: ask the kernel extension instead.

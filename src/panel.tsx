@@ -5,11 +5,13 @@ import { CommandRegistry } from '@lumino/commands';
 import { Menu } from '@lumino/widgets';
 import * as React from 'react';
 
-import { GraphView, statusLabel } from './components/GraphView';
-import { ParametersForm } from './components/ParametersForm';
+import { GraphView } from './components/GraphView';
+import { Banner, LinkBar, Problems } from './components/panel/MessageBars';
+import { PanelToolbar } from './components/panel/PanelToolbar';
+import { ParametersSection } from './components/panel/ParametersSection';
+import { RunLogSection } from './components/panel/RunLogSection';
+import { ShareSection } from './components/panel/ShareSection';
 import { PipelineModel } from './model';
-import * as nb from './notebookpipeline';
-import * as share from './share';
 import { CommandIDs } from './tokens';
 
 export interface IGraphPanelOptions {
@@ -37,6 +39,68 @@ function marksOf(model: PipelineModel): Map<string, string> {
   return new Map([...model.conflicts].map(id => [id, 'conflict']));
 }
 
+/** The graph of a notebook with components; a click selects the cell, a right-click a menu. */
+function PipelineGraph(props: {
+  model: PipelineModel;
+  trans: TranslationBundle;
+  version: number;
+  direction: 'TB' | 'LR';
+  commands: CommandRegistry;
+  menu: Menu;
+}): JSX.Element {
+  const { model, trans, commands } = props;
+  return (
+    <GraphView
+      model={model}
+      trans={trans}
+      version={props.version}
+      direction={props.direction}
+      marks={marksOf(model)}
+      onRun={id => void commands.execute(CommandIDs.runComponent, { id })}
+      onNodeClick={id => {
+        const notebook = model.panel.content;
+        const index = notebook.widgets.findIndex(w => w.model.sharedModel.getId() === id);
+        if (index >= 0) {
+          notebook.activeCellIndex = index;
+          const cell = notebook.widgets[index];
+          void notebook.scrollToCell(cell, 'center').then(() => {
+            // a conflicted component: its resolution bar is what to look at
+            cell.node
+              .querySelector('.jp-cellpipe-conflict-bar')
+              ?.scrollIntoView({ block: 'center' });
+          });
+        }
+      }}
+      onNodeMenu={(id, x, y) => {
+        props.menu.clearItems();
+        for (const command of [
+          CommandIDs.runComponent,
+          CommandIDs.runDownstream,
+          CommandIDs.forceRun,
+          CommandIDs.showCaptured,
+          CommandIDs.renameComponent,
+          CommandIDs.editParents,
+          CommandIDs.setWorker
+        ]) {
+          props.menu.addItem({ command, args: { id } });
+        }
+        props.menu.open(x, y);
+      }}
+    />
+  );
+}
+
+/** What the panel shows for a notebook that has no component yet. */
+function NoComponents(props: { trans: TranslationBundle }): JSX.Element {
+  return (
+    <div className="jp-cellpipe-empty">
+      {props.trans.__(
+        'No components yet. Make a code cell a component from its toolbar or with the command "Make Cell a Component".'
+      )}
+    </div>
+  );
+}
+
 function PanelBody(props: {
   model: PipelineModel | null;
   trans: TranslationBundle;
@@ -51,250 +115,27 @@ function PanelBody(props: {
       <div className="jp-cellpipe-empty">{trans.__('Open a notebook to see its pipeline.')}</div>
     );
   }
-  const nbModel = model.panel.context.model;
-  const problems = model.state?.problems ?? [];
-  const banner = model.banner;
-  const linkText: { [key: string]: string } = {
-    'no-kernel': trans.__('no kernel'),
-    loading: trans.__('connecting…'),
-    ready: trans.__('kernel connected'),
-    unavailable: trans.__('kernel extension unavailable')
-  };
   return (
     <div className="jp-cellpipe-panel-body">
-      <div className="jp-cellpipe-toolbar">
-        <span className="jp-cellpipe-title" title={model.panel.context.path}>
-          {model.panel.title.label}
-        </span>
-        <span className={`jp-cellpipe-link jp-cellpipe-link-${model.link.status}`}>
-          {linkText[model.link.status]}
-        </span>
-        <button
-          className="jp-Button jp-mod-styled jp-cellpipe-run-pipeline"
-          disabled={model.components.length === 0}
-          onClick={() => void commands.execute(CommandIDs.runPipeline)}
-        >
-          {trans.__('Run pipeline')}
-        </button>
-        <button
-          className="jp-Button jp-mod-styled jp-cellpipe-interrupt"
-          disabled={!model.isRunning}
-          onClick={() => void commands.execute(CommandIDs.interrupt)}
-        >
-          {trans.__('Interrupt')}
-        </button>
-      </div>
-      {model.isLink && (
-        <div className="jp-cellpipe-linkbar" role="status">
-          <span>
-            {trans.__(
-              'A MakinaRocks Link notebook: the graph is read from its canvas metadata. Convert it to edit the graph; its parameters are kept.'
-            )}
-          </span>
-          <button
-            className="jp-Button jp-mod-styled jp-mod-accept jp-cellpipe-convert"
-            onClick={() => void model.convertLink()}
-          >
-            {trans.__('Convert to cellpipe format')}
-          </button>
-        </div>
-      )}
-      {!model.isLink && model.canUndoConversion && (
-        <div className="jp-cellpipe-linkbar">
-          <span>{trans.__('Converted from Link format.')}</span>
-          <button
-            className="jp-Button jp-mod-styled jp-cellpipe-undo-convert"
-            onClick={() => model.undoConversion()}
-          >
-            {trans.__('Undo conversion')}
-          </button>
-        </div>
-      )}
-      {banner && (
-        <div
-          className={`jp-cellpipe-message jp-cellpipe-message-${banner.kind}`}
-          role={banner.kind === 'error' ? 'alert' : 'status'}
-        >
-          <span className="jp-cellpipe-message-text">{banner.text}</span>
-          <button
-            className="jp-cellpipe-message-close"
-            aria-label={trans.__('Dismiss')}
-            onClick={() => model.setBanner(null)}
-          >
-            ×
-          </button>
-        </div>
-      )}
-      {problems.length > 0 && (
-        <ul className="jp-cellpipe-problems">
-          {problems.map(p => (
-            <li key={p}>{p}</li>
-          ))}
-        </ul>
-      )}
+      <PanelToolbar model={model} trans={trans} commands={commands} />
+      <LinkBar model={model} trans={trans} />
+      <Banner model={model} trans={trans} />
+      <Problems model={model} />
       {model.components.length === 0 ? (
-        <div className="jp-cellpipe-empty">
-          {trans.__(
-            'No components yet. Make a code cell a component from its toolbar or with the command "Make Cell a Component".'
-          )}
-        </div>
+        <NoComponents trans={trans} />
       ) : (
-        <GraphView
+        <PipelineGraph
           model={model}
           trans={trans}
           version={version}
           direction={props.direction}
-          marks={marksOf(model)}
-          onRun={id => void commands.execute(CommandIDs.runComponent, { id })}
-          onNodeClick={id => {
-            const notebook = model.panel.content;
-            const index = notebook.widgets.findIndex(w => w.model.sharedModel.getId() === id);
-            if (index >= 0) {
-              notebook.activeCellIndex = index;
-              const cell = notebook.widgets[index];
-              void notebook.scrollToCell(cell, 'center').then(() => {
-                // a conflicted component: its resolution bar is what to look at
-                cell.node
-                  .querySelector('.jp-cellpipe-conflict-bar')
-                  ?.scrollIntoView({ block: 'center' });
-              });
-            }
-          }}
-          onNodeMenu={(id, x, y) => {
-            props.menu.clearItems();
-            for (const command of [
-              CommandIDs.runComponent,
-              CommandIDs.runDownstream,
-              CommandIDs.forceRun,
-              CommandIDs.showCaptured,
-              CommandIDs.renameComponent,
-              CommandIDs.editParents,
-              CommandIDs.setWorker
-            ]) {
-              props.menu.addItem({ command, args: { id } });
-            }
-            props.menu.open(x, y);
-          }}
+          commands={commands}
+          menu={props.menu}
         />
       )}
-      {(model.runLog.length > 0 || model.notices.length > 0) && (
-        <details className="jp-cellpipe-runlog-section" open>
-          <summary>{trans.__('Last run')}</summary>
-          {model.notices.length > 0 && (
-            <div className="jp-cellpipe-notices" role="status">
-              <div className="jp-cellpipe-notices-header">
-                <span>{trans.__('Notices')}</span>
-                {model.notices.length > 1 && (
-                  <button
-                    className="jp-cellpipe-notices-clear"
-                    onClick={() => model.dismissNotice()}
-                  >
-                    {trans.__('Dismiss all')}
-                  </button>
-                )}
-              </div>
-              <ul className="jp-cellpipe-notice-list">
-                {model.notices.map(text => (
-                  <li key={text} className="jp-cellpipe-notice">
-                    <span className="jp-cellpipe-notice-text">{text}</span>
-                    <button
-                      className="jp-cellpipe-message-close jp-cellpipe-notice-dismiss"
-                      aria-label={trans.__('Dismiss')}
-                      title={trans.__('Dismiss')}
-                      onClick={() => model.dismissNotice(text)}
-                    >
-                      ×
-                    </button>
-                  </li>
-                ))}
-              </ul>
-            </div>
-          )}
-          <ol className="jp-cellpipe-runlog">
-            {model.runLog.map(entry => (
-              <li
-                key={entry.id}
-                className={`jp-cellpipe-runlog-entry jp-cellpipe-status-${entry.status}`}
-                data-name={entry.name}
-                data-status={entry.status}
-                title={entry.reason}
-              >
-                <span className="jp-cellpipe-runlog-name">{entry.name}</span>
-                <span className="jp-cellpipe-badge jp-cellpipe-badge-status">
-                  {statusLabel(trans, entry.status)}
-                </span>
-                {entry.worker && (
-                  <span className="jp-cellpipe-badge jp-cellpipe-badge-remote">
-                    {trans.__('remote: %1', entry.worker)}
-                  </span>
-                )}
-                {entry.elapsed !== null && (
-                  <span className="jp-cellpipe-runlog-time">
-                    {trans.__('%1 s', entry.elapsed.toFixed(2))}
-                  </span>
-                )}
-              </li>
-            ))}
-          </ol>
-        </details>
-      )}
-      <details className="jp-cellpipe-share-section">
-        <summary>{trans.__('Share and workers')}</summary>
-        <div className="jp-cellpipe-share-buttons">
-          <button
-            className="jp-Button jp-mod-styled jp-cellpipe-export-pipeline"
-            onClick={() => void share.exportPipeline(model, trans)}
-          >
-            {trans.__('Export pipeline')}
-          </button>
-          <button
-            className="jp-Button jp-mod-styled jp-cellpipe-import-pipeline"
-            onClick={() => void share.importPipeline(model, trans)}
-          >
-            {trans.__('Import pipeline…')}
-          </button>
-          <button
-            className="jp-Button jp-mod-styled jp-cellpipe-export-cache"
-            onClick={() => void share.exportCache(model, trans)}
-          >
-            {trans.__('Export cache')}
-          </button>
-          <button
-            className="jp-Button jp-mod-styled jp-cellpipe-import-cache"
-            onClick={() => void share.importCache(model, trans)}
-          >
-            {trans.__('Import cache…')}
-          </button>
-          <button
-            className="jp-Button jp-mod-styled jp-cellpipe-show-workers"
-            onClick={() => void commands.execute(CommandIDs.showWorkers)}
-          >
-            {trans.__('Workers…')}
-          </button>
-        </div>
-      </details>
-      <details className="jp-cellpipe-params-section" open>
-        <summary>{trans.__('Parameters')}</summary>
-        {model.isLink ? (
-          <>
-            <div className="jp-cellpipe-params-note">
-              {trans.__("Link's parameters, as cellpipe reads them: convert to edit them.")}
-            </div>
-            <ParametersForm
-              parameters={model.state?.parameters ?? {}}
-              trans={trans}
-              readOnly
-              onChange={() => undefined}
-            />
-          </>
-        ) : (
-          <ParametersForm
-            parameters={nb.parameters(nbModel)}
-            trans={trans}
-            onChange={params => model.setParameters(params)}
-          />
-        )}
-      </details>
+      <RunLogSection model={model} trans={trans} />
+      <ShareSection model={model} trans={trans} commands={commands} />
+      <ParametersSection model={model} trans={trans} />
     </div>
   );
 }

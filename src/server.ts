@@ -1,20 +1,44 @@
-/** Calls to cellpipe's REST endpoints (docs/rest-api.md): JSON in and out, errors thrown. */
+/**
+ * The one way the front end calls cellpipe's REST endpoints (docs/rest-api.md): the URL
+ * under `<base_url>/cellpipe/`, the Jupyter token and xsrf cookie, JSON in and out, and
+ * every failure thrown as one error type. The typed shapes of the calls are in ./rest.ts.
+ */
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** A non-2xx reply: the server's `kind` and one-line `message`, and its whole body. */
+/** The body of an error reply: `{"op": "error", "kind", "message"}` (plus extras). */
+export interface IErrorReply {
+  op?: 'error';
+  kind?: string;
+  message?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A call that did not succeed: a non-2xx reply (its `status`, the server's `kind` and
+ * one-line `message`, and its whole `body`), or no reply at all (`status` 0, kind
+ * `NetworkError`: the server is unreachable).
+ */
 export class ServerError extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly kind: string,
-    readonly body: any
+    readonly body: IErrorReply | null
   ) {
     super(message);
+    this.name = 'ServerError';
+  }
+
+  /** Whether a cellpipe handler answered (its JSON error names a `kind`), not the server. */
+  get fromHandler(): boolean {
+    return typeof this.body?.kind === 'string';
   }
 }
 
-export function endpointUrl(path: string, query: Record<string, string> = {}): string {
+export type Query = Record<string, string>;
+
+export function endpointUrl(path: string, query: Query = {}): string {
   const settings = ServerConnection.makeSettings();
   const search = new URLSearchParams(query).toString();
   return (
@@ -23,21 +47,33 @@ export function endpointUrl(path: string, query: Record<string, string> = {}): s
   );
 }
 
-/** Fetch an endpoint under cellpipe/ (the Jupyter token and xsrf cookie are added). */
+async function errorBody(response: Response): Promise<IErrorReply | null> {
+  try {
+    const body = await response.json();
+    return body && typeof body === 'object' ? (body as IErrorReply) : null;
+  } catch {
+    return null; // not JSON: e.g. the server's own HTML error page
+  }
+}
+
+/**
+ * Fetch an endpoint under cellpipe/ and return the response when it is 2xx (for a
+ * download or an upload); anything else throws a ServerError.
+ */
 export async function fetchEndpoint(
   path: string,
   init: RequestInit = {},
-  query: Record<string, string> = {}
+  query: Query = {}
 ): Promise<Response> {
   const settings = ServerConnection.makeSettings();
-  const response = await ServerConnection.makeRequest(endpointUrl(path, query), init, settings);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(endpointUrl(path, query), init, settings);
+  } catch (error) {
+    throw new ServerError((error as Error).message, 0, 'NetworkError', null);
+  }
   if (!response.ok) {
-    let body: any = null;
-    try {
-      body = await response.json();
-    } catch {
-      body = null;
-    }
+    const body = await errorBody(response);
     throw new ServerError(
       String(body?.message ?? `${response.status} ${response.statusText}`),
       response.status,
@@ -48,78 +84,31 @@ export async function fetchEndpoint(
   return response;
 }
 
-/** A JSON request; `body` is sent as JSON (POST unless a method is given). */
-export async function requestJSON<T>(
-  path: string,
-  options: { method?: string; body?: unknown; query?: Record<string, string> } = {}
-): Promise<T> {
-  const init: RequestInit = { method: options.method ?? (options.body ? 'POST' : 'GET') };
+export interface IRequestOptions {
+  /** GET without a body, POST with one, unless given. */
+  method?: 'GET' | 'POST' | 'DELETE';
+  /** Sent as JSON. */
+  body?: unknown;
+  query?: Query;
+}
+
+/** A JSON call: `body` goes out as JSON, the reply comes back parsed as `T`. */
+export async function requestJSON<T>(path: string, options: IRequestOptions = {}): Promise<T> {
+  const init: RequestInit = {
+    method: options.method ?? (options.body === undefined ? 'GET' : 'POST')
+  };
   if (options.body !== undefined) {
     init.body = JSON.stringify(options.body);
   }
   const response = await fetchEndpoint(path, init, options.query);
-  return (await response.json()) as T;
+  try {
+    return (await response.json()) as T;
+  } catch (error) {
+    throw new ServerError(
+      `cellpipe/${path} did not reply JSON (${(error as Error).message})`,
+      response.status,
+      'BadReply',
+      null
+    );
+  }
 }
-
-/** Offer data to the user as a file download. */
-export function download(filename: string, data: Blob): void {
-  const url = URL.createObjectURL(data);
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = filename;
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-/** Ask the user for one file (an <input type=file> click). */
-export function pickFile(accept: string): Promise<File | null> {
-  return new Promise(resolve => {
-    const input = document.createElement('input');
-    input.type = 'file';
-    input.accept = accept;
-    input.className = 'jp-cellpipe-file-input';
-    input.style.display = 'none';
-    input.onchange = () => {
-      resolve(input.files?.[0] ?? null);
-      input.remove();
-    };
-    input.oncancel = () => {
-      resolve(null);
-      input.remove();
-    };
-    document.body.appendChild(input);
-    input.click();
-  });
-}
-
-/** A registered worker, as GET cellpipe/workers shows it. */
-export interface IWorker {
-  alias: string;
-  kind: string;
-  queue: string;
-  store: string;
-  options: { [key: string]: unknown };
-  builtin: boolean;
-}
-
-export interface IPing {
-  alias: string;
-  ok: boolean;
-  elapsed_ms: number;
-  workers: number;
-  message: string;
-}
-
-export const workers = {
-  list: () => requestJSON<{ workers: IWorker[] }>('workers').then(r => r.workers),
-  add: (alias: string, queue: string, store: string) =>
-    requestJSON<{ worker: IWorker }>('workers', { body: { alias, queue, store } }),
-  remove: (alias: string) =>
-    requestJSON<{ removed: string }>(`workers/${encodeURIComponent(alias)}`, {
-      method: 'DELETE'
-    }),
-  ping: (alias: string) =>
-    requestJSON<IPing>(`workers/${encodeURIComponent(alias)}/ping`, { method: 'POST', body: {} })
-};

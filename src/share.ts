@@ -10,7 +10,8 @@ import { Widget } from '@lumino/widgets';
 import { element } from './git/dom';
 import { PipelineModel } from './model';
 import * as nb from './notebookpipeline';
-import { download, fetchEndpoint, pickFile, requestJSON, ServerError } from './server';
+import { share } from './rest';
+import { ServerError } from './server';
 
 function notebookContent(model: PipelineModel): any {
   return model.panel.context.model.toJSON();
@@ -22,10 +23,7 @@ function fail(model: PipelineModel, trans: TranslationBundle, what: string, erro
 
 export async function exportPipeline(model: PipelineModel, trans: TranslationBundle) {
   try {
-    const reply = await requestJSON<{ filename: string; text: string; components: number }>(
-      'share/pipeline/export',
-      { body: { notebook: notebookContent(model) } }
-    );
+    const reply = await share.exportPipeline(notebookContent(model));
     // the live notebook (unsaved edits included) has no name on the server: use its own
     const stem = model.panel.context.path
       .split('/')
@@ -53,13 +51,11 @@ export async function importPipeline(
   }
   const text = await file.text();
   const send = (overwrite: boolean) =>
-    requestJSON<{ cells: any[]; metadata: any; messages: string[] }>('share/pipeline/import', {
-      body: {
-        text,
-        source: file!.name,
-        notebook: notebookContent(model),
-        overwrite_params: overwrite
-      }
+    share.importPipeline({
+      text,
+      source: file!.name,
+      notebook: notebookContent(model),
+      overwrite_params: overwrite
     });
   let reply;
   try {
@@ -100,12 +96,8 @@ export async function exportCache(model: PipelineModel, trans: TranslationBundle
   const path = model.panel.context.path;
   try {
     await model.panel.context.save(); // the archive is of the notebook on disk
-    const plan = await requestJSON<{ filename: string; entries: unknown[]; missing: any[] }>(
-      'share/cache/export',
-      { query: { path, dry_run: '1' } }
-    );
-    const response = await fetchEndpoint('share/cache/export', { method: 'GET' }, { path });
-    download(plan.filename, await response.blob());
+    const plan = await share.cacheExportPlan(path);
+    download(plan.filename, await share.cacheExport(path));
     const missing = plan.missing.map(m => m.name).join(', ');
     model.setBanner({
       kind: 'info',
@@ -135,10 +127,8 @@ export async function importCache(
   const path = model.panel.context.path;
   let upload = '';
   try {
-    const uploaded = await fetchEndpoint('share/cache/upload', { method: 'POST', body: file });
-    upload = ((await uploaded.json()) as { upload: string }).upload;
-    const send = (trust: boolean) =>
-      requestJSON<any>('share/cache/import', { body: { upload, path, trust } });
+    upload = await share.upload(file);
+    const send = (trust: boolean) => share.importCache(upload, path, trust);
     let reply;
     try {
       reply = await send(false);
@@ -146,7 +136,7 @@ export async function importCache(
       if (!(error instanceof ServerError) || error.kind !== 'ConfirmationRequired') {
         throw error;
       }
-      const summary = error.body?.summary ?? {};
+      const summary = (error.body?.summary ?? {}) as { entries?: unknown[]; hits?: string[] };
       const body = new Widget();
       body.node.append(
         element('p', '', error.message),
@@ -166,7 +156,7 @@ export async function importCache(
         buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: trans.__('Import') })]
       });
       if (!answer.button.accept) {
-        await fetchEndpoint('share/cache/upload', { method: 'DELETE' }, { upload });
+        await share.discardUpload(upload);
         return;
       }
       reply = await send(true);
@@ -184,4 +174,37 @@ export async function importCache(
   } catch (error) {
     fail(model, trans, trans.__('Cache import failed'), error);
   }
+}
+
+/** Offer data to the user as a file download. */
+function download(filename: string, data: Blob): void {
+  const url = URL.createObjectURL(data);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Ask the user for one file (an <input type=file> click). */
+function pickFile(accept: string): Promise<File | null> {
+  return new Promise(resolve => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.accept = accept;
+    input.className = 'jp-cellpipe-file-input';
+    input.style.display = 'none';
+    input.onchange = () => {
+      resolve(input.files?.[0] ?? null);
+      input.remove();
+    };
+    input.oncancel = () => {
+      resolve(null);
+      input.remove();
+    };
+    document.body.appendChild(input);
+    input.click();
+  });
 }

@@ -3,7 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { element } from './git/dom';
-import { IWorker, workers } from './server';
+import { IWorker, workers } from './rest';
 
 export class WorkersPanel extends Widget {
   constructor(private readonly trans: TranslationBundle) {

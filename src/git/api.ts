@@ -1,6 +1,5 @@
-/** Calls to cellpipe's git endpoints (cellpipe/server/git_handlers.py): one request block. */
-import { PageConfig, URLExt } from '@jupyterlab/coreutils';
-import { ServerConnection } from '@jupyterlab/services';
+/** The typed calls of cellpipe's git endpoints (cellpipe/server/git_handlers.py). */
+import { requestJSON } from '../server';
 
 export interface IHistoryEntry {
   commit: string;
@@ -34,45 +33,20 @@ export interface ICheckout {
 /** A cell as nbformat JSON, with `deleted` set when resolving removed it. */
 export type CellJSON = { [key: string]: any };
 
-export class GitRequestError extends Error {}
-
-/** GET (no body) or POST (body) an endpoint under cellpipe/git/; throws with the server's message. */
-export async function gitRequest<T>(
-  endpoint: string,
-  query: Record<string, string> = {},
-  body?: unknown
-): Promise<T> {
-  const settings = ServerConnection.makeSettings();
-  const search = new URLSearchParams(query).toString();
-  const url =
-    URLExt.join(settings.baseUrl || PageConfig.getBaseUrl(), 'cellpipe/git', endpoint) +
-    (search ? `?${search}` : '');
-  const init: RequestInit =
-    body === undefined ? { method: 'GET' } : { method: 'POST', body: JSON.stringify(body) };
-  const response = await ServerConnection.makeRequest(url, init, settings);
-  let reply: any = null;
-  try {
-    reply = await response.json();
-  } catch {
-    reply = null;
-  }
-  if (!response.ok) {
-    const message = reply?.message ?? `${response.status} ${response.statusText}`;
-    throw new GitRequestError(String(message));
-  }
-  return reply as T;
-}
-
+/** Errors are ServerErrors (../server.ts) carrying the server's message. */
 export const git = {
   history: (path: string) =>
-    gitRequest<{ entries: IHistoryEntry[] }>('history', { path }).then(r => r.entries),
-  commitDiff: (path: string, rev: string) => gitRequest<ICommitDiff>('diff', { path, rev }),
+    requestJSON<{ entries: IHistoryEntry[] }>('git/history', { query: { path } }).then(
+      r => r.entries
+    ),
+  commitDiff: (path: string, rev: string) =>
+    requestJSON<ICommitDiff>('git/diff', { query: { path, rev } }),
   checkout: (path: string, rev: string, mode: 'copy' | 'restore') =>
-    gitRequest<ICheckout>('checkout', {}, { path, rev, mode }),
+    requestJSON<ICheckout>('git/checkout', { body: { path, rev, mode } }),
   resolve: (cell: CellJSON, choice: 'ours' | 'theirs' | 'both') =>
-    gitRequest<{ cell: CellJSON }>('resolve', {}, { cell, choice }).then(r => r.cell),
+    requestJSON<{ cell: CellJSON }>('git/resolve', { body: { cell, choice } }).then(r => r.cell),
   resolveNotebook: (metadata: { [key: string]: any }, choice: 'ours' | 'theirs') =>
-    gitRequest<{ metadata: { [key: string]: any } }>('resolve', {}, { metadata, choice }).then(
-      r => r.metadata
-    )
+    requestJSON<{ metadata: { [key: string]: any } }>('git/resolve', {
+      body: { metadata, choice }
+    }).then(r => r.metadata)
 };

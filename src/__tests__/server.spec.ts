@@ -1,0 +1,163 @@
+/**
+ * The request helper against a real HTTP server on 127.0.0.1: URLs, token, JSON both
+ * ways, and every failure as one typed ServerError.
+ */
+import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
+import { AddressInfo } from 'net';
+
+import { PageConfig } from '@jupyterlab/coreutils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { git } from '../git/api';
+import { pipeline } from '../rest';
+import { fetchEndpoint, requestJSON, ServerError } from '../server';
+
+const TOKEN = 'test-token-123';
+let server: Server;
+let base: string;
+
+function reply(res: ServerResponse, status: number, body: unknown, type = 'application/json') {
+  res.writeHead(status, { 'Content-Type': type });
+  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+}
+
+/** What the fake cellpipe server does for each path under /cellpipe/. */
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString();
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (req.headers.authorization !== `token ${TOKEN}`) {
+    return reply(res, 403, { message: 'no token' });
+  }
+  switch (url.pathname) {
+    case '/cellpipe/echo':
+      return reply(res, 200, {
+        method: req.method,
+        query: Object.fromEntries([...url.searchParams].filter(([k]) => !/^\d+$/.test(k))),
+        body: text ? JSON.parse(text) : null
+      });
+    case '/cellpipe/pipeline/check-edge':
+      return reply(res, 400, {
+        op: 'error',
+        kind: 'CycleError',
+        message: 'adding a -> b would make a cycle: a -> b -> a'
+      });
+    case '/cellpipe/share/cache/import':
+      return reply(res, 409, {
+        op: 'error',
+        kind: 'ConfirmationRequired',
+        message: 'confirm first',
+        summary: { hits: ['train'] }
+      });
+    case '/cellpipe/git/history':
+      return reply(res, 404, {
+        kind: 'RevisionNotFound',
+        message: `no history: ${url.searchParams.get('path')}`
+      });
+    case '/cellpipe/html-error':
+      return reply(res, 500, '<html><body>Internal Server Error</body></html>', 'text/html');
+    case '/cellpipe/not-json':
+      return reply(res, 200, 'plain words', 'text/plain');
+    default:
+      return reply(res, 404, '<html>404: Not Found</html>', 'text/html');
+  }
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  PageConfig.setOption('baseUrl', base);
+  PageConfig.setOption('token', TOKEN);
+});
+
+afterAll(async () => {
+  await new Promise(resolve => server.close(resolve));
+});
+
+describe('requestJSON', () => {
+  it('GETs without a body, with the query and the token', async () => {
+    const reply = await requestJSON<any>('echo', { query: { path: 'a b/nb.ipynb' } });
+    expect(reply).toEqual({ method: 'GET', query: { path: 'a b/nb.ipynb' }, body: null });
+  });
+
+  it('POSTs a body as JSON and parses the JSON reply', async () => {
+    const reply = await requestJSON<any>('echo', { body: { notebook: { cells: [] }, n: 1 } });
+    expect(reply.method).toBe('POST');
+    expect(reply.body).toEqual({ notebook: { cells: [] }, n: 1 });
+  });
+
+  it('uses the method it is given', async () => {
+    expect((await requestJSON<any>('echo', { method: 'DELETE' })).method).toBe('DELETE');
+  });
+
+  it("throws a handler's error with its status, kind, message and body", async () => {
+    const error = await pipeline.checkEdge({ metadata: {}, cells: [] }, 'a', 'b').catch(e => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.status).toBe(400);
+    expect(error.kind).toBe('CycleError');
+    expect(error.message).toBe('adding a -> b would make a cycle: a -> b -> a');
+    expect(error.fromHandler).toBe(true);
+  });
+
+  it('keeps the extra fields of an error body (a 409 to confirm)', async () => {
+    const error = await requestJSON('share/cache/import', { body: { upload: 'u' } }).catch(e => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.status).toBe(409);
+    expect(error.kind).toBe('ConfirmationRequired');
+    expect(error.body.summary).toEqual({ hits: ['train'] });
+  });
+
+  it('the git calls go through the same helper and error type', async () => {
+    const error = await git.history('nb.ipynb').catch(e => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.status).toBe(404);
+    expect(error.kind).toBe('RevisionNotFound');
+    expect(error.message).toBe('no history: nb.ipynb');
+  });
+
+  it('a reply that is not JSON: status and text, not a parse error', async () => {
+    const error = await requestJSON('html-error').catch(e => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.status).toBe(500);
+    expect(error.message).toBe('500 Internal Server Error');
+    expect(error.kind).toBe('');
+    expect(error.body).toBeNull();
+    expect(error.fromHandler).toBe(false);
+
+    const missing = await requestJSON('no/such/endpoint').catch(e => e);
+    expect(missing.status).toBe(404);
+    expect(missing.fromHandler).toBe(false);
+  });
+
+  it('a 2xx reply that is not JSON is a BadReply', async () => {
+    const error = await requestJSON('not-json').catch(e => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.kind).toBe('BadReply');
+    expect(error.status).toBe(200);
+  });
+
+  it('fetchEndpoint returns the raw response of a 2xx reply', async () => {
+    const response = await fetchEndpoint('not-json');
+    expect(await response.text()).toBe('plain words');
+  });
+
+  it('an unreachable server is a NetworkError with status 0', async () => {
+    const closed = createServer();
+    await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise(resolve => closed.close(resolve));
+    PageConfig.setOption('baseUrl', `http://127.0.0.1:${port}/`);
+    try {
+      const error = await requestJSON('echo').catch(e => e);
+      expect(error).toBeInstanceOf(ServerError);
+      expect(error.status).toBe(0);
+      expect(error.kind).toBe('NetworkError');
+    } finally {
+      PageConfig.setOption('baseUrl', base);
+    }
+  });
+});
