@@ -3,6 +3,7 @@ shared ancestors run once, errors in their rows, Optuna searches that resume."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -193,3 +194,37 @@ def test_a_search_stopped_with_ctrl_c_resumes_its_study(env, tmp_path):
     numbers = [t.number for t in after]
     assert numbers == list(range(len(after)))  # numbering went on from where it stopped
     assert min(t.number for t in after[len(before):]) == len(before)
+
+
+def test_axes_are_typed_by_their_parameter_and_make_the_grid():
+    from cellpipe.engine.sweep import Row, grid, mark_best, parse_axis
+    from cellpipe.model import Parameter, Pipeline
+    from cellpipe.model.errors import ParameterError
+
+    pipe = Pipeline((), {"lr": Parameter("lr", "float", 0.1), "n": Parameter("n", "int", 1),
+                         "opt": Parameter("opt", "str", "sgd")})
+    lr, n, opt = (parse_axis(pipe, t) for t in ("lr=0.1,1e-2", "n=2..8", "opt=sgd,adam"))
+    assert lr.values == (0.1, 0.01) and not lr.is_range
+    assert (n.low, n.high, n.log, n.is_range) == (2, 8, False, True)
+    assert parse_axis(pipe, "lr=1e-4..1e-1:log").log
+    assert grid([lr, opt]) == [{"lr": 0.1, "opt": "sgd"}, {"lr": 0.1, "opt": "adam"},
+                               {"lr": 0.01, "opt": "sgd"}, {"lr": 0.01, "opt": "adam"}]
+    for bad in ("lr=x,y", "nope=1,2", "n=8..2", "lr=0..1:log", "lr"):
+        with pytest.raises(ParameterError):
+            parse_axis(pipe, bad)
+    with pytest.raises(ParameterError, match="--trials"):
+        grid([n])
+    rows = [Row({"lr": 1}, "done", {"loss": 3.0}), Row({"lr": 2}, "error"),
+            Row({"lr": 3}, "cached", {"loss": 1.0})]
+    assert mark_best(rows, "loss", "minimize") is rows[2] and rows[2].best
+    assert rows[1].as_json() == {"params": {"lr": 2}, "values": {}, "status": "error",
+                                 "error": "", "seconds": 0.0}
+
+
+def test_the_sweep_benchmark_prints_its_ratio():
+    bench = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_sweep.py")
+    proc = subprocess.run([sys.executable, bench, "--quick"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"--jobs 2 [\d.]+ s: ratio [\d.]+ \(goal", proc.stdout)
+    assert re.search(r"trivial combination: \d+ ms as a `local` task", proc.stdout)
