@@ -46,12 +46,14 @@ def register(main: click.Group) -> None:
               help="Write the notebook with outputs to this file.")
 @click.option("--timeout", default=3600.0, show_default=True,
               help="Seconds to wait for one target.")
+@click.option("--keep-going", is_flag=True,
+              help="When a target fails, still run the other targets (exit status 1).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Components bound to the 'local' worker run up to N at a time "
                    "(independent branches in parallel). Default: 1.")
 def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cache: bool,
         force: bool, inplace: bool, output: str | None, timeout: float,
-        jobs: int | None) -> None:
+        keep_going: bool, jobs: int | None) -> None:
     """Run the pipeline of NOTEBOOK in a real kernel, showing the targets' output."""
     from cellpipe.cli.kernel_driver import KernelFailure, PipelineKernel
 
@@ -99,7 +101,8 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                 target_outputs[cid] = list(execution.outputs)
                 if execution.status != "ok":
                     failed = True
-                    break
+                    if not keep_going:
+                        break
             if inplace or output:
                 _write_back(kernel, nb, pipeline, target_outputs, took_part,
                             Path(output or notebook))

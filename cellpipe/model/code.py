@@ -22,14 +22,23 @@ def transform(code: str) -> str:
     except ImportError:  # pragma: no cover - IPython is a dependency
         return code
     try:
-        return TransformerManager().transform_cell(code)
+        return _manager(TransformerManager).transform_cell(code)
     except Exception:  # malformed magic syntax etc.: keep the raw text
         return code
+
+
+@lru_cache(maxsize=1)
+def _manager(cls: Any) -> Any:
+    return cls()
 
 
 @lru_cache(maxsize=4096)
 def parse(code: str) -> ast.Module | None:
     """The AST of the transformed code, or None when it does not parse."""
+    try:  # plain Python is what IPython's transforms leave alone: skip them (they are slow)
+        return ast.parse(code)
+    except (SyntaxError, ValueError):
+        pass
     try:
         return ast.parse(transform(code))
     except SyntaxError:

@@ -1,0 +1,91 @@
+"""Real notebooks run two ways, for the inferred-pipeline tests and benchmark: top to bottom
+by nbclient (twice, to know which cells are stable), and as a pipeline made by
+`cellpipe convert` whose every sink runs with `cellpipe run -o`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from test_nbclient_parity import normalise
+
+from cellpipe.model import dag
+
+_LABEL = re.compile(r"(Cell(?:\x1b\[[0-9;]*m)*\s*(?:\x1b\[[0-9;]*m)*)In\[[^\]\n]*\]")
+
+REAL = Path(__file__).parent / "fixtures" / "real"
+
+
+def run_top_to_bottom(path: Path, workdir: Path) -> nbformat.NotebookNode:
+    """The notebook as Jupyter runs it, cell after cell, errors kept (in a fresh workdir)."""
+    workdir.mkdir(parents=True)
+    nb = nbformat.read(path, 4)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(workdir)}}).execute()
+    return nb
+
+
+def run_as_pipeline(path: Path, workdir: Path, env: dict[str, str] | None = None
+                    ) -> tuple[nbformat.NotebookNode, subprocess.CompletedProcess]:
+    """`cellpipe convert` then `cellpipe run -o` of every sink, in a fresh workdir."""
+    workdir.mkdir(parents=True)
+    target = workdir / path.name
+    shutil.copy(path, target)
+    cli = [sys.executable, "-m", "cellpipe.cli"]
+    environ = {**os.environ, "CELLPIPE_CACHE_DIR": str(workdir / ".cache"), **(env or {})}
+    done = subprocess.run([*cli, "convert", str(target)], capture_output=True, text=True,
+                          timeout=120, env=environ)
+    assert done.returncode == 0, done.stderr
+    out = workdir / "out.ipynb"
+    proc = subprocess.run([*cli, "run", str(target), "--no-cache", "--keep-going", "-o",
+                           str(out)],
+                          capture_output=True, text=True, timeout=1200, env=environ)
+    ran = nbformat.read(out, 4) if out.exists() else None
+    return ran, proc
+
+
+def outputs(cell: nbformat.NotebookNode) -> list[dict]:
+    """A cell's outputs minus what differs between runs (see normalise), and the cell label
+    of a traceback (Jupyter's In[7], cellpipe's In[name])."""
+    norm = normalise(cell.outputs)
+    for o in norm:
+        if o.get("output_type") == "error":
+            o["traceback"] = [_LABEL.sub(r"\1In[N]", line) for line in o["traceback"]]
+    return norm
+
+
+def compare(reference: nbformat.NotebookNode, again: nbformat.NotebookNode,
+            pipeline: nbformat.NotebookNode) -> tuple[list[int], list[int], list[str]]:
+    """(stable cells compared, cells left out, differences) by code cell index.
+
+    Left out: cells whose outputs differ between the two top-to-bottom runs, and cells
+    with an ancestor that fails top to bottom (a pipeline stops at a failed component,
+    where Jupyter runs the next cell with whatever the failed one left)."""
+    ref = [c for c in reference.cells if c.cell_type == "code"]
+    rep = [c for c in again.cells if c.cell_type == "code"]
+    got = [c for c in pipeline.cells if c.cell_type == "code"]
+    assert len(ref) == len(rep) == len(got)
+    graph = {c.id: c.metadata["cellpipe"]["parents"] for c in got}
+    failing = {c.id for c, r in zip(got, ref, strict=True)
+               if any(o.output_type == "error" for o in r.outputs)}
+    stable, left_out, diffs = [], [], []
+    for i, (a, b, c) in enumerate(zip(ref, rep, got, strict=True)):
+        want = outputs(a)
+        if want != outputs(b) or dag.ancestors(graph, c.id) & failing:
+            left_out.append(i)
+            continue
+        stable.append(i)
+        have = outputs(c)
+        if have != want:
+            diffs.append(f"code cell {i} ({c.metadata.get('cellpipe', {}).get('name')!r}):\n"
+                         f"{c.source[:300]}\n--- want: {str(want)[:600]}\n--- got:  "
+                         f"{str(have)[:600]}")
+    return stable, left_out, diffs
