@@ -45,6 +45,7 @@ from cellpipe.cache.disk import CorruptEntry, _package_versions, default_cache_d
 from cellpipe.cache.entry import CacheEntry
 from cellpipe.cache.history import RunHistory
 from cellpipe.cache.integrity import FINGERPRINT, verify_file
+from cellpipe.cache.privacy import make_private_dir, secret_problem
 from cellpipe.cache.store import CacheStore
 
 FORMAT = "cellpipe.cache-archive"
@@ -71,11 +72,16 @@ class UnsafeArchive(ArchiveError):
     """The archive is refused: its manifest or a member is not what it must be."""
 
 
+class UnsafeKey(ArchiveError):
+    """The archive key file could be read or changed by others: it proves nothing."""
+
+
 @dataclass
 class Limits:
     """What an archive may hold; beyond these it is refused before anything is written."""
 
     max_entries: int = 100_000
+    max_members: int = 100_000  # files in all entries (each is a tar member, staged as a file)
     max_total_size: int = 8 << 30
     max_manifest_size: int = 64 << 20
 
@@ -105,19 +111,34 @@ def parse_size(text: str) -> int:
 # --- signing -------------------------------------------------------------------------------
 
 def key_file() -> Path:
-    """Where the archive key is configured when $CELLPIPE_ARCHIVE_KEY is not set."""
-    return Path(platformdirs.user_config_dir("cellpipe")) / "archive-key"
+    """Where the archive key is configured when $CELLPIPE_ARCHIVE_KEY is not set: in
+    $CELLPIPE_CONFIG_DIR, else the user config dir (as the worker registry)."""
+    env = os.environ.get("CELLPIPE_CONFIG_DIR")
+    folder = Path(env) if env else Path(platformdirs.user_config_dir("cellpipe"))
+    return folder / "archive-key"
 
 
 def configured_key() -> bytes | None:
-    """The user's archive signing key: $CELLPIPE_ARCHIVE_KEY, else the key file, else None."""
+    """The user's archive signing key: $CELLPIPE_ARCHIVE_KEY, else the key file, else None.
+    Raises UnsafeKey when the key file is another user's or others can read or write it."""
     env = os.environ.get(KEY_ENV)
     if env:
         return env.encode()
-    try:
-        text = key_file().read_text(encoding="utf-8").strip()
-    except OSError:
+    path = key_file()
+    try:  # checked on the open file: what is read is what was checked
+        with open(path, "rb") as f:
+            problem = secret_problem(os.fstat(f.fileno()))
+            if problem is not None:
+                raise UnsafeKey(
+                    f"refusing the archive key {path}: it {problem}, so archives signed with "
+                    "it prove nothing. Make a new key only you can read (`cellpipe cache "
+                    f"keygen --force`) and give it to your team only, or set ${KEY_ENV}"
+                )
+            text = f.read(4096).decode("utf-8", "replace").strip()
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        raise UnsafeKey(f"the archive key {path} cannot be read ({exc.strerror or exc})") from None
     return text.encode() or None
 
 
@@ -188,15 +209,11 @@ def current_entries(pipeline: Any, store: CacheStore, parameters: Mapping[str, A
                     refs: Iterable[str] | None = None) -> Selection:
     """The current entry (key as the engine plans it) of each chosen component (default: all)
     and of its ancestors, in notebook order."""
-    from cellpipe.engine.plan import plan_run
+    from cellpipe.engine.plan import plan_runs
 
     targets = [pipeline.find(r).id for r in refs] if refs else list(pipeline.ids)
-    steps: dict[str, Any] = {}
-    for target in targets:
-        if target in steps:
-            continue
-        for step in plan_run(pipeline, target, store, parameters).steps:
-            steps[step.id] = step
+    steps = {s.id: s for plan in plan_runs(pipeline, list(dict.fromkeys(targets)), store,
+                                           parameters) for s in plan.steps}
     selection = Selection([])
     seen: set[str] = set()
     for cid in pipeline.ids:
@@ -534,6 +551,7 @@ def _parse_manifest(data: bytes, limits: Limits) -> dict[str, Any]:
     if isinstance(version, int) and version > VERSION:
         raise ArchiveError(f"cache archive version {version} was written by a newer cellpipe; "
                            f"this one reads version {VERSION}. Upgrade cellpipe")
+    _check_counts(manifest, limits)  # before the schema: validating 10^6 items takes minutes
     error = best_match(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(manifest))
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
@@ -542,9 +560,6 @@ def _parse_manifest(data: bytes, limits: Limits) -> dict[str, Any]:
     entries = manifest["entries"]
     if len(entries) != manifest["entry_count"]:
         raise _bad(MANIFEST, f"says {manifest['entry_count']} entries but lists {len(entries)}")
-    if len(entries) > limits.max_entries:
-        raise _bad(MANIFEST, f"lists {len(entries)} entries, above the limit of "
-                             f"{limits.max_entries}")
     keys: set[str] = set()
     total = 0
     for entry in entries:
@@ -570,6 +585,21 @@ def _parse_manifest(data: bytes, limits: Limits) -> dict[str, Any]:
                              f"{limits.max_total_size} (raise it with --max-size or "
                              f"${MAX_SIZE_ENV} if you expect an archive this big)")
     return manifest
+
+
+def _check_counts(manifest: dict[str, Any], limits: Limits) -> None:
+    """Refuse a manifest listing more entries or files than the limits allow."""
+    entries = manifest.get("entries")
+    if not isinstance(entries, list):
+        return  # the schema says what is wrong
+    if len(entries) > limits.max_entries:
+        raise _bad(MANIFEST, f"lists {len(entries)} entries, above the limit of "
+                             f"{limits.max_entries}")
+    files = sum(len(e["files"]) for e in entries
+                if isinstance(e, dict) and isinstance(e.get("files"), list))
+    if files > limits.max_members:
+        raise _bad(MANIFEST, f"lists {files} files, above the limit of {limits.max_members} "
+                             "members")
 
 
 def _free_space(root: Path) -> int:
@@ -619,14 +649,15 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
                 signature, sign(manifest_bytes, verify_key or b""))
             info = next(members, None)
         needed = summary.total_size - sum(e.size for e in summary.entries if e.present)
-        if not dry_run and needed > _free_space(disk.root) - (64 << 20):
+        if needed > _free_space(disk.root) - (64 << 20):
             raise ArchiveError(f"{path}: the entries need {needed} bytes but the cache "
                                f"directory {disk.root} has {_free_space(disk.root)} free")
         if not dry_run and not summary.trusted and confirm is not None and not confirm(summary):
             summary.cancelled = True
             return summary
-        if not dry_run:
-            staging = disk.staging_dir()
+        # a dry run stages too (and removes what it staged): the checks of the entries' own
+        # manifests read the files, so it refuses exactly what an import refuses
+        staging = _dry_run_dir(disk) if dry_run else disk.staging_dir()
         expected = {
             f"entries/{e['key']}/{f['name']}": (e, f) for e in manifest["entries"]
             for f in e["files"]
@@ -642,7 +673,7 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
                 raise _bad(info.name, f"is {info.size} bytes but the manifest says "
                                       f"{spec['size']}")
             target = None
-            if staging is not None and entry["key"] not in present:
+            if entry["key"] not in present:
                 folder = staging / entry["key"]
                 folder.mkdir(mode=0o700, exist_ok=True)  # the cache is private
                 target = folder / spec["name"]
@@ -656,9 +687,10 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
             raise _bad(next(iter(expected)), "is announced by the manifest but missing from the "
                                              "archive")
         reader.finish()
+        listed = {e["key"]: e for e in manifest["entries"]}
         for item in summary.entries:
-            _check_entry_manifest(staging, item, manifest)
-        if staging is not None:
+            _check_entry_manifest(staging, item, listed[item.key])
+        if not dry_run:
             _install(disk, staging, summary, manifest, usage, scope)
         return summary
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -670,6 +702,15 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
         raw.close()
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _dry_run_dir(disk: Any) -> Path:
+    """A private directory under the cache's tmp/ for a dry run (no entries/ is made)."""
+    import tempfile
+
+    disk.check_private()
+    make_private_dir(disk.root / "tmp")
+    return Path(tempfile.mkdtemp(prefix="dry-run-", dir=disk.root / "tmp"))
 
 
 def _summary(manifest: dict[str, Any], disk: Any,
@@ -711,12 +752,11 @@ def _copy_verified(reader: _Reader, info: tarfile.TarInfo, target: Path | None,
     return h.hexdigest()
 
 
-def _check_entry_manifest(staging: Path | None, item: ArchiveItem,
-                          manifest: dict[str, Any]) -> None:
+def _check_entry_manifest(staging: Path, item: ArchiveItem, listed: dict[str, Any]) -> None:
     """A staged entry must be what the disk store will accept: its own manifest intact, for
     this key, listing exactly its files, each matching the checksum that manifest carries
     (checked here by the disk store's own rules, so an import never brings a damaged entry)."""
-    if staging is None or item.present:
+    if item.present:
         return
     folder = staging / item.key
     where = f"entries/{item.key}/{MANIFEST}"
@@ -728,7 +768,6 @@ def _check_entry_manifest(staging: Path | None, item: ArchiveItem,
         raise _bad(where, f"is not usable ({exc.reason})") from None
     except (KeyError, TypeError):
         raise _bad(where, "is not a cache entry manifest") from None
-    listed = next(e for e in manifest["entries"] if e["key"] == item.key)
     if not ok or files | {MANIFEST} != {f["name"] for f in listed["files"]}:
         raise _bad(where, "does not describe the entry the archive manifest lists")
     algorithm = inner.get("digest", "sha256")

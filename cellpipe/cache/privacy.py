@@ -38,6 +38,16 @@ def make_private_dir(path: Path) -> None:
             continue
 
 
+def secret_problem(st: os.stat_result) -> str | None:
+    """Why a file holding a secret (the archive key) is not private, or None: it must be
+    this user's and neither readable nor writable by anyone else."""
+    if st.st_uid != os.geteuid():
+        return f"belongs to another user (uid {st.st_uid})"
+    if st.st_mode & 0o077:
+        return f"can be read or written by other users (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
 def check_private(path: Path, what: str = "cache directory") -> None:
     """Raise UnsafeCacheError unless path is this user's and writable by no one else."""
     try:
