@@ -2,7 +2,7 @@
 
 from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.engine.executor import ExecutionResult, Executor
-from cellpipe.engine.plan import Plan, Step, component_status, plan_run
+from cellpipe.engine.plan import Plan, Step, component_status, plan_run, plan_runs
 from cellpipe.engine.python_executor import PythonExecutor
 from cellpipe.engine.runner import Event, PipelineRunner, RunResult
 
@@ -19,4 +19,5 @@ __all__ = [
     "Step",
     "component_status",
     "plan_run",
+    "plan_runs",
 ]
