@@ -14,6 +14,8 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 import click
 
+from cellpipe.model.text import printable
+
 COMMAND_MODULES = (
     "run",
     "plan",
@@ -26,7 +28,19 @@ COMMAND_MODULES = (
 )
 
 
-@click.group()
+class _Main(click.Group):
+    """The main group: an error message is printed with its control characters escaped
+    (it can hold a name from a shared notebook: an ESC there must not reach the terminal)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = "\n".join(printable(line) for line in exc.message.split("\n"))
+            raise
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="cellpipe")
 def main() -> None:
     """cellpipe: notebook cells as the components of a cached pipeline."""

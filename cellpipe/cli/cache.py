@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from cellpipe.cache import CacheStore, default_cache_dir
-from cellpipe.cli.console import human_size, out
+from cellpipe.cli.console import human_size, out, shown
 
 
 def register(main: click.Group) -> None:
@@ -25,20 +25,21 @@ def cache() -> None:
 def cache_ls() -> None:
     """List cache entries."""
     store = CacheStore(default_cache_dir())
-    table = Table(title=str(store.root), title_justify="left")
+    table = Table(title=shown(store.root), title_justify="left")
     for col in ("component", "key", "size", "created", "variables"):
         table.add_column(col)
     total = 0
     for info in store.entries():
         total += info.nbytes
-        table.add_row(info.name, info.key[:12], human_size(info.nbytes),
+        table.add_row(shown(info.name), shown(info.key[:12]), human_size(info.nbytes),
                       datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M"),
-                      ", ".join(info.variables[:6]) + (" ..." if len(info.variables) > 6 else ""))
+                      shown(", ".join(info.variables[:6]))
+                      + (" ..." if len(info.variables) > 6 else ""))
     out.print(table)
     out.print(f"{table.row_count} entries, {human_size(total)}")
     broken = list(store.disk.broken()) if store.disk is not None else []
     for b in broken:
-        out.print(f"[red]damaged[/] {b.path.name}: {b.reason}")
+        out.print(f"[red]damaged[/] {shown(b.path.name)}: {shown(b.reason)}")
     if broken:
         out.print(f"{len(broken)} damaged entries (never used): `cellpipe cache gc` removes them")
 
@@ -58,7 +59,8 @@ def cache_clear(yes: bool) -> None:
               help="Also remove entries created more than DAYS ago.")
 def cache_gc(older_than: float | None) -> None:
     """Remove entries no component uses any more, and leftovers of interrupted writes."""
-    removed, freed = CacheStore(default_cache_dir()).gc(older_than)
-    out.print(f"removed {removed} entries, freed {human_size(freed)}")
+    done = CacheStore(default_cache_dir()).gc(older_than)
+    leftovers = f" and {done.leftovers} leftovers of interrupted runs" if done.leftovers else ""
+    out.print(f"removed {len(done.keys)} entries{leftovers}, freed {human_size(done.freed)}")
 
 

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
+
+from cellpipe.model.text import printable
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
+
+
+def shown(text: object, markup: bool = True) -> str:
+    """Text from a notebook, a cache or a message built from them (names, parameters,
+    aliases), safe to print: control characters escaped (model.text.printable) and, unless
+    markup=False (plain echo), rich markup such as `[red]` made inert."""
+    safe = printable(text)
+    return escape(safe) if markup else safe
 
 
 def human_size(n: float) -> str:

@@ -21,6 +21,7 @@ from cellpipe.gitnb.history import notebook_history
 from cellpipe.gitnb.render import print_diff
 from cellpipe.gitnb.revisions import notebook_at
 from cellpipe.gitnb.svg import dag_diff_svg
+from cellpipe.model.text import printable
 
 
 def _console(colour: bool | None) -> Console:
@@ -107,11 +108,11 @@ def log_command(notebook: str, limit: int | None, as_json: bool, colour: bool | 
     for e in entries:
         line = Text()
         line.append(e.commit[:10], style="yellow")
-        line.append(f" {e.date[:10]} {e.author}: ", style="dim")
-        line.append(e.subject, style="bold")
+        line.append(f" {e.date[:10]} {printable(e.author)}: ", style="dim")
+        line.append(printable(e.subject), style="bold")
         console.print(line, soft_wrap=True)
-        state = "" if e.status == "modified" else f"[{e.status} {e.path}] "
-        console.print(Text(f"    {state}{e.summary}", style="cyan"), soft_wrap=True)
+        state = "" if e.status == "modified" else f"[{e.status} {printable(e.path)}] "
+        console.print(Text(f"    {state}{printable(e.summary)}", style="cyan"), soft_wrap=True)
     if not entries:
         console.print(f"no commits touch {notebook}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import nbformat
 
-from cellpipe.cli.console import err
+from cellpipe.cli.console import err, shown
 from cellpipe.gitnb.cells import CONFLICT_KEY
 from cellpipe.model import Pipeline, dag, parse_assignments, read_pipeline
 from cellpipe.model import write_notebook as save_notebook
@@ -30,7 +30,7 @@ def load_notebook(path: str) -> tuple[nbformat.NotebookNode, Pipeline]:
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     for notice in notices:
-        err.print(f"[yellow]note:[/] {notice}")
+        err.print(f"[yellow]note:[/] {shown(notice)}")
     return nb, pipeline
 
 
@@ -46,7 +46,7 @@ def resolve_targets(pipeline: Pipeline, names: tuple[str, ...]) -> list[str]:
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     for problem in elsewhere:
-        err.print(f"[yellow]warning:[/] {problem} (not needed by this run)")
+        err.print(f"[yellow]warning:[/] {shown(problem)} (not needed by this run)")
     return targets
 
 
@@ -82,7 +82,7 @@ def check_conflicts(path: str, nb: nbformat.NotebookNode, pipeline: Pipeline,
     if blocking:
         raise click.ClickException("\n".join(blocking))
     for problem in elsewhere:
-        err.print(f"[yellow]warning:[/] {problem} (not needed by this run)")
+        err.print(f"[yellow]warning:[/] {shown(problem)} (not needed by this run)")
 
 
 def _conflict_kinds(record: object) -> str:
@@ -96,4 +96,4 @@ def _conflict_kinds(record: object) -> str:
 def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
     """Write atomically (model.write_notebook) and say so on stderr."""
     save_notebook(nb, path)
-    err.print(f"wrote {path}")
+    err.print(f"wrote {shown(path)}")

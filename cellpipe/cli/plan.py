@@ -9,10 +9,10 @@ import click
 from rich.table import Table
 
 from cellpipe.cache import CacheStore, default_cache_dir
-from cellpipe.cli.console import err, out
+from cellpipe.cli.console import err, out, shown
 from cellpipe.cli.notebooks import check_conflicts, load_notebook, parse_params, resolve_targets
 from cellpipe.cli.workers import unknown_workers
-from cellpipe.engine import plan_run
+from cellpipe.engine import plan_runs
 from cellpipe.model.errors import PipelineError
 from cellpipe.remote.errors import UnknownWorker
 
@@ -32,15 +32,13 @@ def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_js
     """Show what running the targets would do, and why (no kernel needed)."""
     nb, pipeline = load_notebook(notebook)
     store = CacheStore(default_cache_dir(), notebook=str(Path(notebook).resolve()))
-    plans = []
     ids = resolve_targets(pipeline, targets)
     check_conflicts(notebook, nb, pipeline, ids)
-    for cid in ids:
-        try:
-            values = pipeline.parameter_values(parse_params(params))
-            plans.append(plan_run(pipeline, cid, store, values))
-        except PipelineError as exc:
-            raise click.ClickException(str(exc)) from None
+    try:
+        values = pipeline.parameter_values(parse_params(params))
+        plans = plan_runs(pipeline, ids, store, values)
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
     unknown = unknown_workers(pipeline, [s for p in plans for s in p.steps])
     if as_json:
         # worker: the alias the step runs on (null: in the kernel); worker_registered: false
@@ -50,16 +48,16 @@ def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_js
              "worker_registered": s.id not in unknown} for s in p.steps]} for p in plans]))
         return
     for p in plans:
-        table = Table(title=f"run {pipeline.get(p.target).name}", title_justify="left")
+        table = Table(title=f"run {shown(pipeline.get(p.target).name)}", title_justify="left")
         for col in ("component", "action", "worker", "why"):
             table.add_column(col)
         for s in p.steps:
             colour = "cyan" if s.action == "cache" else "yellow"
             alias = pipeline.get(s.id).worker
             where = "kernel" if not alias else (
-                f"[red]{alias} (not registered)[/]" if s.id in unknown else alias)
-            table.add_row(s.name, f"[{colour}]{s.action}[/]", where, s.reason)
+                f"[red]{shown(alias)} (not registered)[/]" if s.id in unknown else shown(alias))
+            table.add_row(shown(s.name), f"[{colour}]{s.action}[/]", where, shown(s.reason))
         out.print(table)
     for sid, alias in unknown.items():  # running such a step fails
-        err.print(f"note: {UnknownWorker(alias, pipeline.get(sid).name)}", markup=False,
+        err.print(f"note: {shown(UnknownWorker(alias, pipeline.get(sid).name), False)}", markup=False,
                   highlight=False, soft_wrap=True)

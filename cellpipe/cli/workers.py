@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import click
 from rich.table import Table
 
-from cellpipe.cli.console import err, out
+from cellpipe.cli.console import err, out, shown
 from cellpipe.engine.plan import Step
 from cellpipe.model import Pipeline
 
@@ -74,7 +74,8 @@ def workers_list(as_json: bool) -> None:
         table.add_column(col)
     for s in specs:
         opts = ", ".join(f"{k}={v}" for k, v in s["options"].items())
-        table.add_row(s["alias"], s["kind"], s["queue"] or "-", s["store"], opts)
+        table.add_row(*(shown(v) for v in (s["alias"], s["kind"], s["queue"] or "-",
+                                             s["store"], opts)))
     out.print(table)
 
 

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from cellpipe.gitnb.cells import component_of, components_of, parameters_of, source_of
 from cellpipe.gitnb.diff import CellChange, NotebookDiff
+from cellpipe.model.text import printable
 
 STYLES = {"+": "green", "-": "red", "~": "yellow", ">": "cyan", "@": "cyan"}
 
@@ -128,7 +129,9 @@ def diff_lines(diff: NotebookDiff, outputs: bool = False,
         out.append((f"caches invalidated: {names}", STYLES["~"]))
     if not changed and not diff.parameters:
         out.append(("no changes", ""))
-    return out
+    # names, parameters and code come from the notebooks: no control character reaches
+    # the terminal (an ESC in a name would clear the screen or forge a line)
+    return [(printable(text, keep_tabs=True), style) for text, style in out]
 
 
 def print_diff(diff: NotebookDiff, console: Console, outputs: bool = False,
@@ -160,4 +163,5 @@ def text_view(nb: Mapping[str, Any]) -> str:
                 head += f" @ {info.worker}"
         lines += ["", head]
         lines += source_of(cell).splitlines()
-    return "\n".join(lines) + "\n"
+    # git prints this view: control characters from the notebook are shown escaped
+    return "\n".join(printable(line, keep_tabs=True) for line in lines) + "\n"
