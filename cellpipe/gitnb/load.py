@@ -17,7 +17,7 @@ from typing import Any
 
 from cellpipe.gitnb.align import align
 from cellpipe.gitnb.cells import CONFLICT_KEY, component_of, source_of
-from cellpipe.model import NotebookFormatError, notebook_from_dict
+from cellpipe.model import NotebookFormatError, jsontext, notebook_from_dict
 
 
 class NotebookInputError(NotebookFormatError):
@@ -38,10 +38,12 @@ class LoadedNotebook:
 def parse_notebook(text: str | bytes, label: str) -> LoadedNotebook:
     """Parse a notebook file's text; upgrade old formats; mark cells that had no id."""
     try:
-        raw = json.loads(text)
+        raw = jsontext.loads(text, label)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
         raise NotebookInputError(f"{label} is not valid JSON{where}: {exc}") from None
+    except jsontext.JSONTextError as exc:
+        raise NotebookInputError(str(exc)) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
         raise NotebookInputError(f"{label} is not a Jupyter notebook (no list of 'cells')")
     minor = raw.get("nbformat_minor")

@@ -19,11 +19,11 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from cellpipe.model import dag
+from cellpipe.model import dag, jsontext
 from cellpipe.model.errors import CycleError, ParameterError, PipelineError
 from cellpipe.model.notebook import FORMAT_VERSION, METADATA_KEY, pipeline_from_notebook
 from cellpipe.model.pipeline import Component, Parameter, Pipeline
-from cellpipe.model.validate import validate
+from cellpipe.model.validate import RunCheckError, check_run, problems, validate
 
 FORMAT = "cellpipe.pipeline"
 VERSION = 1
@@ -52,9 +52,16 @@ def select(pipeline: Pipeline, refs: Iterable[str] | None,
 def export_pipeline(pipeline: Pipeline, refs: Iterable[str] | None = None,
                     with_ancestors: bool = False) -> dict[str, Any]:
     """The pipeline JSON document of pipeline (or of the components refs name): edges
-    leaving the chosen set are dropped, components stay in notebook order. A part with a
-    cycle or a duplicate name is refused (import would refuse the file)."""
+    leaving the chosen set are dropped, components stay in notebook order. A pipeline that
+    plan and run refuse (a cycle, a dangling or markdown parent, a duplicate name in the
+    chosen components or their ancestry) is refused: an edge is never dropped silently."""
     ids = select(pipeline, refs, with_ancestors)
+    if refs is None:
+        found = problems(pipeline)
+        if found:
+            raise RunCheckError(found)
+    else:
+        check_run(pipeline, ids)
     inside = set(ids)
     part = [replace(pipeline.get(cid), parents=tuple(p for p in pipeline.get(cid).parents
                                                      if p in inside)) for cid in ids]
@@ -93,10 +100,7 @@ def schema() -> dict[str, Any]:
 
 def field_path(parts: Iterable[Any]) -> str:
     """A JSON location as people write it: components[1].parents[0]."""
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+    return jsontext.path_text(list(parts))
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -107,11 +111,13 @@ def _one_line(text: str, limit: int = 160) -> str:
 def loads(text: str, source: str = "pipeline JSON") -> dict[str, Any]:
     """Parse and check pipeline JSON text; raise PipelineFormatError naming the field."""
     try:
-        document = json.loads(text)
+        document = jsontext.loads(text, source, strict=True)
     except json.JSONDecodeError as exc:
         raise PipelineFormatError(
             f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except jsontext.JSONTextError as exc:
+        raise PipelineFormatError(str(exc)) from None
     return check(document, source)
 
 

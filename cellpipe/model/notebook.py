@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cellpipe.model import link
+from cellpipe.model import jsontext, link
 from cellpipe.model.errors import (
     MetadataError,
     NotebookFormatError,
@@ -59,34 +59,55 @@ def read_notebook(path: str | Path) -> tuple[NotebookNode, list[str]]:
             "a notebook is UTF-8 JSON. The file is left as it is"
         ) from None
     try:
-        raw = json.loads(text)
+        raw = jsontext.loads(text, str(path))
     except json.JSONDecodeError as exc:
         raise NotebookFormatError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "the file is left as it is"
         ) from None
-    except RecursionError:
-        raise NotebookFormatError(f"{path}: JSON nested too deeply to be a notebook") from None
+    except jsontext.JSONTextError as exc:
+        raise NotebookFormatError(f"{exc}; the file is left as it is") from None
     return notebook_from_dict(raw, source=str(path))
 
 
 def write_notebook(nb: NotebookNode, path: str | Path) -> None:
-    """Write a notebook atomically (temp file, then rename): an interrupted write loses nothing."""
+    """Write a notebook atomically (temp file, then rename): an interrupted write loses nothing.
+
+    A symlink is written through (the file it points at is replaced, the link stays) and an
+    existing file keeps its mode; a new file gets the mode open() would give it (umask)."""
     import os
+    import stat
     import tempfile
 
     import nbformat
 
-    path = Path(path)
+    path = Path(os.path.realpath(path))
     text = nbformat.writes(nb)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            os.fchmod(f.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask sets it: a race with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def _kind(value: Any) -> str:

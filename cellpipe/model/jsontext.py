@@ -1,0 +1,118 @@
+"""Reading JSON that someone else wrote, with one line naming the place for what Python's
+`json` lets through or turns into a traceback: integers past the interpreter's digit limit
+(ValueError), nesting deeper than its stack (RecursionError) and, in strict mode (pipeline
+JSON), NaN/Infinity and duplicate keys (JSON allows neither meaningfully; json keeps the
+last value silently)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from cellpipe.model.errors import PipelineError
+
+MAX_DEPTH = 200  # far deeper than any notebook or pipeline; far from Python's stack limit
+
+
+class JSONTextError(PipelineError):
+    """JSON text cellpipe refuses to read (the message names the file and the place)."""
+
+
+class _Refused:
+    """Put where a refused value was, so its path can be named after parsing."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object in which a key appeared twice (the key kept for the message)."""
+
+    duplicate: str = ""
+
+
+def _digit_limit() -> str:
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+    return f"more than the {limit} digits Python reads" if limit else "too long"
+
+
+def loads(text: str | bytes, source: str, *, strict: bool = False) -> Any:
+    """Parse text; raise JSONTextError naming source and the field's path for a huge integer
+    or too deep nesting and, if strict, for NaN/Infinity, a float overflowing to infinity
+    and a duplicate key. A malformed text raises json.JSONDecodeError as json does."""
+    refused = False
+
+    def parse_int(digits: str) -> Any:
+        nonlocal refused
+        try:
+            return int(digits)
+        except ValueError:
+            refused = True
+            return _Refused(f"an integer of {len(digits.lstrip('-'))} digits ({_digit_limit()})")
+
+    kwargs: dict[str, Any] = {"parse_int": parse_int}
+    if strict:
+        def parse_float(text: str) -> Any:
+            nonlocal refused
+            value = float(text)
+            if math.isfinite(value):
+                return value
+            refused = True
+            return _Refused(f"a number too large for a float ({text[:20]}...)")
+
+        def parse_constant(name: str) -> Any:
+            nonlocal refused
+            refused = True
+            return _Refused(f"{name}, which is not a JSON number")
+
+        def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            nonlocal refused
+            made = dict(items)
+            if len(made) == len(items):
+                return made
+            seen: set[str] = set()
+            dup = next(k for k, _ in items if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            refused = True
+            flagged = _Duplicated(made)
+            flagged.duplicate = dup
+            return flagged
+
+        kwargs.update(parse_float=parse_float, parse_constant=parse_constant,
+                      object_pairs_hook=pairs)
+    try:
+        value = json.loads(text, **kwargs)
+    except RecursionError:
+        raise JSONTextError(f"{source}: JSON nested too deeply (more than Python can "
+                            "read); refused") from None
+    if refused or strict:
+        _check(value, source)
+    return value
+
+
+def _check(value: Any, source: str) -> None:
+    """Raise for the first refused value (depth-first, document order) or too deep nesting."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise JSONTextError(f"{source}: {path_text(path[:8])}...: nested more than "
+                                f"{MAX_DEPTH} levels deep; refused")
+        if isinstance(node, _Refused):
+            raise JSONTextError(f"{source}: {path_text(path)}: {node.why}; refused")
+        if isinstance(node, _Duplicated):
+            raise JSONTextError(f"{source}: {path_text((*path, node.duplicate))}: the key "
+                                f"{node.duplicate!r} appears twice in one object; refused")
+        if isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+
+
+def path_text(parts: tuple[Any, ...] | list[Any]) -> str:
+    """A JSON location as people write it: components[1].parents[0]."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
