@@ -64,6 +64,13 @@ export interface IPlanStep {
   reason: string;
 }
 
+/** Results a full disk refused since a cache write last succeeded: how many, their bytes, and the sentence to show. */
+export interface ICacheUnwritten {
+  results: number;
+  bytes: number;
+  message: string;
+}
+
 /** A cell of the live notebook, as the front end sends it (outputs are left out). */
 export interface ISyncCell {
   id: string;
@@ -85,9 +92,10 @@ export interface ISyncRequest {
   request_id?: string;
 }
 
-/** Reply: `state`. */
+/** Reply: `state`. `flush`: first wait for the cache's disk writes (the CLI asks so before it stops the kernel, to report results a full disk refused). */
 export interface IStateRequest {
   op: 'state';
+  flush?: boolean;
   request_id?: string;
 }
 
@@ -123,13 +131,14 @@ export interface ICheckEdgeRequest {
   request_id?: string;
 }
 
-/** Every component's status (reply to `sync` and `state`, and sent after every run). */
+/** Every component's status (reply to `sync` and `state`, and sent after every run). `cache_unwritten`: results the cache's disk had no room for (absent when all fit). */
 export interface IStateMessage {
   op: 'state';
   components: { [key: string]: IComponentState };
   problems: string[];
   notices: string[];
   parameters: { [key: string]: IParameter };
+  cache_unwritten?: ICacheUnwritten;
   request_id?: string;
 }
 

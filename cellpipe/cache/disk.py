@@ -294,16 +294,30 @@ class DiskStore:
             return False  # written meanwhile by a run: same key, same content
         return True
 
-    def remove_unfinished(self) -> None:
-        """Remove leftovers of interrupted writes (tmp/)."""
+    def remove_unfinished(self) -> int:
+        """Remove leftovers of interrupted writes (tmp/); return the bytes freed."""
+        freed = tree_size(self.root / "tmp")
         shutil.rmtree(self.root / "tmp", ignore_errors=True)
         self._dirs_made = False
+        return freed
 
     def clear(self) -> None:
         """Remove every entry and every unfinished write."""
         shutil.rmtree(self.root / "entries", ignore_errors=True)
         self._sound.clear()
         self.remove_unfinished()
+
+
+def tree_size(root: Path) -> int:
+    """Bytes of the files under root (0 if it is gone); symlinks are not followed."""
+    total = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def _remove_dir(folder: Path, tmp: Path) -> None:

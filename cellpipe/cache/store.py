@@ -7,7 +7,11 @@ memory at once and to disk on a background thread after the run (`start_writes`)
 
 from __future__ import annotations
 
+import errno
+import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from cellpipe.cache.disk import (
@@ -18,7 +22,7 @@ from cellpipe.cache.disk import (
     disk_cache_enabled,
 )
 from cellpipe.cache.entry import CacheEntry
-from cellpipe.cache.gc import collect_garbage
+from cellpipe.cache.gc import SPILL_PREFIX, Collected, collect_garbage
 from cellpipe.cache.history import RunHistory
 from cellpipe.cache.memory import MemoryStore, default_memory_limit
 from cellpipe.cache.results import KeyInputs
@@ -27,6 +31,26 @@ from cellpipe.cache.writer import BackgroundWriter
 # also importable from here, as before the split
 __all__ = ["CacheStore", "EntryInfo", "default_cache_dir", "default_memory_limit",
            "disk_cache_enabled"]
+
+
+# a write refused for want of room (no space, quota, file size limit), not for a bug
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+@dataclass
+class Unwritten:
+    """Results that did not fit on the cache's disk since a write last succeeded."""
+
+    results: int
+    nbytes: int
+    root: str
+
+    @property
+    def message(self) -> str:
+        return (f"the cache disk is full: {self.results} result(s), {self.nbytes:,} bytes, did "
+                f"not fit in {self.root} (they are computed again next time); free space "
+                "(`cellpipe cache gc`, `cellpipe cache clear`) or point CELLPIPE_CACHE_DIR at "
+                "a bigger disk")
 
 
 class CacheStore:
@@ -45,6 +69,8 @@ class CacheStore:
         self._spill_queued: dict[str, CacheEntry] = {}  # being written to leave memory
         self._spill_written: set[str] = set()  # written: to drop from memory
         self._notices: list[CorruptEntry] = []  # damaged entries met since take_notices()
+        self._unwritten: Unwritten | None = None  # what a full disk refused (writer thread)
+        self._lock = threading.Lock()
 
     @property
     def memory_limit(self) -> int:
@@ -149,16 +175,19 @@ class CacheStore:
                 del self._pending[pending[0]]
                 self._spill_queued[entry.key] = entry
                 in_flight += entry.nbytes
-                self._spilled.append(entry.nbytes)
-                self._writer.submit([entry])
+                self._writer.submit([entry])  # counted as spilled once written (_persist)
                 continue
             try:
                 self._spill_store().write(entry)
-            except OSError as exc:
-                self._writer.report(f"cache entry for {entry.name!r} could not be spilled "
-                                    f"to disk under the memory limit: {exc}")
+            except OSError as exc:  # it stays in memory: the notice must not claim a spill
+                if exc.errno in _NO_ROOM:
+                    self._did_not_fit(entry, self._spill_store().root)
+                else:
+                    self._writer.report(f"cache entry for {entry.name!r} could not be "
+                                        f"spilled to disk under the memory limit: {exc}")
                 continue
-            self._spilled.append(entry.nbytes)
+            with self._lock:
+                self._spilled.append(entry.nbytes)
             self._memory.remove(entry.key)
 
     def _drop_written(self) -> None:
@@ -173,17 +202,21 @@ class CacheStore:
             import shutil
             import tempfile
 
-            root = tempfile.mkdtemp(prefix="cellpipe-spill-")
+            root = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
             atexit.register(shutil.rmtree, root, True)
             self._spill = DiskStore(Path(root))
         return self._spill
 
     def take_spill_notice(self) -> str | None:
-        """What the memory limit forced to disk since the last call, for the user."""
-        if not self._spilled:
+        """What the memory limit forced to disk since the last call, for the user: only
+        results that reached the disk (a spill a full disk refused kept them in memory)."""
+        if self._spill_queued:  # spill writes of this run still under way: they decide
+            self._writer.wait()
+        with self._lock:
+            spilled, self._spilled = self._spilled, []
+        if not spilled:
             return None
-        count, total = len(self._spilled), sum(self._spilled)
-        self._spilled = []
+        count, total = len(spilled), sum(spilled)
         return (f"the memory limit ({self._memory.limit / 2**20:.0f} MB, CELLPIPE_MEMORY_LIMIT) "
                 f"sent {count} result(s) ({total / 2**20:.0f} MB) to disk during the run; "
                 "they are read back from there when needed")
@@ -223,9 +256,33 @@ class CacheStore:
         try:
             self.disk.write(entry)
             self._history.append(entry)
+        except OSError as exc:
+            if exc.errno not in _NO_ROOM:
+                raise
+            if not self.disk.has(entry.key):  # said once, with the others (unwritten())
+                self._did_not_fit(entry, self.disk.root)
+        else:
+            with self._lock:
+                self._unwritten = None  # there is room again
         finally:
             if self._spill_queued.pop(entry.key, None) is not None and self.disk.has(entry.key):
+                with self._lock:
+                    self._spilled.append(entry.nbytes)
                 self._spill_written.add(entry.key)  # main thread drops it from memory
+
+    def _did_not_fit(self, entry: CacheEntry, root: Path) -> None:
+        with self._lock:
+            old = self._unwritten or Unwritten(0, 0, str(root))
+            self._unwritten = Unwritten(old.results + 1, old.nbytes + entry.nbytes, str(root))
+
+    def unwritten(self, wait: bool = False) -> Unwritten | None:
+        """Results a full disk refused since a write last succeeded (None: all fit); wait
+        for the pending writes first if asked (the CLI, before it stops the kernel)."""
+        if wait:
+            self.start_writes()
+            self._writer.wait()
+        with self._lock:
+            return self._unwritten
 
     # --- memory -------------------------------------------------------------
     @property
@@ -257,12 +314,12 @@ class CacheStore:
             self.disk.clear()
         return count
 
-    def gc(self, older_than_days: float | None = None) -> tuple[int, int]:
+    def gc(self, older_than_days: float | None = None) -> Collected:
         """Remove entries no component points at any more (or older than N days) and
-        leftovers of interrupted writes; return (entries removed, bytes freed)."""
+        leftovers of interrupted writes; say what was removed and the bytes freed."""
         if self.disk is None:
-            return 0, 0
-        removed, freed = collect_garbage(self.disk, self._history, older_than_days)
-        for key in removed:
+            return Collected()
+        done = collect_garbage(self.disk, self._history, older_than_days)
+        for key in done.keys:
             self._memory.remove(key)
-        return len(removed), freed
+        return done

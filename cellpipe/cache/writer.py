@@ -37,9 +37,13 @@ class BackgroundWriter:
 
     def flush(self) -> list[str]:
         """Wait for queued writes; return the errors they met (and forget them)."""
+        self.wait()
+        return self.take_errors()
+
+    def wait(self) -> None:
+        """Wait for queued writes (their errors stay for take_errors)."""
         if self._thread is not None:
             self._queue.join()
-        return self.take_errors()
 
     def report(self, error: str) -> None:
         """Keep an error met outside the thread, to show with the others."""

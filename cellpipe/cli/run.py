@@ -13,7 +13,7 @@ import nbformat
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cellpipe.cache import DiskStore, default_cache_dir, disk_cache_enabled
-from cellpipe.cli.console import err
+from cellpipe.cli.console import err, shown
 from cellpipe.cli.notebooks import (
     check_conflicts,
     load_notebook,
@@ -106,6 +106,11 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
             if inplace or output:
                 _write_back(kernel, nb, pipeline, target_outputs, took_part,
                             Path(output or notebook))
+            # the results reach the disk in the background: wait for them here (the kernel's
+            # shutdown would wait anyway) and say once what a full disk refused
+            unwritten = kernel.request({"op": "state", "flush": True}).get("cache_unwritten")
+            if unwritten:
+                err.print(f"[yellow]warning:[/] {shown(unwritten['message'])}")
     except KernelFailure as exc:
         raise click.ClickException(f"{exc} {_where(running)}") from None
     except KeyboardInterrupt:
@@ -121,18 +126,18 @@ def _check_workers(notebook: str, pipeline: Pipeline, ids: list[str],
     and is bound to a worker names a registered alias, or the run fails in one line."""
     from cellpipe.cache import CacheStore
     from cellpipe.cli.workers import check_workers
-    from cellpipe.engine import plan_run
+    from cellpipe.engine import plan_runs
 
     fresh = no_cache or force or not disk_cache_enabled()
     store = CacheStore(None if fresh else default_cache_dir(),
                        notebook=str(Path(notebook).resolve()))
     values = pipeline.parameter_values(parameters)
-    for cid in ids:
-        try:
-            steps = plan_run(pipeline, cid, store, values, force=fresh).steps
-        except PipelineError as exc:
-            raise click.ClickException(str(exc)) from None
-        check_workers(pipeline, [s for s in steps if s.action == "run"])
+    try:
+        plans = plan_runs(pipeline, ids, store, values, force=fresh)
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
+    for plan in plans:
+        check_workers(pipeline, [s for s in plan.steps if s.action == "run"])
 
 
 def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str],
@@ -141,7 +146,7 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                         console=err, transient=True)
-    task = progress.add_task(f"{name}: planning", total=None)
+    task = progress.add_task(f"{shown(name)}: planning", total=None)
 
     def on_message(msg: dict[str, Any]) -> None:
         kind = msg["msg_type"]
@@ -152,23 +157,24 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
                 progress.update(task, total=len(data["steps"]), completed=0)
             elif data.get("op") == "run" and data.get("phase") == "end":
                 for notice in data.get("notices", []):
-                    progress.console.print(f"[yellow]note:[/] {notice}")
+                    progress.console.print(f"[yellow]note:[/] {shown(notice)}")
             elif data.get("op") == "event":
                 status = data["status"]
-                label = data["name"]
+                label = shown(data["name"])
                 if status in ("done", "cached", "error"):
                     took_part.add(data["id"])
                 if status == "running":
                     running.pop("started:" + data["id"], None)
-                    running["started:" + data["id"]] = label  # last in order
-                    progress.update(task, description=f"{name}: running {label}")
+                    running["started:" + data["id"]] = data["name"]  # last in order
+                    progress.update(task, description=f"{shown(name)}: running {label}")
                 elif status in ("done", "cached"):
                     progress.advance(task)
                     took = f" {data['elapsed']:.2f} s" if data.get("elapsed") is not None else ""
                     mark = "[green]done[/]" if status == "done" else "[cyan]cached[/]"
-                    progress.console.print(f"  {mark}  {label}{took}  [dim]{data['reason']}[/]")
+                    reason = shown(data["reason"])
+                    progress.console.print(f"  {mark}  {label}{took}  [dim]{reason}[/]")
                 elif status in ("error", "interrupted"):
-                    progress.console.print(f"  [red]{status}[/]  {label}")
+                    progress.console.print(f"  [red]{shown(status)}[/]  {label}")
         elif kind == "stream":
             progress.console.file.flush()
             stream = sys.stdout if content["name"] == "stdout" else sys.stderr
@@ -188,7 +194,7 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
             sys.stderr.write(text)
             sys.stderr.flush()
 
-    err.print(f"[bold]▶ {name}[/]")
+    err.print(f"[bold]▶ {shown(name)}[/]")
     running.clear()
     running["target:" + cid] = name
     with progress:

@@ -18,7 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from cellpipe.cli.console import err, human_size, out
+from cellpipe.cli.console import err, human_size, out, shown
 from cellpipe.cli.notebooks import load_notebook, parse_params, write_notebook
 from cellpipe.model import exchange, read_notebook
 from cellpipe.model.errors import PipelineError
@@ -85,7 +85,7 @@ def export_pipeline(notebook: str, components: tuple[str, ...], with_ancestors: 
         sys.stdout.write(text)
         return
     _write_text(Path(output), text)
-    say(f"wrote {output}: {len(document['components'])} components, "
+    say(f"wrote {shown(output)}: {len(document['components'])} components, "
               f"{sum(len(c['parents']) for c in document['components'])} edges, "
               f"{len(document['parameters'])} parameters")
 
@@ -130,9 +130,9 @@ def import_pipeline(pipeline_json: str, into: str | None, output: str | None,
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     for message in result.messages:
-        say(f"[yellow]note:[/] {message}")
+        say(f"[yellow]note:[/] {shown(message)}")
     write_notebook(result.notebook, target)
-    say(f"{len(result.cells)} components imported into {target}")
+    say(f"{len(result.cells)} components imported into {shown(target)}")
 
 
 @click.command()
@@ -159,13 +159,16 @@ def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, 
     except (PipelineError, archive.ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
     for miss in chosen.missing:
-        say(f"[yellow]not exported:[/] {miss.name}: {miss.reason}")
+        say(f"[yellow]not exported:[/] {shown(miss.name)}: {shown(miss.reason)}")
     if not chosen.entries:
         raise click.ClickException(
             f"{notebook}: no component has a current result in the cache; run it first "
             f"(cellpipe run {notebook})"
         )
-    sign_key = None if no_sign else archive.configured_key()
+    try:
+        sign_key = None if no_sign else archive.configured_key()
+    except archive.ArchiveError as exc:
+        raise click.ClickException(f"{exc} (nothing was written)") from None
     try:
         with _progress_bar("exporting") as progress:
             written = archive.export_archive(
@@ -174,7 +177,7 @@ def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, 
             )
     except OSError as exc:  # no such directory, disk full: nothing is left behind
         raise click.ClickException(f"{output}: {exc.strerror or exc}; nothing written") from None
-    say(f"wrote {output}: {len(chosen.entries)} entries, "
+    say(f"wrote {shown(output)}: {len(chosen.entries)} entries, "
         f"{human_size(chosen.total_size)} ({human_size(written)} compressed)"
         + (", signed" if sign_key else ""))
 
@@ -252,7 +255,7 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
                   f"({summary.to_import} new), nothing written")
     else:
         out.print(f"imported {summary.imported} entries ({human_size(summary.imported_size)}), "
-                  f"{summary.skipped} already present, into {store.root}")
+                  f"{summary.skipped} already present, into {shown(store.root)}")
 
 
 @contextmanager
@@ -277,17 +280,25 @@ def cache_keygen(force: bool) -> None:
     import secrets
 
     from cellpipe.cache import archive
+    from cellpipe.cache.privacy import make_private_dir
 
     path = archive.key_file()
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; pass --force to replace it (archives "
                                    "signed with the old key will ask before importing)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(key + "\n")
-    os.chmod(path, 0o600)
+    # a new file renamed over the old one: a replaced key is this user's, 0600, whatever
+    # the old file's owner or mode was
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(key + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     say(f"wrote {path} (mode 0600); give your team the same file, or set "
         f"{archive.KEY_ENV}={key}")
 
@@ -299,12 +310,14 @@ def _print_summary(summary: object) -> None:
     signed = ("signed with your key" if summary.trusted else
               "signed, but not with your key" if summary.signed else "not signed")
     say(f"archive: {len(summary.entries)} entries, {human_size(summary.total_size)}, "
-              f"from {summary.notebook or 'a notebook'}, Python {summary.python}, {signed}")
+        f"from {shown(summary.notebook or 'a notebook')}, Python {shown(summary.python)}, "
+        f"{signed}")
     for item in summary.entries:
         state = "present" if item.present else "new"
-        use = f" -> {item.used_by}" if item.used_by else ""
-        say(f"  {item.name:<24} {item.key[:12]}  {human_size(item.size):>9}  {state}{use}")
+        use = f" -> {shown(item.used_by)}" if item.used_by else ""
+        say(f"  {shown(item.name):<24} {shown(item.key[:12])}  {human_size(item.size):>9}  "
+            f"{state}{use}")
     if summary.hits or summary.misses:
         say(f"with the notebook: [cyan]{len(summary.hits)} from the cache[/] "
-                  f"({', '.join(summary.hits) or 'none'}); [yellow]{len(summary.misses)} run[/] "
-                  f"({', '.join(summary.misses) or 'none'})")
+            f"({shown(', '.join(summary.hits) or 'none')}); [yellow]{len(summary.misses)} run[/] "
+            f"({shown(', '.join(summary.misses) or 'none')})")

@@ -24,7 +24,7 @@ def handle_request(session: KernelSession, data: dict[str, Any]) -> KernelMessag
             session.sync(data["notebook"])
             reply = session.state()
         elif op == "state":
-            reply = session.state()
+            reply = session.state(flush=data.get("flush") is True)
         elif op == "plan":
             reply = session.plan(data["target"], force=bool(data.get("force")),
                                  rerun_target=bool(data.get("rerun_target")))

@@ -76,6 +76,15 @@ class PlanStep(TypedDict):
     reason: str
 
 
+class CacheUnwritten(TypedDict):
+    """Results a full disk refused since a cache write last succeeded: how many, their
+    bytes, and the sentence to show."""
+
+    results: int
+    bytes: int
+    message: str
+
+
 class SyncCell(TypedDict):
     """A cell of the live notebook, as the front end sends it (outputs are left out)."""
 
@@ -107,10 +116,15 @@ class SyncRequest(_Request):
     notebook: SyncNotebook
 
 
-class StateRequest(_Request):
-    """Reply: `state`."""
-
+class _StateRequest(_Request):
     op: Literal["state"]
+
+
+class StateRequest(_StateRequest, total=False):
+    """Reply: `state`. `flush`: first wait for the cache's disk writes (the CLI asks so
+    before it stops the kernel, to report results a full disk refused)."""
+
+    flush: bool
 
 
 class _PlanRequest(_Request):
@@ -158,14 +172,19 @@ class _Message(TypedDict, total=False):
     request_id: str
 
 
-class StateMessage(_Message):
-    """Every component's status (reply to `sync` and `state`, and sent after every run)."""
-
+class _StateMessage(_Message):
     op: Literal["state"]
     components: dict[str, ComponentState]
     problems: list[str]
     notices: list[str]
     parameters: dict[str, Parameter]
+
+
+class StateMessage(_StateMessage, total=False):
+    """Every component's status (reply to `sync` and `state`, and sent after every run).
+    `cache_unwritten`: results the cache's disk had no room for (absent when all fit)."""
+
+    cache_unwritten: CacheUnwritten
 
 
 class PlanMessage(_Message):
@@ -272,7 +291,8 @@ LITERALS: dict[str, tuple[Any, str]] = {
     "RequestOp": (RequestOp, "The op of a request (front end -> kernel)."),
     "MessageOp": (MessageOp, "The op of a message the kernel sends (a reply or an event)."),
 }
-PARTS: tuple[type, ...] = (ComponentState, Parameter, PlanStep, SyncCell, SyncNotebook)
+PARTS: tuple[type, ...] = (ComponentState, Parameter, PlanStep, CacheUnwritten, SyncCell,
+                           SyncNotebook)
 REQUESTS: tuple[type, ...] = get_args(Request)
 MESSAGES: tuple[type, ...] = get_args(KernelMessage)
 

@@ -95,8 +95,10 @@ class KernelSession:
         return self.pipeline
 
     # --- queries ------------------------------------------------------------
-    def state(self) -> protocol.StateMessage:
+    def state(self, flush: bool = False) -> protocol.StateMessage:
+        """The state message; flush: wait for the cache's disk writes first."""
         pipeline = self.require_pipeline()
+        unwritten = self.store.unwritten(wait=flush)
         try:
             components = component_status(pipeline, self.store)
         except PipelineError as exc:
@@ -105,7 +107,7 @@ class KernelSession:
         for cid, info in components.items():
             if self.running == cid:
                 info["status"] = "running"
-        return {
+        state: protocol.StateMessage = {
             "op": "state",
             "components": cast(dict[str, protocol.ComponentState], components),
             "problems": [str(p) for p in problems(pipeline)],
@@ -113,6 +115,10 @@ class KernelSession:
             "parameters": {n: {"type": cast(protocol.ParameterType, p.type), "value": p.value}
                            for n, p in pipeline.parameters.items()},
         }
+        if unwritten is not None:
+            state["cache_unwritten"] = {"results": unwritten.results,
+                                        "bytes": unwritten.nbytes, "message": unwritten.message}
+        return state
 
     def plan(self, ref: str, force: bool = False, rerun_target: bool = False,
              parameters: Mapping[str, Any] | None = None) -> protocol.PlanMessage:
