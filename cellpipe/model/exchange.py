@@ -190,10 +190,32 @@ def _check_meaning(document: dict[str, Any], source: str) -> None:
         names = [components[seen_ids[n]]["name"] for n in cycle]
         raise PipelineFormatError(f"{source}: components: {CycleError(names)}")
     for name, spec in document["parameters"].items():
+        value, declared = spec["value"], spec["type"]
         try:
-            Parameter(name, spec["type"], spec["value"])
+            if declared in _JSON_TYPES and (not isinstance(value, _JSON_TYPES[declared])
+                                            or (isinstance(value, bool) and declared != "bool")):
+                # a file states its values' types: "5" for an int contradicts it (the command
+                # line's -p lr=5 is text, and is converted; a file's value is not)
+                raise ParameterError(f"parameter {name!r} expects {declared}, and the file "
+                                     f"gives {_kind(value)}")
+            Parameter(name, declared, value)
         except ParameterError as exc:
             raise PipelineFormatError(f"{source}: parameters.{name}.value: {exc}") from None
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value is called in a message."""
+    if isinstance(value, bool):
+        return f"true/false ({json.dumps(value)})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({_one_line(json.dumps(value), 40)})"
+    return {list: "a list", dict: "an object", type(None): "null"}.get(type(value), "a value")
 
 
 def pipeline_from_document(document: Mapping[str, Any]) -> Pipeline:
