@@ -97,3 +97,17 @@ def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
     """Write atomically (model.write_notebook) and say so on stderr."""
     save_notebook(nb, path)
     err.print(f"wrote {shown(path)}")
+
+
+def check_drawn_edges(pipeline: Pipeline, strict: bool) -> None:
+    """Warn, one line each, when a component reads a name that another component binds but
+    no ancestor does (model.infer.check_pipeline); with strict, that is an error."""
+    from cellpipe.model.infer import check_pipeline
+
+    warnings = check_pipeline(pipeline).warnings
+    for w in warnings:
+        err.print(f"{'error' if strict else 'warning'}: {w.message}", markup=False,
+                  highlight=False, soft_wrap=True)
+    if strict and warnings:
+        raise click.ClickException(f"{len(warnings)} edge(s) missing (--strict); add the "
+                                   "parents, or run without --strict")

@@ -10,7 +10,13 @@ from rich.table import Table
 
 from cellpipe.cache import CacheStore, default_cache_dir
 from cellpipe.cli.console import err, out, shown
-from cellpipe.cli.notebooks import check_conflicts, load_notebook, parse_params, resolve_targets
+from cellpipe.cli.notebooks import (
+    check_conflicts,
+    check_drawn_edges,
+    load_notebook,
+    parse_params,
+    resolve_targets,
+)
 from cellpipe.cli.workers import unknown_workers
 from cellpipe.engine import plan_runs
 from cellpipe.model.errors import PipelineError
@@ -28,12 +34,18 @@ def register(main: click.Group) -> None:
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Plan with a pipeline parameter set to VALUE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_json: bool) -> None:
+@click.option("--strict", is_flag=True,
+              help="A component reading a name that only a non-ancestor binds is an error.")
+def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_json: bool,
+         strict: bool) -> None:
     """Show what running the targets would do, and why (no kernel needed)."""
+    from cellpipe.model.infer import check_pipeline
+
     nb, pipeline = load_notebook(notebook)
     store = CacheStore(default_cache_dir(), notebook=str(Path(notebook).resolve()))
     ids = resolve_targets(pipeline, targets)
     check_conflicts(notebook, nb, pipeline, ids)
+    check_drawn_edges(pipeline, strict)
     try:
         values = pipeline.parameter_values(parse_params(params))
         plans = plan_runs(pipeline, ids, store, values)
@@ -42,10 +54,15 @@ def plan(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], as_js
     unknown = unknown_workers(pipeline, [s for p in plans for s in p.steps])
     if as_json:
         # worker: the alias the step runs on (null: in the kernel); worker_registered: false
-        # when that alias is not registered here (running it would fail)
+        # when that alias is not registered here (running it would fail); edges: the names
+        # each parent edge carries (what the step reads that the parent binds or changes)
+        carried = check_pipeline(pipeline).edge_names
         out.print_json(json.dumps([{"target": p.target, "steps": [
             {**s.as_json(), "worker": pipeline.get(s.id).worker or None,
-             "worker_registered": s.id not in unknown} for s in p.steps]} for p in plans]))
+             "worker_registered": s.id not in unknown,
+             "edges": [{"parent": q, "names": list(carried.get((q, s.id), ()))}
+                       for q in pipeline.get(s.id).parents]}
+            for s in p.steps]} for p in plans]))
         return
     for p in plans:
         table = Table(title=f"run {shown(pipeline.get(p.target).name)}", title_justify="left")

@@ -16,6 +16,7 @@ from cellpipe.cache import DiskStore, default_cache_dir, disk_cache_enabled
 from cellpipe.cli.console import err, shown
 from cellpipe.cli.notebooks import (
     check_conflicts,
+    check_drawn_edges,
     load_notebook,
     parse_params,
     resolve_targets,
@@ -46,6 +47,8 @@ def register(main: click.Group) -> None:
               help="Write the notebook with outputs to this file.")
 @click.option("--timeout", default=3600.0, show_default=True,
               help="Seconds to wait for one target.")
+@click.option("--strict", is_flag=True,
+              help="A component reading a name that only a non-ancestor binds is an error.")
 @click.option("--keep-going", is_flag=True,
               help="When a target fails, still run the other targets (exit status 1).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -53,7 +56,7 @@ def register(main: click.Group) -> None:
                    "(independent branches in parallel). Default: 1.")
 def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cache: bool,
         force: bool, inplace: bool, output: str | None, timeout: float,
-        keep_going: bool, jobs: int | None) -> None:
+        strict: bool, keep_going: bool, jobs: int | None) -> None:
     """Run the pipeline of NOTEBOOK in a real kernel, showing the targets' output."""
     from cellpipe.cli.kernel_driver import KernelFailure, PipelineKernel
 
@@ -67,6 +70,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
         raise click.ClickException(str(exc)) from None
     ids = resolve_targets(pipeline, targets)
     check_conflicts(notebook, nb, pipeline, ids)
+    check_drawn_edges(pipeline, strict)
     if not no_cache and disk_cache_enabled():
         try:  # refuse a cache others could have written before a kernel starts
             DiskStore(default_cache_dir()).check_private()

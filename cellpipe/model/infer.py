@@ -461,7 +461,7 @@ def apply_inference(nb: object, inference: Inference, source: str = "notebook") 
     `Conversion`, so the CLI reports it the same way); the notebook's parameters are kept."""
     import copy
 
-    from cellpipe.model.link import Conversion, ConversionError
+    from cellpipe.model.link_convert import Conversion, ConversionError
     from cellpipe.model.notebook import (
         LINK_KEY,
         METADATA_KEY,
