@@ -71,6 +71,9 @@ POSTS: dict[str, tuple[dict, dict[str, list]]] = {
         "notebook": NOT_OBJECTS + [None], "parent": NOT_STRINGS + [None],
         "child": NOT_STRINGS + [None]}),
     "pipeline/convert": ({"notebook": NB}, {"notebook": NOT_OBJECTS + [None]}),
+    "pipeline/infer": ({"notebook": NB}, {"notebook": NOT_OBJECTS + [None],
+                                          "only": NOT_STRINGS}),
+    "pipeline/check": ({"notebook": NB}, {"notebook": NOT_OBJECTS + [None]}),
     "workers": ({"alias": "box", "queue": "redis://127.0.0.1:1", "store": "file:///tmp/x"}, {
         "alias": NOT_STRINGS + [None], "queue": NOT_STRINGS + [None],
         "store": NOT_STRINGS + [None], "options": ["x", 5, True, [1]]}),

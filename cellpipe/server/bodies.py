@@ -216,6 +216,13 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
     Shape("pipeline/convert", {
         "notebook": Field(("object",), required=True),
     }),
+    Shape("pipeline/infer", {
+        "notebook": Field(("object",), required=True),
+        "only": Field(("string",)),
+    }),
+    Shape("pipeline/check", {
+        "notebook": Field(("object",), required=True),
+    }),
     Shape("workers", {
         "alias": Field(("string",), required=True),
         "queue": Field(("string",), required=True),
