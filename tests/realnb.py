@@ -17,6 +17,9 @@ from test_nbclient_parity import normalise
 
 from cellpipe.model import dag
 
+# a counter of the kernel's process, like an execution count: scikit-learn numbers the
+# HTML of every estimator it displays
+_SKLEARN_IDS = re.compile(r"sk-(container|estimator)-id-\d+")
 _LABEL = re.compile(r"(Cell(?:\x1b\[[0-9;]*m)*\s*(?:\x1b\[[0-9;]*m)*)In\[[^\]\n]*\]")
 
 REAL = Path(__file__).parent / "fixtures" / "real"
@@ -57,6 +60,8 @@ def outputs(cell: nbformat.NotebookNode) -> list[dict]:
     of a traceback (Jupyter's In[7], cellpipe's In[name])."""
     norm = normalise(cell.outputs)
     for o in norm:
+        if "text/html" in o.get("data", {}):
+            o["data"]["text/html"] = _SKLEARN_IDS.sub(r"sk-\1-id-N", o["data"]["text/html"])
         if o.get("output_type") == "error":
             o["traceback"] = [_LABEL.sub(r"\1In[N]", line) for line in o["traceback"]]
     return norm
