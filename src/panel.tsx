@@ -12,6 +12,7 @@ import { ParametersSection } from './components/panel/ParametersSection';
 import { RunLogSection } from './components/panel/RunLogSection';
 import { ShareSection } from './components/panel/ShareSection';
 import { PipelineModel } from './model';
+import { SweepSection } from './sweep';
 import { CommandIDs } from './tokens';
 
 export interface IGraphPanelOptions {
@@ -136,6 +137,7 @@ function PanelBody(props: {
       <RunLogSection model={model} trans={trans} />
       <ShareSection model={model} trans={trans} commands={commands} />
       <ParametersSection model={model} trans={trans} />
+      <SweepSection model={model} trans={trans} />
     </div>
   );
 }

@@ -1,2 +1,3 @@
 import '@xyflow/react/dist/base.css';
 import './base.css';
+import './sweep.css';

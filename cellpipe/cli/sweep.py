@@ -15,8 +15,8 @@ from cellpipe.cache import CacheStore, DiskStore, default_cache_dir, disk_cache_
 from cellpipe.cli.console import err, out
 from cellpipe.cli.notebooks import check_conflicts, load_notebook, resolve_targets
 from cellpipe.engine import ComponentError, plan_run
-from cellpipe.engine.sweep import Axis, Row, grid, mark_best, parse_axis
-from cellpipe.engine.sweep_run import SweepRunner
+from cellpipe.engine.sweep import Axis, Row, mark_best, split_axes
+from cellpipe.engine.sweep_run import SweepRunner, run_grid
 from cellpipe.model import Pipeline
 from cellpipe.model.errors import PipelineError
 
@@ -64,16 +64,11 @@ def sweep(notebook: str, target: str | None, params: tuple[str, ...], jobs: int,
         raise click.UsageError("a sweep runs one target: name it with --target")
     target_id = ids[0]
     check_conflicts(notebook, nb, pipeline, ids)
+    searching = trials is not None
     try:
-        axes = [parse_axis(pipeline, p) for p in params]
+        swept, fixed = split_axes(pipeline, params, searching=searching)
     except PipelineError as exc:
         raise click.BadParameter(str(exc), param_hint="-p") from None
-    fixed = {a.name: a.values[0] for a in axes if not a.is_range and len(a.values) == 1}
-    swept = [a for a in axes if a.name not in fixed]
-    searching = trials is not None
-    if not searching and any(a.is_range for a in swept):
-        raise click.UsageError("a LOW..HIGH range is searched: give --trials N and "
-                               "--objective NAME")
     if searching and objective is None:
         raise click.UsageError("a search (--trials) needs --objective NAME")
     report = [n.strip() for r in reports for n in r.split(",") if n.strip()] or None
@@ -147,24 +142,19 @@ def _progress() -> Progress:
 
 def _grid(runner: SweepRunner, pipeline: Pipeline, swept: list[Axis], fixed: dict[str, Any],
           progress: Progress) -> list[Row]:
-    combos = grid(swept)
-    task = progress.add_task("planning", total=len(combos))
-    for combo in combos:
-        runner.add(pipeline.parameter_values({**fixed, **combo}), combo)
-    return _drive(runner, progress, task)
+    total = 1
+    for axis in swept:
+        total *= len(axis.values)
+    task = progress.add_task("sweep", total=total)
 
+    def stopped() -> bool:  # called between steps: the moment to say what runs
+        running = sorted(set(runner.running))
+        progress.update(task, description="running " + ", ".join(running) if running
+                        else "sweep")
+        return False
 
-def _drive(runner: SweepRunner, progress: Progress, task: Any) -> list[Row]:
-    def advance(_row: Row) -> None:
-        progress.advance(task)
-
-    while runner.unfinished:
-        for row in runner.step():
-            advance(row)
-        running = runner.running
-        progress.update(task, description="running " + ", ".join(sorted(set(running)))
-                        if running else "sweep")
-    return runner.run()
+    return run_grid(runner, swept, fixed, on_row=lambda _row: progress.advance(task),
+                    stopped=stopped)
 
 
 def _search(runner: SweepRunner, pipeline: Pipeline, notebook: str, swept: list[Axis],

@@ -87,15 +87,19 @@ class Search:
         todo = max(0, trials - self.complete)
         return min(todo, max(0, self.size - self.complete)) if self.size is not None else todo
 
-    def run(self, trials: int, on_row: Callable[[Row], None] | None = None) -> list[Row]:
+    def run(self, trials: int, on_row: Callable[[Row], None] | None = None,
+            stopped: Callable[[], bool] | None = None) -> list[Row]:
         """Run trials until the study has `trials` complete ones (or this run started as
-        many as were lacking); rows in the order the trials started. On an interrupt the
-        running trials are stopped and recorded as failed (a resumed study asks again)."""
+        many as were lacking); rows in the order the trials started. On an interrupt (or
+        when stopped() says so) the running trials are stopped and recorded as failed (a
+        resumed study asks again), and KeyboardInterrupt is raised."""
         todo = self.remaining(trials)
         pending: dict[int, tuple[Any, Row]] = {}  # id(row) -> (trial, row)
         rows: list[Row] = []
         try:
             while todo or pending:
+                if stopped is not None and stopped():
+                    raise KeyboardInterrupt
                 while todo and len(pending) < self.runner.jobs:
                     trial = self.study.ask(self.dists)
                     chosen = {a.name: trial.params[a.name] for a in self.axes}

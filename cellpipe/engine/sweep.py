@@ -79,6 +79,19 @@ def grid(axes: Sequence[Axis]) -> list[dict[str, Any]]:
             for combo in product(*(a.values for a in axes))]
 
 
+def split_axes(pipeline: Pipeline, texts: Iterable[str], *,
+               searching: bool) -> tuple[list[Axis], dict[str, Any]]:
+    """The swept axes and the fixed values (a list of one value sets the parameter for
+    every combination) of `-p` texts; raises ParameterError for what cannot be run."""
+    axes = [parse_axis(pipeline, t) for t in texts]
+    fixed = {a.name: a.values[0] for a in axes if not a.is_range and len(a.values) == 1}
+    swept = [a for a in axes if a.name not in fixed]
+    if not searching and any(a.is_range for a in swept):
+        raise ParameterError("a LOW..HIGH range is searched, not listed: give --trials N and "
+                             "--objective NAME")
+    return swept, fixed
+
+
 @dataclass
 class Row:
     """One combination's outcome, as the table and `--json` show it."""

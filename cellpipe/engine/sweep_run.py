@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from cellpipe.cache import CacheEntry, CacheStore, disk_cache_enabled
 from cellpipe.engine.errors import ComponentError
 from cellpipe.engine.plan import Plan, Step, key_inputs, plan_run
-from cellpipe.engine.sweep import Row, reported_values
+from cellpipe.engine.sweep import Axis, Row, grid, reported_values
 from cellpipe.model import Component, Pipeline, dag
 
 
@@ -155,9 +155,11 @@ class SweepRunner:
         """Names of the components running now."""
         return [t.step.name for t in self.tasks.values() if t.state == "running"]
 
-    def run(self, on_row: Callable[[Row], None] | None = None) -> list[Row]:
-        """Run every combination added; the rows in the order they were added."""
-        while self.unfinished:
+    def run(self, on_row: Callable[[Row], None] | None = None,
+            stopped: Callable[[], bool] | None = None) -> list[Row]:
+        """Run every combination added (until stopped() says so); the rows in the order
+        they were added."""
+        while self.unfinished and not (stopped is not None and stopped()):
             for row in self.step():
                 if on_row is not None:
                     on_row(row)
@@ -277,3 +279,12 @@ class SweepRunner:
 
     def _entries(self, plan: Plan) -> list[CacheEntry | None]:
         return [self.store.get(s.key) for s in plan.steps]
+
+
+def run_grid(runner: SweepRunner, swept: Sequence[Axis], fixed: Mapping[str, Any],
+             on_row: Callable[[Row], None] | None = None,
+             stopped: Callable[[], bool] | None = None) -> list[Row]:
+    """Every combination of the swept lists (fixed values set in each), run by runner."""
+    for combo in grid(swept):
+        runner.add(runner.pipeline.parameter_values({**fixed, **combo}), combo)
+    return runner.run(on_row, stopped)

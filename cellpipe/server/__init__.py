@@ -23,4 +23,7 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     from cellpipe.server import remote_handlers
 
     remote_handlers.setup_handlers(web_app)
+    from cellpipe.server import sweep_handlers
+
+    sweep_handlers.setup_handlers(web_app)
     server_app.log.info("cellpipe: server extension loaded")

@@ -229,4 +229,14 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
         "store": Field(("string",), required=True),
         "options": Field(("object",), nullable=True),
     }),
+    Shape("sweeps", {
+        "notebook": Field(("object",), required=True),
+        "path": Field(("string",), path=True),
+        "target": Field(("string",), required=True),
+        "params": Field(("object",), required=True),
+        "jobs": Field(("integer",)),
+        "trials": Field(("integer",), nullable=True),
+        "objective": Field(("string",), nullable=True, empty=True),
+        "maximize": Field(("boolean",)),
+    }),
 ]}
