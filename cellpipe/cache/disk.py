@@ -21,7 +21,13 @@ import platformdirs
 
 from cellpipe.cache.entry import CacheEntry
 from cellpipe.cache.integrity import FINGERPRINT, digest, verify_file
-from cellpipe.cache.privacy import DIR_MODE, FILE_MODE, check_private, make_private_dir
+from cellpipe.cache.privacy import (
+    DIR_MODE,
+    FILE_MODE,
+    UnsafeCacheError,
+    check_private,
+    make_private_dir,
+)
 from cellpipe.cache.values import Backing, StoredValue, buffer_layout, format_version
 
 MANIFEST_FORMAT = "cellpipe.cache-entry"
@@ -103,7 +109,7 @@ class DiskStore:
             st = path.stat()
         except OSError:
             return False
-        check_private(path.parent, "cache entry")
+        check_entry_private(path.parent)
         if self._sound.get(key) == (st.st_mtime_ns, st.st_size):
             return True
         try:
@@ -196,7 +202,7 @@ class DiskStore:
         self.check_private()
         if not (folder / "manifest.json").exists():
             return None
-        check_private(folder, "cache entry")
+        check_entry_private(folder)
         manifest = read_manifest(folder / "manifest.json")
         if manifest.get("format") != MANIFEST_FORMAT or \
                 manifest.get("version") not in MANIFEST_VERSIONS:
@@ -212,7 +218,7 @@ class DiskStore:
         try:
             for var in manifest["variables"]:
                 path = folder / var["file"]
-                check_private(path, "cache file")
+                check_private(path, "cache file")  # (again: it may have changed since)
                 now = _file_stamp(os.stat(path))
                 stamp: tuple[int, int, int] | None = (now[0], now[1], now[2])
                 # a stamp taken in the same clock tick as the file's last change proves
@@ -239,6 +245,8 @@ class DiskStore:
             )
         except OSError as exc:
             raise CorruptEntry(key, name, f"unreadable: {exc.strerror or exc}") from None
+        except UnsafeCacheError:
+            raise  # refused, not damaged: it is neither loaded nor removed
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CorruptEntry(key, name, f"manifest field {exc} is wrong") from None
 
@@ -306,6 +314,18 @@ class DiskStore:
         shutil.rmtree(self.root / "entries", ignore_errors=True)
         self._sound.clear()
         self.remove_unfinished()
+
+
+def check_entry_private(folder: Path) -> None:
+    """Raise UnsafeCacheError unless an entry directory and every file in it are this
+    user's and writable by no one else (docs/cli.md, "Trust")."""
+    check_private(folder, "cache entry")
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return
+    for name in names:
+        check_private(folder / name, "cache file")
 
 
 def tree_size(root: Path) -> int:

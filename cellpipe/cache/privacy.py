@@ -62,8 +62,9 @@ def check_private(path: Path, what: str = "cache directory") -> None:
     elif st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         problem = f"can be written by other users (mode {stat.S_IMODE(st.st_mode):o})"
     if problem is not None:
+        chmod = "chmod 700" if stat.S_ISDIR(st.st_mode) else "chmod 600"
         raise UnsafeCacheError(
             f"refusing to load results from {what} {path}: it {problem}, so its pickles may "
             "not be yours. Use a private directory (unset CELLPIPE_CACHE_DIR, or point it at "
-            "a directory only you can write), or `chmod 700` it after checking its contents."
+            f"a directory only you can write), or `{chmod}` it after checking its contents."
         )
