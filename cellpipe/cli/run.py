@@ -91,30 +91,32 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
     failed = False
     try:
         with PipelineKernel(cwd=cwd, env=env, timeout=timeout) as kernel:
-            state = kernel.sync(nb)
-            if state.get("op") == "error":
-                raise click.ClickException(state["message"])
-            for cid in ids:
-                name = pipeline.get(cid).name
-                try:
+            try:
+                state = kernel.sync(nb)
+                if state.get("op") == "error":
+                    raise click.ClickException(state["message"])
+                for cid in ids:
+                    name = pipeline.get(cid).name
                     execution = _run_one(kernel, cid, name, force or no_cache, parameters,
                                          took_part, running)
-                except KernelFailure:
-                    kernel.stop_busy()  # a timeout: stop the component before shutting down
-                    raise
-                target_outputs[cid] = list(execution.outputs)
-                if execution.status != "ok":
-                    failed = True
-                    if not keep_going:
-                        break
-            if inplace or output:
-                _write_back(kernel, nb, pipeline, target_outputs, took_part,
-                            Path(output or notebook))
-            # the results reach the disk in the background: wait for them here (the kernel's
-            # shutdown would wait anyway) and say once what a full disk refused
-            unwritten = kernel.request({"op": "state", "flush": True}).get("cache_unwritten")
-            if unwritten:
-                err.print(f"[yellow]warning:[/] {shown(unwritten['message'])}")
+                    target_outputs[cid] = list(execution.outputs)
+                    if execution.status != "ok":
+                        failed = True
+                        if not keep_going:
+                            break
+                if inplace or output:
+                    _write_back(kernel, nb, pipeline, target_outputs, took_part,
+                                Path(output or notebook))
+                # the results reach the disk in the background: wait for them here (the kernel's
+                # shutdown would wait anyway) and say once what a full disk refused
+                unwritten = kernel.request({"op": "state", "flush": True}).get("cache_unwritten")
+                if unwritten:
+                    err.print(f"[yellow]warning:[/] {shown(unwritten['message'])}")
+            except (KernelFailure, KeyboardInterrupt):
+                # a timeout or Ctrl-C: stop what runs and let the kernel answer before it is
+                # shut down (its reply would meet closed sockets: a ZMQError traceback)
+                kernel.stop_busy()
+                raise
     except KernelFailure as exc:
         raise click.ClickException(f"{exc} {_where(running)}") from None
     except KeyboardInterrupt:
