@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from cellpipe.engine.sweep import Axis, Row, mark_best, split_axes
 from cellpipe.engine.sweep_run import SweepRunner, run_grid
 from cellpipe.model import Pipeline
 from cellpipe.model.errors import PipelineError
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def register(main: click.Group) -> None:
@@ -85,7 +88,7 @@ def sweep(notebook: str, target: str | None, params: tuple[str, ...], jobs: int,
                 rows = _search(runner, pipeline, notebook, swept, fixed, trials, objective,
                                direction, storage, study_name, seed, progress)
             else:
-                rows = _grid(runner, pipeline, swept, fixed, progress)
+                rows = _grid(runner, swept, fixed, progress)
     except KeyboardInterrupt:
         interrupted = True
         rows = [c.row for c in runner.combinations if c.row.status != "running"]
@@ -97,6 +100,7 @@ def sweep(notebook: str, target: str | None, params: tuple[str, ...], jobs: int,
     if objective is not None:
         mark_best(rows, objective, direction)
     _show(rows, swept, as_json)
+    _show_tracebacks(rows)
     if interrupted:
         err.print("[red]interrupted[/]: the running combinations were stopped")
         sys.exit(130)
@@ -140,7 +144,7 @@ def _progress() -> Progress:
                     console=err, transient=True)
 
 
-def _grid(runner: SweepRunner, pipeline: Pipeline, swept: list[Axis], fixed: dict[str, Any],
+def _grid(runner: SweepRunner, swept: list[Axis], fixed: dict[str, Any],
           progress: Progress) -> list[Row]:
     total = 1
     for axis in swept:
@@ -205,6 +209,22 @@ def _show(rows: list[Row], swept: list[Axis], as_json: bool) -> None:
                       *(_cell(r.values.get(n)) for n in values), status, f"{r.seconds:.2f}",
                       style="bold" if r.best else None)
     out.print(table)
+
+
+def _show_tracebacks(rows: list[Row]) -> None:
+    """Each distinct error's traceback on stderr (the user's frames), once, after the rows."""
+    shown: set[str] = set()
+    for row in rows:
+        if row.status != "error" or not row.traceback or row.error in shown:
+            continue
+        shown.add(row.error)
+        params = ", ".join(f"{k}={v!r}" for k, v in row.params.items())
+        text = "\n".join(row.traceback) + "\n"
+        if not sys.stderr.isatty():  # colours only on a terminal, as git does
+            text = _ANSI.sub("", text)
+        err.print(f"[red]error[/] with {_escape(params) or 'the set parameters'}:")
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def _cell(value: Any) -> str:

@@ -102,6 +102,7 @@ class Row:
     error: str = ""
     seconds: float = 0.0
     best: bool = False
+    traceback: list[str] = field(default_factory=list)  # of the error (not in as_json)
 
     def as_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"params": self.params, "values": self.values,

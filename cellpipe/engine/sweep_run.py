@@ -64,6 +64,7 @@ class _Task:
     users: set[int] = field(default_factory=set)
     state: str = "pending"  # pending, running, done, error, dropped
     error: str = ""
+    traceback: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,7 +116,7 @@ class SweepRunner:
             if task is None:
                 task = self._new_task(plan, step, order)
             elif task.state == "error":  # the same key failed in this sweep: so does this
-                self._fail(combo, task.error)
+                self._fail(combo, task.error, task.traceback)
                 return row
             elif task.state == "dropped":
                 task.state = "pending"
@@ -222,6 +223,7 @@ class SweepRunner:
             self.remote.finish(event.step_id)
             self.store.record_failure(comp.id, task.step.key, task.key_inputs)
             where = f"worker {task.component.worker!r}: " if outcome.internal else ""
+            task.traceback = list(outcome.traceback)
             self._task_failed(task, f"{where}{outcome.ename}: {outcome.evalue}")
             return
         try:
@@ -247,12 +249,13 @@ class SweepRunner:
         task.state = "error"
         task.error = f"{task.step.name}: {message.splitlines()[0] if message else ''}"
         for index in sorted(task.users):
-            self._fail(self.combinations[index], task.error)
+            self._fail(self.combinations[index], task.error, task.traceback)
 
-    def _fail(self, combo: _Combination, error: str) -> None:
+    def _fail(self, combo: _Combination, error: str, traceback: list[str] | None = None) -> None:
         if combo.row.status != "running":
             return
         combo.row.status, combo.row.error = "error", error
+        combo.row.traceback = list(traceback or [])
         index = self.combinations.index(combo)
         for key in combo.waiting:  # no one else needs them: they do not start
             task = self.tasks[key]
