@@ -64,7 +64,7 @@ export interface IPlanStep {
   reason: string;
 }
 
-/** Results a full disk refused since a cache write last succeeded: how many, their bytes, and the sentence to show. */
+/** Results of this kernel that a full disk refused and that are still not on disk: how many, their bytes, and the sentence to show. */
 export interface ICacheUnwritten {
   results: number;
   bytes: number;

@@ -39,7 +39,7 @@ _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 @dataclass
 class Unwritten:
-    """Results that did not fit on the cache's disk since a write last succeeded."""
+    """Results of this process that are not on disk because the disk had no room."""
 
     results: int
     nbytes: int
@@ -69,7 +69,9 @@ class CacheStore:
         self._spill_queued: dict[str, CacheEntry] = {}  # being written to leave memory
         self._spill_written: set[str] = set()  # written: to drop from memory
         self._notices: list[CorruptEntry] = []  # damaged entries met since take_notices()
-        self._unwritten: Unwritten | None = None  # what a full disk refused (writer thread)
+        # key -> (bytes, directory) of results a full disk refused (the writer thread adds;
+        # a later successful write of the same key takes it out)
+        self._unwritten: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -263,7 +265,7 @@ class CacheStore:
                 self._did_not_fit(entry, self.disk.root)
         else:
             with self._lock:
-                self._unwritten = None  # there is room again
+                self._unwritten.pop(entry.key, None)
         finally:
             if self._spill_queued.pop(entry.key, None) is not None and self.disk.has(entry.key):
                 with self._lock:
@@ -272,17 +274,20 @@ class CacheStore:
 
     def _did_not_fit(self, entry: CacheEntry, root: Path) -> None:
         with self._lock:
-            old = self._unwritten or Unwritten(0, 0, str(root))
-            self._unwritten = Unwritten(old.results + 1, old.nbytes + entry.nbytes, str(root))
+            self._unwritten[entry.key] = (entry.nbytes, str(root))
 
     def unwritten(self, wait: bool = False) -> Unwritten | None:
-        """Results a full disk refused since a write last succeeded (None: all fit); wait
-        for the pending writes first if asked (the CLI, before it stops the kernel)."""
+        """Results of this process a full disk refused and that are still not on disk (None:
+        all fit); wait for the pending writes first if asked (the CLI, before it stops the
+        kernel)."""
         if wait:
             self.start_writes()
             self._writer.wait()
         with self._lock:
-            return self._unwritten
+            refused = list(self._unwritten.values())
+        if not refused:
+            return None
+        return Unwritten(len(refused), sum(n for n, _ in refused), refused[0][1])
 
     # --- memory -------------------------------------------------------------
     @property

@@ -111,7 +111,8 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                 # shutdown would wait anyway) and say once what a full disk refused
                 unwritten = kernel.request({"op": "state", "flush": True}).get("cache_unwritten")
                 if unwritten:
-                    err.print(f"[yellow]warning:[/] {shown(unwritten['message'])}")
+                    err.print(f"[yellow]warning:[/] {shown(unwritten['message'])}",
+                              soft_wrap=True)
             except (KernelFailure, KeyboardInterrupt):
                 # a timeout or Ctrl-C: stop what runs and let the kernel answer before it is
                 # shut down (its reply would meet closed sockets: a ZMQError traceback)

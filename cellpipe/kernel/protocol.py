@@ -77,8 +77,8 @@ class PlanStep(TypedDict):
 
 
 class CacheUnwritten(TypedDict):
-    """Results a full disk refused since a cache write last succeeded: how many, their
-    bytes, and the sentence to show."""
+    """Results of this kernel that a full disk refused and that are still not on disk: how
+    many, their bytes, and the sentence to show."""
 
     results: int
     bytes: int
