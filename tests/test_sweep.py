@@ -86,6 +86,11 @@ def test_grid_shares_what_reads_no_swept_parameter_and_runs_two_at_once(env, tmp
     assert {row["status"] for row in cached} == {"cached"}
     assert [(c["params"], c["values"], c["seconds"]) for c in cached] == [
         (row["params"], row["values"], row["seconds"]) for row in rows]
+    # a combination is an ordinary run: `cellpipe run` with its values would run nothing
+    plan = subprocess.run([sys.executable, "-m", "cellpipe.cli", "plan", str(path), "-t",
+                           "train", "-p", "lr=0.2", "-p", "scale=2", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert [s["action"] for s in json.loads(plan.stdout)[0]["steps"]] == ["cache"] * 3
     table = sweep(env, path, "--target", "train", "-p", "lr=0.1,0.2", "-p", "scale=1",
                   "--objective", "loss", "--maximize", "--report", "loss,label")
     assert table.returncode == 0, table.stderr
