@@ -55,9 +55,9 @@ def _refs(values: tuple[str, ...]) -> list[str] | None:
 @click.option("-o", "--output", type=click.Path(),
               help="Write the pipeline JSON (or program) here (default: standard output); "
                    "with --format kfp, the directory to write.")
-@click.option("--format", "fmt", type=click.Choice(["json", "py"]), default="json",
-              show_default=True, help="json: pipeline JSON; py: a standalone Python program "
-                                      "(see docs/production.md).")
+@click.option("--format", "fmt", type=click.Choice(["json", "py", "kfp"]), default="json",
+              show_default=True, help="json: pipeline JSON; py: a standalone Python program; "
+                                      "kfp: a Kubeflow pipeline (see docs/production.md).")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="py, kfp: the default of a parameter in the exported pipeline.")
 @click.option("--store", metavar="URL", help="kfp: the data store (fsspec URL) steps share.")
