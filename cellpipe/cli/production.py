@@ -18,7 +18,7 @@ from types import ModuleType
 
 import click
 
-from cellpipe.cli.console import err
+from cellpipe.cli.console import err, shown
 from cellpipe.cli.notebooks import load_notebook, parse_params
 from cellpipe.model import Pipeline, dag
 from cellpipe.model.errors import PipelineError
@@ -65,8 +65,8 @@ def _export_program(pipeline: Pipeline, notebook: str, output: str | None,
         return
     write_text(Path(output), text)
     os.chmod(output, 0o755)
-    err.print(f"wrote {output}: {len(pipeline.components)} components; run it with "
-              f"`python {output} --help`", soft_wrap=True)
+    err.print(f"wrote {shown(output)}: {len(pipeline.components)} components; run it with "
+              f"`python {shown(output)} --help`", soft_wrap=True)
 
 
 def _export_kfp(pipeline: Pipeline, notebook: str, output: str | None,
@@ -102,10 +102,11 @@ def _export_kfp(pipeline: Pipeline, notebook: str, output: str | None,
         directory.mkdir(exist_ok=True)
         for name in ("pipeline.py", "pipeline.yaml"):
             os.replace(staged / name, directory / name)
-    err.print(f"wrote {directory / 'pipeline.py'} and {directory / 'pipeline.yaml'}: "
-              f"{len(pipeline.components)} steps, data store {store}", soft_wrap=True)
+    err.print(f"wrote {shown(directory / 'pipeline.py')} and "
+              f"{shown(directory / 'pipeline.yaml')}: {len(pipeline.components)} steps, "
+              f"data store {shown(store)}", soft_wrap=True)
     if store.startswith("file:"):
-        err.print(f"[yellow]note:[/] the data store {store} is a local path: only steps on "
+        err.print(f"[yellow]note:[/] the data store {shown(store)} is a local path: only steps on "
                   "this machine (kfp.local) or pods mounting it there can share it; pass "
                   "--store s3://... or gs://... for a cluster", soft_wrap=True)
 
@@ -133,7 +134,8 @@ def _gpus(pipeline: Pipeline) -> dict[str, float]:
             try:
                 gpus = float(registry.get(c.worker, c.name).option("num_gpus", 0))
             except RemoteError:
-                err.print(f"[yellow]note:[/] component {c.name!r}: worker {c.worker!r} is not "
+                err.print(f"[yellow]note:[/] component {shown(repr(c.name))}: worker "
+                          f"{shown(repr(c.worker))} is not "
                           "registered here, so its step requests no GPU", soft_wrap=True)
                 continue
             if gpus:
@@ -146,11 +148,10 @@ def _requirements(pipeline: Pipeline) -> list[str]:
     modules the components import, pinned to the versions installed here."""
     import importlib.metadata as metadata
 
-    import cellpipe
     from cellpipe.model.code import parse
 
     by_module = metadata.packages_distributions()
-    found = {f"cellpipe=={cellpipe.__version__}"}
+    found = {f"cellpipe=={metadata.version('cellpipe')}"}
     for c in pipeline.components:
         tree = parse(c.code)
         for node in ast.walk(tree) if tree is not None else ():
