@@ -201,3 +201,20 @@ def test_top_level_bindings_and_indent():
                      "try:\n    pass\nexcept E as err:\n    del gone\n")
     assert top_level_bindings(tree) == {"c", "d", "i", "k", "f", "w", "err", "gone"}
     assert indent("x = '''a\nb'''\nif x:\n    y = 1\n\n") == "    x = '''a\nb'''\n    if x:\n        y = 1\n"
+
+
+def test_objects_held_by_other_names_keep_the_rule(tmp_path):
+    """DESIGN §4 on shared objects, by hand: c changes `data` through `holder` only; its
+    descendant sees the change under both names, its sibling d (running later) under none."""
+    nb = make_notebook([
+        ("data = {'v': 1}", "a", []),
+        ("holder = [data]", "b", ["a"]),
+        ("holder[0]['v'] = 99\nprint('c', holder[0]['v'])", "c", ["b"]),
+        ("print('d', data['v'])", "d", ["a"]),
+        ("print('e', data['v'], holder[0] is data)", "e", ["c"]),
+    ])
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    out = tmp_path / "p.py"
+    assert export(tmp_path / "nb.ipynb", "--format", "py", "-o", out).exit_code == 0
+    ran = program(out, "-t", "c", "-t", "d", "-t", "e")
+    assert ran.stdout == "c 99\nd 1\ne 99 True\n", ran.stderr

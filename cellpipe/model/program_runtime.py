@@ -4,8 +4,9 @@ It imports nothing of cellpipe: the program must run where only the user's libra
 It gives DESIGN §4's semantics the way the engine does, with plain Python objects: a
 component runs in a namespace holding its ancestors' changes applied in run order; what
 it changed is the names it bound or deleted and the objects it changed in place (a content
-fingerprint before and after, over the names it can reach); an object a later component
-outside its descendants would see is deep-copied before it runs, so no sibling sees a change.
+fingerprint before and after, over the names it can reach). When a component that runs
+later, not among its descendants, shares an ancestor with it (and so may hold the same
+objects), what it can reach is deep-copied first: no sibling ever sees its change.
 """
 
 import argparse
@@ -13,6 +14,7 @@ import builtins
 import contextlib
 import copy
 import hashlib
+import io
 import json
 import pickle
 import re
@@ -99,12 +101,13 @@ class PipelineRun:
     def _run_step(self, step, later, shown):
         function, name, ancestors, mentions = step
         ns = self.module.__dict__
-        origin = self._enter(ns, ancestors)
+        self._enter(ns, ancestors)
         reach = _reachable(ns, mentions)
-        # entries a later component that does not descend from this one applies: an object
-        # from them this one can reach gets a private copy, so it never sees this one's change
-        read_later = {a for other in later if name not in other[2] for a in other[2]}
-        _copy_private(ns, [n for n in reach if origin.get(n) in read_later])
+        # every object here comes from an ancestor's changes (or is a fresh parameter); a
+        # later component that does not descend from this one but shares an ancestor may
+        # hold the same objects: then what this one can reach gets a private copy
+        if any(name not in other[2] and set(ancestors) & set(other[2]) for other in later):
+            _copy_private(ns, reach)
         fingerprints = {n: _fingerprint(ns[n]) for n in reach}
         before = dict(ns)
         print(f"▶ {name}", file=sys.stderr, flush=True)
@@ -123,20 +126,15 @@ class PipelineRun:
         return True
 
     def _enter(self, ns, ancestors):
-        """Fill ns with the parameters and the ancestors' changes in run order; which
-        ancestor each value comes from."""
+        """Fill ns with the parameters and the ancestors' changes in run order."""
         ns.clear()
         ns.update(__name__="__main__", __builtins__=self.builtins)
         ns.update(copy.deepcopy(self.values))
-        origin = {}
         for ancestor in ancestors:
             bound, deleted = self.changes[ancestor]
             ns.update(bound)
-            origin.update(dict.fromkeys(bound, ancestor))
             for gone in deleted:
                 ns.pop(gone, None)
-                origin.pop(gone, None)
-        return origin
 
 
 def _internal(name):
@@ -158,9 +156,12 @@ def _reachable(ns, mentions):
 
 
 def _referred(value, ns):
+    """The globals a pipeline function, class, or instance of such a class refers to."""
     functions = [value]
-    if isinstance(value, type) and value.__module__ == "__main__":
-        functions = list(vars(value).values())
+    cls = value if isinstance(value, type) else type(value)
+    if cls.__module__ == "__main__" and not isinstance(value, types.FunctionType):
+        functions = [f for c in cls.__mro__ if c.__module__ == "__main__"
+                     for f in vars(c).values()]
     names = set()
     for function in functions:
         if isinstance(function, types.FunctionType) and function.__globals__ is ns:
@@ -190,14 +191,38 @@ def _copy_private(ns, names):
                 ns[name] = memo[id(value)]
 
 
-def _fingerprint(value):
-    """A digest of the value's pickle (None when it does not pickle: taken as unchanged)."""
+class _Recorder(pickle.Pickler):
+    """A pickler that notes the id of every object it writes (what a value holds)."""
+
+    def __init__(self, file, held):
+        super().__init__(file, protocol=5)
+        self.held = held
+
+    def persistent_id(self, obj):
+        self.held.add(id(obj))
+        return None
+
+
+def _fingerprint(value, held=None):
+    """A digest of the value's pickle (None when it does not pickle: taken as unchanged);
+    held, when given, gets the ids of the objects the value holds."""
     if isinstance(value, (types.ModuleType, types.FunctionType, type)):
         return None
+    buffer = io.BytesIO()
     try:
-        return hashlib.blake2b(pickle.dumps(value, protocol=5), digest_size=16).digest()
+        if held is None:
+            pickle.dump(value, buffer, protocol=5)
+        else:
+            _Recorder(buffer, held).dump(value)
     except Exception:
         return None
+    return hashlib.blake2b(buffer.getbuffer(), digest_size=16).digest()
+
+
+def _identity_matters(value):
+    """Whether another name holding this object must see what happens to it."""
+    return not isinstance(value, (int, float, complex, str, bytes, type(None), tuple,
+                                  frozenset, types.ModuleType, types.FunctionType, type))
 
 
 def _changes(ns, before, reach, fingerprints):
@@ -207,8 +232,14 @@ def _changes(ns, before, reach, fingerprints):
     mutated = [n for n in reach if n in ns and n not in bound and fingerprints[n] is not None
                and _fingerprint(ns[n]) != fingerprints[n]]
     bound.update((n, ns[n]) for n in mutated)
-    ids = {id(ns[n]) for n in mutated}
-    if ids:  # another name for an object changed in place changed with it
-        bound.update((n, v) for n, v in ns.items() if id(v) in ids and not _internal(n))
+    # a name whose object a changed value holds (`holder = [x]`, or another name for an
+    # object changed in place) changed with it: descendants must get the two as one
+    held = set()
+    for value in bound.values():
+        _fingerprint(value, held)
+    if held:
+        bound.update((n, v) for n, v in ns.items()
+                     if n not in bound and not _internal(n) and id(v) in held
+                     and _identity_matters(v))
     deleted = {n for n in before if n not in ns and not _internal(n)}
     return bound, deleted
