@@ -131,11 +131,9 @@ def _check_workers(pipeline: Pipeline, target_id: str, store: CacheStore,
 def _runner(pipeline: Pipeline, target_id: str, store: CacheStore, jobs: int,
             report: list[str] | None, objective: str | None) -> SweepRunner:
     from cellpipe.engine.remote_run import RemoteSteps
-    from cellpipe.remote import LOCAL
 
-    alias = pipeline.get(target_id).worker or LOCAL
-    return SweepRunner(pipeline, target_id, store, RemoteSteps(jobs), jobs=jobs, alias=alias,
-                       report=report, also_report=[objective] if objective else [])
+    return SweepRunner(pipeline, target_id, store, RemoteSteps(jobs), jobs=jobs, report=report,
+                       also_report=[objective] if objective else [])
 
 
 def _progress() -> Progress:
@@ -165,11 +163,10 @@ def _search(runner: SweepRunner, pipeline: Pipeline, notebook: str, swept: list[
             fixed: dict[str, Any], trials: int, objective: str, direction: str,
             storage: str | None, study_name: str | None, seed: int | None,
             progress: Progress) -> list[Row]:
-    from cellpipe.engine.search import Search
+    from cellpipe.engine.search import Search, default_storage
 
     name = study_name or _default_study(notebook, pipeline.get(runner.target_id).name)
-    url = storage or f"sqlite:///{default_cache_dir() / 'sweeps.db'}"
-    default_cache_dir().mkdir(parents=True, exist_ok=True)
+    url = storage or default_storage()
     search = Search(runner, swept, fixed, objective=objective, direction=direction,
                     storage=url, study_name=name, seed=seed)
     todo = search.remaining(trials)

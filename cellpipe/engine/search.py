@@ -12,9 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from math import prod
 from typing import Any
 
+from cellpipe.cache import default_cache_dir
 from cellpipe.engine.sweep import Axis, Row, objective_value
 from cellpipe.engine.sweep_run import SweepRunner
 from cellpipe.model.errors import ParameterError
+
+
+def default_storage() -> str:
+    """The embedded SQLite database of studies, in the cache directory (made if missing)."""
+    root = default_cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'sweeps.db'}"
 
 
 def _optuna() -> Any:

@@ -79,14 +79,15 @@ class SweepRunner:
     """Runs combinations of one target; `add` plans one, `step` advances them all."""
 
     def __init__(self, pipeline: Pipeline, target_id: str, store: CacheStore,
-                 remote: RemoteTasks, *, jobs: int = 1, alias: str = "local",
+                 remote: RemoteTasks, *, jobs: int = 1, alias: str | None = None,
                  report: Sequence[str] | None = None, also_report: Iterable[str] = ()) -> None:
         self.pipeline = pipeline
         self.target_id = target_id
         self.store = store
         self.remote = remote
         self.jobs = max(1, jobs)
-        self.alias = alias
+        # where components without a worker run: the target's alias, else `local`
+        self.alias = alias or pipeline.get(target_id).worker or "local"
         self.report = list(report) if report else None
         self.also_report = [n for n in also_report if n not in (self.report or [])]
         self.tasks: dict[str, _Task] = {}  # by key, in the order they were planned

@@ -18,7 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from cellpipe import model
-from cellpipe.cache import CacheStore, default_cache_dir, disk_cache_enabled
+from cellpipe.cache import CacheStore, DiskStore, default_cache_dir, disk_cache_enabled
 from cellpipe.engine import ComponentError
 from cellpipe.engine.sweep import Row, mark_best, split_axes
 from cellpipe.engine.sweep_run import SweepRunner, run_grid
@@ -33,7 +33,6 @@ class SweepJob:
     def __init__(self, pipeline: model.Pipeline, target_id: str, body: dict[str, Any],
                  notebook_path: str) -> None:
         from cellpipe.engine.remote_run import RemoteSteps
-        from cellpipe.remote import LOCAL
 
         self.id = uuid.uuid4().hex[:12]
         self.trials = body.get("trials")
@@ -45,11 +44,11 @@ class SweepJob:
         if self.trials is not None and not self.objective:
             raise model.ParameterError("a search (trials) needs an objective")
         jobs = max(1, int(body.get("jobs") or 1))
-        self.store = CacheStore(default_cache_dir() if disk_cache_enabled() else None,
-                                notebook=notebook_path)
-        alias = pipeline.get(target_id).worker or LOCAL
+        root = default_cache_dir() if disk_cache_enabled() else None
+        if root is not None:  # refuse a cache others could have written, as the CLI does
+            DiskStore(root).check_private()
+        self.store = CacheStore(root, notebook=notebook_path)
         self.runner = SweepRunner(pipeline, target_id, self.store, RemoteSteps(jobs), jobs=jobs,
-                                  alias=alias,
                                   also_report=[self.objective] if self.objective else [])
         self.state = "running"  # running, done, stopped, error
         self.message = ""
@@ -60,13 +59,11 @@ class SweepJob:
     def _run(self) -> None:
         try:
             if self.trials is not None:
-                from cellpipe.engine.search import Search
+                from cellpipe.engine.search import Search, default_storage
 
-                url = f"sqlite:///{default_cache_dir() / 'sweeps.db'}"
-                default_cache_dir().mkdir(parents=True, exist_ok=True)
                 assert self.objective is not None
                 Search(self.runner, self.swept, self.fixed, objective=self.objective,
-                       direction=self.direction, storage=url,
+                       direction=self.direction, storage=default_storage(),
                        study_name=f"lab-{self.id}").run(int(self.trials),
                                                         stopped=self._stop.is_set)
             else:
