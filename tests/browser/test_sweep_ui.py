@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.error
+import urllib.request
+
+import psutil
 import pytest
 from playwright.sync_api import expect
 
@@ -53,3 +59,54 @@ def test_sweep_dialog_table_sorting_best_row_and_choosing_a_row(lab, page):
     expect(value).to_have_value("5")
     expect(ui.cell(1).locator(".jp-OutputArea-output").first).to_contain_text("x is 5")
     assert "4" in ui.outputs_text(ui.cell(1))
+
+
+def call(lab, method: str, path: str, body=None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{lab.url}/cellpipe/sweeps{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"token {lab.token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_sweep_endpoint_refuses_what_cannot_run_and_stop_ends_running_combinations(lab):
+    pids = lab.root / "sweep-pids"
+    notebook = {"metadata": {"cellpipe": {"version": 1, "parameters": {
+        "x": {"type": "int", "value": 0}}}}, "cells": [
+        {"id": "s", "cell_type": "code", "metadata": {"cellpipe": {"name": "slow", "parents": []}},
+         "source": f"import os, time\nopen({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+                   "time.sleep(60)\ny = x"}]}
+    status, reply = call(lab, "POST", "", {"notebook": notebook, "target": "slow",
+                                           "params": {"x": "1,nope"}})
+    assert status == 400 and "expects int" in reply["message"]
+    status, reply = call(lab, "POST", "", {"notebook": notebook, "target": "slow",
+                                           "params": {"x": "1..5"}})
+    assert status == 400 and "--trials" in reply["message"]
+    status, sweep = call(lab, "POST", "", {"notebook": notebook, "target": "slow",
+                                           "params": {"x": "1,2,3"}, "jobs": 2})
+    assert status == 200 and sweep["state"] == "running"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_read(pids)) < 2:
+        time.sleep(0.1)
+    running = _read(pids)
+    assert len(running) == 2  # two combinations at once
+    assert call(lab, "DELETE", f"/{sweep['id']}")[0] == 200
+    while time.monotonic() < deadline:
+        status, sweep = call(lab, "GET", f"/{sweep['id']}")
+        if sweep["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert sweep["state"] == "stopped"
+    assert [r["status"] for r in sweep["rows"]] == ["running"] * 3
+    for pid in running:  # their task processes were killed
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert len(_read(pids)) == 2  # the third never started
+    assert call(lab, "GET", "/0123abcd")[0] == 404
+
+
+def _read(path):
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
