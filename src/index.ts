@@ -14,6 +14,7 @@ import { DockLayout, DockPanel, Widget } from '@lumino/widgets';
 import { CellBadges } from './cellbadges';
 import { addCommands, PALETTE_COMMANDS } from './commands';
 import { gitPlugins } from './git';
+import { addInferenceCommands, INFERENCE_PALETTE_COMMANDS } from './inferencecommands';
 import { PipelineModel } from './model';
 import { GraphPanel } from './panel';
 import { WorkersPanel } from './workers';
@@ -206,6 +207,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       showSidebar: () => (labShell ?? app.shell).activateById(side.id),
       showWorkers: () => (labShell ?? app.shell).activateById(workersPanel.id)
     });
+    addInferenceCommands(app.commands, current, trans);
     // After a reload, the main-area view comes back where it was.
     restorer?.restore(mainTracker, {
       command: CommandIDs.showGraph,
@@ -213,7 +215,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     if (palette) {
       const category = trans.__('Pipeline (cellpipe)');
-      for (const command of PALETTE_COMMANDS) {
+      for (const command of [...PALETTE_COMMANDS, ...INFERENCE_PALETTE_COMMANDS]) {
         palette.addItem({ command, category });
       }
     }

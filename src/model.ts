@@ -12,6 +12,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { PipelineChecks } from './checks';
 import { KernelLink } from './kernel';
 import * as nb from './notebookpipeline';
 import { IConverted, pipeline } from './rest';
@@ -56,6 +57,8 @@ export class PipelineModel implements IDisposable {
     this._trans = options.trans;
     this._syncDelay = options.syncDelay ?? 400;
     this.link = new KernelLink(this.panel.sessionContext);
+    this.checks = new PipelineChecks(this.panel.context.model);
+    this.checks.changed.connect(this._emit, this);
     this.link.received.connect(this._onKernelMessage, this);
     this.link.statusChanged.connect(this._onLinkStatus, this);
     void this.panel.context.ready.then(() => {
@@ -67,11 +70,14 @@ export class PipelineModel implements IDisposable {
       model.metadataChanged.connect(this._onNotebookChanged, this);
       model.cells.changed.connect(this._onCellsChanged, this);
       this._refreshComponents();
+      void this.checks.refresh();
     });
   }
 
   readonly panel: NotebookPanel;
   readonly link: KernelLink;
+  /** Python's check of the edges (warnings with fixes, the names each edge carries). */
+  readonly checks: PipelineChecks;
 
   /** Emitted whenever anything a view shows changed. */
   get changed(): ISignal<this, void> {
@@ -228,6 +234,15 @@ export class PipelineModel implements IDisposable {
     return true;
   }
 
+  /** Why Python refuses parent -> child ('' when it may be added). */
+  async edgeProblem(parent: string, child: string): Promise<string> {
+    try {
+      return await this._checkEdge(parent, child);
+    } catch (reason) {
+      return this._trans.__('it could not be checked (%1)', (reason as Error).message);
+    }
+  }
+
   disconnect(parent: string, child: string): void {
     nb.removeEdge(this.panel.context.model, parent, child);
   }
@@ -329,6 +344,7 @@ export class PipelineModel implements IDisposable {
     }
     this._disposed = true;
     window.clearTimeout(this._syncTimer);
+    this.checks.dispose();
     this.link.dispose();
     Signal.clearData(this);
   }
@@ -503,6 +519,7 @@ export class PipelineModel implements IDisposable {
 
   private _onNotebookChanged(): void {
     this._refreshComponents();
+    this.checks.schedule();
     window.clearTimeout(this._syncTimer);
     this._syncTimer = window.setTimeout(() => void this.syncNow(), this._syncDelay);
   }

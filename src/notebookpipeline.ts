@@ -320,3 +320,62 @@ export function appendCells(
     model.sharedModel.setMetadata(METADATA_KEY, pipeline);
   });
 }
+
+/**
+ * Write a whole pipeline (what Python inferred): each listed cell's component metadata
+ * and the notebook's, as one edit; the notebook's undo takes the cells' part back in one
+ * step. The notebook-level metadata is written only when it says more than the default
+ * `{"version": 1}`, since JupyterLab's notebook undo does not cover notebook metadata.
+ */
+export function applyPipeline(
+  model: INotebookModel,
+  pipeline: IPipelineMetadata,
+  cells: { id: string; component: IComponentMetadata }[]
+): void {
+  const byId = new Map(cells.map(c => [c.id, c.component]));
+  const current = pipelineMetadata(model);
+  const sameMeta = JSON.stringify(sortedKeys(current)) === JSON.stringify(sortedKeys(pipeline));
+  edit(model, () => {
+    for (const cell of cellModels(model)) {
+      const component = byId.get(cell.sharedModel.getId());
+      if (component && cell.type === 'code') {
+        writeComponent(cell, { ...componentMetadata(cell), ...component });
+      }
+    }
+    if (!sameMeta) {
+      model.setMetadata(METADATA_KEY, pipeline);
+    }
+  });
+}
+
+function sortedKeys(value: { [key: string]: unknown }): [string, unknown][] {
+  return Object.keys(value)
+    .sort()
+    .map(k => [k, value[k]]);
+}
+
+/**
+ * Set the parents of a component, as one edit; cells among them that are not components
+ * yet become components under the names given (`newComponents`, by cell id).
+ */
+export function setParentsWith(
+  model: INotebookModel,
+  child: string,
+  parents: string[],
+  newComponents: { [id: string]: string } = {}
+): void {
+  const cell = findCell(model, child);
+  const meta = cell && componentMetadata(cell);
+  if (!cell || !meta) {
+    return;
+  }
+  edit(model, () => {
+    for (const [id, name] of Object.entries(newComponents)) {
+      const parent = findCell(model, id);
+      if (parent && parent.type === 'code' && !componentMetadata(parent)) {
+        writeComponent(parent, { name: uniqueName(model, name), parents: [] });
+      }
+    }
+    writeComponent(cell, { ...meta, parents });
+  });
+}

@@ -6,11 +6,13 @@ import { Menu } from '@lumino/widgets';
 import * as React from 'react';
 
 import { GraphView } from './components/GraphView';
+import { NoComponents } from './components/panel/NoComponents';
 import { Banner, LinkBar, Problems } from './components/panel/MessageBars';
 import { PanelToolbar } from './components/panel/PanelToolbar';
 import { ParametersSection } from './components/panel/ParametersSection';
 import { RunLogSection } from './components/panel/RunLogSection';
 import { ShareSection } from './components/panel/ShareSection';
+import { InferenceCommandIDs } from './inferencecommands';
 import { PipelineModel } from './model';
 import { SweepSection } from './sweep';
 import { CommandIDs } from './tokens';
@@ -35,6 +37,16 @@ function useModelVersion(model: PipelineModel | null): number {
   return version;
 }
 
+/** Python's check warnings of each component, one message per line. */
+function warningsOf(model: PipelineModel): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const warning of model.checks.allWarnings) {
+    const before = found.get(warning.component);
+    found.set(warning.component, before ? `${before}\n${warning.message}` : warning.message);
+  }
+  return found;
+}
+
 /** Marks on graph nodes: `conflict` for components with unresolved merge conflicts. */
 function marksOf(model: PipelineModel): Map<string, string> {
   return new Map([...model.conflicts].map(id => [id, 'conflict']));
@@ -57,6 +69,9 @@ function PipelineGraph(props: {
       version={props.version}
       direction={props.direction}
       marks={marksOf(model)}
+      warnings={warningsOf(model)}
+      edgeNames={model.checks.edgeNames}
+      onFix={id => void commands.execute(InferenceCommandIDs.fixWarnings, { id })}
       onRun={id => void commands.execute(CommandIDs.runComponent, { id })}
       onNodeClick={id => {
         const notebook = model.panel.content;
@@ -81,24 +96,17 @@ function PipelineGraph(props: {
           CommandIDs.showCaptured,
           CommandIDs.renameComponent,
           CommandIDs.editParents,
+          InferenceCommandIDs.suggestParents,
           CommandIDs.setWorker
         ]) {
           props.menu.addItem({ command, args: { id } });
         }
+        if (model.checks.warnings(id).length) {
+          props.menu.addItem({ command: InferenceCommandIDs.fixWarnings, args: { id } });
+        }
         props.menu.open(x, y);
       }}
     />
-  );
-}
-
-/** What the panel shows for a notebook that has no component yet. */
-function NoComponents(props: { trans: TranslationBundle }): JSX.Element {
-  return (
-    <div className="jp-cellpipe-empty">
-      {props.trans.__(
-        'No components yet. Make a code cell a component from its toolbar or with the command "Make Cell a Component".'
-      )}
-    </div>
   );
 }
 
@@ -123,7 +131,7 @@ function PanelBody(props: {
       <Banner model={model} trans={trans} />
       <Problems model={model} />
       {model.components.length === 0 ? (
-        <NoComponents trans={trans} />
+        <NoComponents model={model} trans={trans} commands={commands} />
       ) : (
         <PipelineGraph
           model={model}

@@ -39,13 +39,20 @@ export type ComponentNodeData = {
   mark: string;
   /** A colour the notebook gives the component (a Link notebook's header colour), or ''. */
   accent: string;
+  /** Python's check warnings on this component, one per line, or ''. */
+  warning: string;
+  warningLabel: string;
 };
 
 type ComponentNode = Node<ComponentNodeData, 'component'>;
 
 /** Callbacks of the nodes, outside their data so data stays comparable. */
-const NodeActions = React.createContext<{ onRun: (id: string) => void }>({
-  onRun: () => undefined
+const NodeActions = React.createContext<{
+  onRun: (id: string) => void;
+  onFix: (id: string) => void;
+}>({
+  onRun: () => undefined,
+  onFix: () => undefined
 });
 
 function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
@@ -62,6 +69,7 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
       data-status={data.status}
       data-mark={data.mark || undefined}
       data-accent={data.accent || undefined}
+      data-warning={data.warning ? 'true' : undefined}
       title={title}
     >
       {data.accent && (
@@ -77,6 +85,19 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
         <span className="jp-cellpipe-badge jp-cellpipe-badge-status">{data.statusLabel}</span>
         {data.worker && (
           <span className="jp-cellpipe-badge jp-cellpipe-badge-remote">{data.workerLabel}</span>
+        )}
+        {data.warning && (
+          <button
+            className="jp-cellpipe-badge jp-cellpipe-badge-warning nodrag"
+            title={`${data.warning}\n${data.warningLabel}`}
+            aria-label={data.warningLabel}
+            onClick={event => {
+              event.stopPropagation();
+              actions.onFix(id);
+            }}
+          >
+            ⚠
+          </button>
         )}
       </div>
       <button
@@ -116,6 +137,7 @@ function RoutedEdgeView(props: EdgeProps<RoutedEdge>): JSX.Element {
     { x: props.targetX, y: props.targetY },
     vertical ? { x: 0, y: LEAD } : { x: LEAD, y: 0 }
   );
+  const middle = via.length ? via[Math.floor(via.length / 2)] : undefined;
   return (
     <BaseEdge
       id={props.id}
@@ -123,6 +145,14 @@ function RoutedEdgeView(props: EdgeProps<RoutedEdge>): JSX.Element {
       markerEnd={props.markerEnd}
       style={props.style}
       interactionWidth={props.interactionWidth}
+      label={props.label}
+      labelX={middle?.x ?? (props.sourceX + props.targetX) / 2}
+      labelY={middle?.y ?? (props.sourceY + props.targetY) / 2}
+      labelStyle={props.labelStyle}
+      labelShowBg={props.labelShowBg}
+      labelBgStyle={props.labelBgStyle}
+      labelBgPadding={props.labelBgPadding}
+      labelBgBorderRadius={props.labelBgBorderRadius}
     />
   );
 }
@@ -143,6 +173,11 @@ export interface IGraphViewProps {
   version: number;
   /** Marks per component id (e.g. git conflicts), shown as a node class and data-mark. */
   marks?: ReadonlyMap<string, string>;
+  /** Check warnings per component id (one message per line): a badge that fixes them. */
+  warnings?: ReadonlyMap<string, string>;
+  /** The names each edge carries, by edgeId: shown while the pointer is on the edge. */
+  edgeNames?: ReadonlyMap<string, string[]>;
+  onFix?: (id: string) => void;
   onNodeClick: (id: string) => void;
   onNodeMenu: (id: string, x: number, y: number) => void;
   onRun: (id: string) => void;
@@ -235,6 +270,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
   const flow = useReactFlow();
   const components = model.components;
   const [selectedEdges, setSelectedEdges] = React.useState<Set<string>>(new Set());
+  const [hoveredEdge, setHoveredEdge] = React.useState<string | null>(null);
   const known = new Set(components.map(c => c.id));
   const structureKey = JSON.stringify(components.map(c => [c.id, c.parents])) + direction;
 
@@ -264,7 +300,9 @@ function Graph(props: IGraphViewProps): JSX.Element {
         runLabel: trans.__('Run component %1', c.name),
         vertical: direction === 'TB',
         mark: marks?.get(c.id) ?? '',
-        accent: c.accent ?? ''
+        accent: c.accent ?? '',
+        warning: props.warnings?.get(c.id) ?? '',
+        warningLabel: trans.__('Add the missing parents of %1', c.name)
       }
     };
   });
@@ -319,6 +357,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
       .map(p => {
         const id = edgeId(p, c.id);
         const via = layout.routes.get(id);
+        const names = props.edgeNames?.get(id);
         return {
           id,
           source: p,
@@ -326,11 +365,23 @@ function Graph(props: IGraphViewProps): JSX.Element {
           selected: selectedEdges.has(id),
           className: 'jp-cellpipe-edge',
           markerEnd: { type: MarkerType.ArrowClosed },
+          ...(names?.length ? { ariaLabel: trans.__('carries %1', names.join(', ')) } : {}),
+          ...(names?.length && hoveredEdge === id
+            ? {
+                label: names.join(', '),
+                labelShowBg: true,
+                labelBgPadding: [4, 2] as [number, number],
+                labelBgBorderRadius: 3
+              }
+            : {}),
           ...(via ? { type: 'routed', data: { via } } : {})
         };
       })
   );
-  const actions = React.useMemo(() => ({ onRun: props.onRun }), [props.onRun]);
+  const actions = React.useMemo(
+    () => ({ onRun: props.onRun, onFix: props.onFix ?? (() => undefined) }),
+    [props.onRun, props.onFix]
+  );
 
   return (
     <div className="jp-cellpipe-graph-canvas" ref={wrapper}>
@@ -374,6 +425,8 @@ function Graph(props: IGraphViewProps): JSX.Element {
               model.disconnect(edge.source, edge.target);
             }
           }}
+          onEdgeMouseEnter={(_, edge) => setHoveredEdge(edge.id)}
+          onEdgeMouseLeave={() => setHoveredEdge(null)}
           onNodeClick={(_, node) => props.onNodeClick(node.id)}
           onNodeContextMenu={(event, node) => {
             // Ours alone: JupyterLab's own context menu would close this one.
