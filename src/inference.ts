@@ -12,7 +12,7 @@ import { element } from './git/dom';
 import { PipelineModel } from './model';
 import * as nb from './notebookpipeline';
 import { IInferred, pipeline } from './rest';
-import { IPipelineMetadata } from './tokens';
+import { IPipelineMetadata, METADATA_KEY } from './tokens';
 
 /** How many of Python's notes the banner shows before "and N more". */
 const NOTES_SHOWN = 5;
@@ -24,7 +24,8 @@ function refuse(model: PipelineModel, text: string): void {
 
 /** The undo key, said where the user looks. */
 function undoHint(trans: TranslationBundle): string {
-  return trans.__('Undo (Z in command mode, or Edit › Undo) takes it back in one step.');
+  // JupyterLab's Ctrl+Z undoes the text of the active cell; the notebook's undo is this one
+  return trans.__('Undo Cell Operation (Z in command mode, or the Edit menu) takes it back.');
 }
 
 /**
@@ -60,7 +61,7 @@ export async function makePipeline(
   }
   nb.applyPipeline(
     nbModel,
-    reply.metadata as IPipelineMetadata,
+    (reply.metadata[METADATA_KEY] ?? { version: 1 }) as IPipelineMetadata,
     reply.cells.map(c => ({ id: c.id, component: c.metadata.cellpipe }))
   );
   const notes = reply.notes ?? [];
@@ -150,7 +151,7 @@ export async function suggestParents(
   }
   const inferred = reply.cells.find(c => c.id === id)?.metadata.cellpipe.parents ?? [];
   const components = new Map(nb.notebookComponents(nbModel).map(c => [c.id, c.name]));
-  const carried = new Map(reply.edges.filter(e => e.child === id).map(e => [e.parent, e.names]));
+  const into = new Map(reply.edges.filter(e => e.child === id).map(e => [e.parent, e]));
   const newComponents: { [id: string]: string } = {};
   const label = (parent: string): string => {
     const name = components.get(parent);
@@ -177,11 +178,9 @@ export async function suggestParents(
     ...inferred.map(p => ({
       id: p,
       label: label(p),
-      detail: carried.get(p)?.length
-        ? trans.__('gives %1', carried.get(p)!.join(', '))
-        : meta.parents.includes(p)
-          ? trans.__('already a parent')
-          : '',
+      detail: into.get(p)?.names.length
+        ? trans.__('gives %1', into.get(p)!.names.join(', '))
+        : (into.get(p)?.reason ?? (meta.parents.includes(p) ? trans.__('already a parent') : '')),
       checked: true
     })),
     ...meta.parents

@@ -66,7 +66,8 @@ export interface IInferredEdge {
 
 export interface IInferred {
   op: 'inferred';
-  metadata: JSONObject;
+  /** Notebook metadata keys to write: `{"cellpipe": {...}}`. */
+  metadata: { cellpipe?: JSONObject; [key: string]: unknown };
   cells: { id: string; metadata: { cellpipe: { name: string; parents: string[] } } }[];
   edges: IInferredEdge[];
   notes: string[];

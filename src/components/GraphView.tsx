@@ -41,6 +41,7 @@ export type ComponentNodeData = {
   accent: string;
   /** Python's check warnings on this component, one per line, or ''. */
   warning: string;
+  warningBadge: string;
   warningLabel: string;
 };
 
@@ -58,7 +59,13 @@ const NodeActions = React.createContext<{
 function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
   const { data, id } = props;
   const actions = React.useContext(NodeActions);
-  const title = [data.name, data.statusLabel, data.worker && data.workerLabel, data.reason]
+  const title = [
+    data.name,
+    data.statusLabel,
+    data.worker && data.workerLabel,
+    data.reason,
+    data.warning
+  ]
     .filter(Boolean)
     .join(' — ');
   return (
@@ -96,7 +103,7 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
               actions.onFix(id);
             }}
           >
-            ⚠
+            {`⚠ ${data.warningBadge}`}
           </button>
         )}
       </div>
@@ -302,6 +309,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
         mark: marks?.get(c.id) ?? '',
         accent: c.accent ?? '',
         warning: props.warnings?.get(c.id) ?? '',
+        warningBadge: trans.__('fix'),
         warningLabel: trans.__('Add the missing parents of %1', c.name)
       }
     };
