@@ -238,3 +238,21 @@ def test_the_sweep_benchmark_prints_its_ratio():
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"--jobs 2 [\d.]+ s: ratio [\d.]+ \(goal", proc.stdout)
     assert re.search(r"trivial combination: \d+ ms as a `local` task", proc.stdout)
+
+
+def test_an_unreachable_worker_fails_the_sweep_in_one_line_before_anything_runs(env, tmp_path):
+    from remoteutil import free_port
+
+    subprocess.run([sys.executable, "-m", "cellpipe.cli", "workers", "add", "dead", "--queue",
+                    f"redis://127.0.0.1:{free_port()}/0", "--store",
+                    (tmp_path / "store").as_uri()], env=env, check=True, capture_output=True)
+    log, path = chain_with_log(tmp_path, "loss = lr")
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[2].metadata["cellpipe"]["worker"] = "dead"
+    nbformat.write(nb, str(path))
+    r = sweep(env, path, "-t", "train", "-p", "lr=0.1,0.2")
+    assert r.returncode == 1
+    # prep and feat, bound to no worker, run on the target's alias too: prep is checked first
+    assert r.stderr.strip().startswith("Error: prep: worker 'dead' is unavailable")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert logged(log) == []  # prep and feat did not run either

@@ -103,6 +103,9 @@ class SweepRunner:
         """Plan the combination with parameter values (all typed); params is what its row
         shows. Raises PipelineError (bad plan) or ComponentError (a worker unreachable)."""
         plan = plan_run(self.pipeline, self.target_id, self.store, dict(values))
+        for step in plan.steps:  # every alias answers before anything is planned to run
+            if step.action == "run":
+                self._check_alias(self.pipeline.get(step.id))
         row = Row(dict(params), status="running")
         combo = _Combination(row, plan, set(), False)
         index = len(self.combinations)
@@ -133,9 +136,6 @@ class SweepRunner:
         assert self._lineage is not None
         comp = self.pipeline.get(step.id)
         alias = comp.worker or self.alias
-        if alias not in self._checked:
-            self.remote.backend(alias, comp)
-            self._checked.add(alias)
         ancestors = self._lineage[step.id]
         task = _Task(
             step, replace(comp, id=step.key, worker=alias),
@@ -145,6 +145,12 @@ class SweepRunner:
             key_inputs(self.pipeline, step.id, plan.keys, plan.parameters))
         self.tasks[step.key] = task
         return task
+
+    def _check_alias(self, comp: Component) -> None:
+        alias = comp.worker or self.alias
+        if alias not in self._checked:
+            self.remote.backend(alias, comp)
+            self._checked.add(alias)
 
     # --- running ------------------------------------------------------------
     @property
