@@ -241,10 +241,8 @@ def test_the_sweep_benchmark_prints_its_ratio():
 
 
 def test_an_unreachable_worker_fails_the_sweep_in_one_line_before_anything_runs(env, tmp_path):
-    from remoteutil import free_port
-
     subprocess.run([sys.executable, "-m", "cellpipe.cli", "workers", "add", "dead", "--queue",
-                    f"redis://127.0.0.1:{free_port()}/0", "--store",
+                    "redis://127.0.0.1:1/0", "--store",  # nothing listens on port 1
                     (tmp_path / "store").as_uri()], env=env, check=True, capture_output=True)
     log, path = chain_with_log(tmp_path, "loss = lr")
     nb = nbformat.read(str(path), as_version=4)
