@@ -294,6 +294,7 @@ class PipelineRunner:
         self.store.put(entry, persist=ctx.persist_all and comp.persist)
         ctx.result.executed.append(step.id)
         ctx.result.intervals[step.id] = (outcome.started, outcome.finished)
+        ctx.result.warnings.extend(getattr(outcome, "notes", []))  # e.g. a retry elsewhere
         ctx.emit(Event(step.id, step.name, "done", step.reason, outcome.elapsed,
                        worker=comp.worker))
         if is_target:

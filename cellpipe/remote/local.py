@@ -6,8 +6,11 @@ task starts in milliseconds and every byte it allocated goes back when it exits.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import multiprocessing
+import os
+import signal
 import sys
 import time
 import types
@@ -18,6 +21,7 @@ from typing import Any
 
 from cellpipe.remote.backend import OnOutput
 from cellpipe.remote.datastore import DataStore
+from cellpipe.remote.reaper import end_descendants, task_processes
 from cellpipe.remote.registry import WorkerSpec
 from cellpipe.remote.task import Task, TaskResult
 
@@ -48,15 +52,30 @@ def _context() -> Any:
 
 
 def task_process_main(task_json: str, store_url: str, conn: Connection) -> None:
-    """In the child: run the task, sending stream writes and then the result."""
+    """In the child: run the task, sending stream writes and then the result.
+
+    The processes the task started end before its result is sent; the child exits right
+    after it, not waiting for threads the task left running (its result is already out)."""
     from cellpipe.engine.taskrun import run_task
 
     def emit(name: str, text: str) -> None:
         conn.send(("out", name, text))
 
-    result = run_task(Task.from_json(task_json), DataStore(store_url), emit)
+    signal.signal(signal.SIGTERM, _end_on_sigterm)
+    with task_processes():
+        result = run_task(Task.from_json(task_json), DataStore(store_url), emit)
     conn.send(("result", result.to_json()))
     conn.close()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
+def _end_on_sigterm(signum: int, frame: Any) -> None:
+    """A cancelled task: its processes end with it."""
+    end_descendants()
+    os._exit(128 + signum)
 
 
 def _pong() -> None:
@@ -106,14 +125,22 @@ class LocalHandle:
                     on_output(msg[1], msg[2])
             elif msg[0] == "result":
                 self._result = TaskResult.from_json(msg[1])
-                self.process.join(10)
+                self._end()
         return self._result
+
+    def _end(self) -> None:
+        """Reap the task process (it exits right after sending its result)."""
+        self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self._conn.close()
 
     def cancel(self) -> None:
         if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-        self._conn.close()
+            self.process.terminate()  # it ends its own processes, then exits
+            self.process.join(2)
+        self._end()
 
 
 class LocalBackend:

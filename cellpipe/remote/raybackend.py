@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from cellpipe.remote.backend import OnOutput
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import WorkerUnavailable
+from cellpipe.remote.reaper import task_processes
 from cellpipe.remote.registry import WorkerSpec, expand, redact
 from cellpipe.remote.task import Task, TaskResult
 
@@ -130,7 +131,8 @@ def execute(task_json: str, store_url: str, alias: str, mailbox: Any = None) -> 
                                 evalue=f"cannot open the data store on the Ray worker: {exc}")
             result.traceback = [f"{result.ename}: {result.evalue}"]
         else:
-            result = run_task(task, store, writes.emit)
+            with task_processes():  # what the task started ends with it
+                result = run_task(task, store, writes.emit)
     finally:
         left = writes.close()
     return json.dumps({"result": result.to_json(), "writes": left})

@@ -21,21 +21,29 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker
 from rq.command import send_stop_job_command
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
 
 from cellpipe.remote.backend import OnOutput
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import WorkerUnavailable
+from cellpipe.remote.reaper import become_subreaper, end_descendants, task_processes
 from cellpipe.remote.registry import WorkerSpec, expand, redact
 from cellpipe.remote.task import Task, TaskResult
 
 HEARTBEAT = 1  # seconds between a busy worker's heartbeats
+WORKER_TTL = 17  # RQ: an idle worker heartbeats every WORKER_TTL - 15 seconds
+IDLE_BEAT = max(1, WORKER_TTL - 15)
+ALIVE_WITHIN = 3 * IDLE_BEAT + 4  # a worker silent for longer is taken for dead
+NO_WORKER_GRACE = 5.0  # seconds a task may wait with no live worker before it is given up
 STREAM_TTL = 3600  # seconds a task's output stream is kept
 STORE_ENV = "CELLPIPE_WORKER_STORE"
 ALIAS_ENV = "CELLPIPE_WORKER_ALIAS"
 PARENT_ENV = "CELLPIPE_WORKER_PID"
+# the only functions a worker runs: its task, and the no-op of `workers ping`
+TASK_FUNCTIONS = frozenset({f"{__name__}.execute", f"{__name__}.pong"})
 
 
 def queue_name(alias: str) -> str:
@@ -54,13 +62,79 @@ def connect(url: str, alias: str) -> Redis:
 
 # --- worker side ------------------------------------------------------------------------
 
+class CellpipeJob(Job):
+    """An RQ job that never calls a callback: cellpipe sets none, and a name stored in
+    Redis by someone else would be imported and called by whoever handles the job."""
+
+    def execute_success_callback(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def execute_failure_callback(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def execute_stopped_callback(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def task_queue(alias: str, redis: Redis) -> Queue:
+    """The alias's RQ queue; jobs are JSON (RQ's default, pickle, runs code when read)."""
+    return Queue(queue_name(alias), connection=redis, serializer=JSONSerializer,
+                 job_class=CellpipeJob)
+
+
+def refusal(job: Job) -> str | None:
+    """Why a worker must not run job (None: it is one of cellpipe's tasks)."""
+    try:
+        func = job.func_name
+    except DeserializationError:
+        return "its data is not JSON (a job enqueued by a client other than cellpipe)"
+    if func not in TASK_FUNCTIONS:
+        return f"{func!r} is not a cellpipe task function"
+    if job.instance is not None:
+        return "it calls a method of an object, not a cellpipe task function"
+    return None
+
+
 class CellpipeWorker(Worker):
-    """RQ's forking worker with a one-second heartbeat and a short abandonment window."""
+    """RQ's forking worker that runs cellpipe's task functions and nothing else, with a
+    one-second heartbeat and a short abandonment window."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("job_monitoring_interval", HEARTBEAT)
-        kwargs.setdefault("worker_ttl", 20)
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        kwargs["serializer"] = JSONSerializer
+        kwargs["job_class"] = CellpipeJob
         super().__init__(*args, **kwargs)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None,
+                                     max_idle_time: int | None = None) -> Any:
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except (DeserializationError, ValueError, UnicodeDecodeError) as exc:
+                job_id = getattr(exc, "job_id", None)
+                if job_id is None:
+                    raise
+                # a job RQ cannot even read (not ours): logged, dropped, the worker goes on
+                self.log.warning("Worker %s: refused job %s: it cannot be read as JSON (%s)",
+                                 self.name, job_id, type(exc).__name__)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        why = refusal(job)
+        if why is not None:
+            self.log.warning("Worker %s: refused job %s on %s: %s", self.name, job.id,
+                             queue.name, why)
+            job.retries_left = 0
+            self.handle_job_failure(job, queue, exc_string=f"refused by the cellpipe worker: "
+                                                          f"{why}")
+            return
+        # the horse's orphans (a task's daemons) come back to this process, which ends
+        # them once the horse is gone, however it ended (done, stopped, timed out, killed)
+        become_subreaper()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            end_descendants()
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         os.environ[PARENT_ENV] = str(os.getpid())  # the horse checks it still has us
@@ -144,8 +218,9 @@ def execute(task_json: str) -> str:
     job = get_current_job()
     writer = _StreamWriter(job.connection, task.task_id) if job is not None else None
     try:
-        result = run_task(task, DataStore(os.environ[STORE_ENV]),
-                          writer.emit if writer else None)
+        with task_processes():
+            result = run_task(task, DataStore(os.environ[STORE_ENV]),
+                              writer.emit if writer else None)
     finally:
         if writer is not None:
             writer.close()
@@ -182,19 +257,20 @@ def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
 
     os.environ[STORE_ENV] = store_url
     os.environ[ALIAS_ENV] = alias
-    queue = Queue(queue_name(alias), connection=redis)
+    queue = task_queue(alias, redis)
     if concurrency <= 1:
         worker = CellpipeWorker([queue], connection=redis)
         worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
     else:
         pool = WorkerPool([queue], connection=redis, num_workers=concurrency,
-                          worker_class=CellpipeWorker)
+                          worker_class=CellpipeWorker, serializer=JSONSerializer,
+                          job_class=CellpipeJob)
         pool.start(burst=burst, logging_level="INFO")
 
 
-def live_workers(redis: Redis, alias: str, within: float = 30.0) -> list[Worker]:
+def live_workers(redis: Redis, alias: str, within: float = ALIVE_WITHIN) -> list[Worker]:
     """Workers on alias's queue whose last heartbeat is recent."""
-    queue = Queue(queue_name(alias), connection=redis)
+    queue = task_queue(alias, redis)
     now = time.time()
     alive = []
     for worker in Worker.all(queue=queue):
@@ -220,6 +296,11 @@ class RQHandle:
         self._ended_at = 0.0
         self.status = "queued"
         self._result: TaskResult | None = None
+        self._worker = ""  # the worker that last started the task
+        self._dead: set[str] = set()  # workers that died running it
+        self._retries = 0
+        self._notes: list[str] = []
+        self._orphaned_since: float | None = None  # since when no live worker can take it
 
     def _unavailable(self, exc: Exception) -> WorkerUnavailable:
         return WorkerUnavailable(self.backend.spec.alias,
@@ -263,6 +344,9 @@ class RQHandle:
             # is retried or failed now, not when some worker gets round to it
             StartedJobRegistry(queue=self.backend.queue).cleanup()
             self._next_cleanup = now + 1.0
+            self._watch_workers(now, on_output)
+            if self._result is not None:
+                return
         try:
             status = self.job.get_status(refresh=True)
         except (NoSuchJobError, InvalidJobOperation):
@@ -275,13 +359,60 @@ class RQHandle:
             value = self.job.return_value(refresh=True)
             self._result = TaskResult.from_json(value) if value else self._lost(
                 "the job finished without a result")
+            self._result.notes[:0] = self._notes
         elif status == JobStatus.FAILED:
             self.job.refresh()
             if self.job.retries_left:
                 return  # RQ requeues it
-            self._result = self._lost(_failure_reason(self.job))
+            self._result = self._lost(f"component {self.component!r}: "
+                                      f"{_failure_reason(self.job)}")
         elif status in (JobStatus.STOPPED, JobStatus.CANCELED):
             self._result = self._lost(f"the task was {status.value}")
+
+    def _watch_workers(self, now: float, on_output: OnOutput | None) -> None:
+        """Once a second: who runs the task. A retry after its worker died is said in the
+        output; a task no live worker of the alias can take is given up (and cancelled,
+        so no worker starting later runs it) after NO_WORKER_GRACE seconds."""
+        try:
+            self.job.refresh()
+        except (NoSuchJobError, InvalidJobOperation):
+            return  # _check says so
+        status = self.job.get_status(refresh=False)
+        retries = self.job.number_of_retries or 0
+        if retries > self._retries:
+            self._retries = retries
+            if self._worker:
+                self._dead.add(self._worker)
+            note = (f"worker {self.backend.spec.alias!r}: the worker running component "
+                    f"{self.component!r} ({self._worker or '?'}) stopped responding; "
+                    "retried on another worker")
+            self._notes.append(note)
+            if on_output is not None:
+                on_output("stderr", f"cellpipe: {note}\n")
+        if status == JobStatus.STARTED and self.job.worker_name:
+            self._worker = self.job.worker_name
+        if status not in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED,
+                          JobStatus.DEFERRED):
+            self._orphaned_since = None
+            return
+        alive = {w.name for w in live_workers(self.backend.redis, self.backend.spec.alias)}
+        if alive - self._dead:
+            self._orphaned_since = None
+            return
+        if self._orphaned_since is None:
+            self._orphaned_since = now
+            return
+        if now - self._orphaned_since < NO_WORKER_GRACE:
+            return
+        self.cancel()
+        if self._dead:
+            why = (f"its worker died while running component {self.component!r} and no "
+                   "other worker of the alias is alive to take it over")
+        else:
+            why = f"no worker of the alias is alive to run component {self.component!r}"
+        self._result = self._lost(
+            f"{why} (none for {NO_WORKER_GRACE:.0f} s); the task was cancelled. Start a "
+            f"worker (`cellpipe worker --alias {self.backend.spec.alias} ...`) and run again")
 
     def _describe(self, status: JobStatus) -> str:
         """Slow or dead: a running task whose worker stopped heartbeating says so."""
@@ -333,7 +464,7 @@ class RQBackend:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
         self.redis = connect(spec.queue, spec.alias)
-        self.queue = Queue(queue_name(spec.alias), connection=self.redis)
+        self.queue = task_queue(spec.alias, self.redis)
         self.store = DataStore(expand(spec.store, spec.alias))
 
     def check(self) -> None:

@@ -63,6 +63,7 @@ class TaskResult:
     internal: bool = False  # the error is the task process's own (inputs, store, version)
     host: str = ""
     pid: int = 0  # the process that ran the task
+    notes: list[str] = field(default_factory=list)  # what the client should know (a retry)
     protocol: int = PROTOCOL_VERSION
 
     def to_json(self) -> str:
