@@ -13,7 +13,15 @@ from pathlib import Path
 
 import psutil
 import pytest
-from remoteutil import StdoutRecorder, chain, free_port, pipe_with_workers
+from remoteutil import (
+    SPAWN_PROCESSES,
+    StdoutRecorder,
+    chain,
+    free_port,
+    pipe_with_workers,
+    private_config,
+    process_gone,
+)
 
 from cellpipe.cache import CacheStore
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor, RunInterrupted
@@ -24,16 +32,8 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'cell
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ray")
-    saved = {k: os.environ.get(k) for k in ("CELLPIPE_CONFIG_DIR", "CELLPIPE_CACHE_DIR")}
-    os.environ["CELLPIPE_CONFIG_DIR"] = str(root / "config")
-    os.environ["CELLPIPE_CACHE_DIR"] = str(root / "cache")
-    yield root
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with private_config(tmp_path_factory.mktemp("ray")) as root:
+        yield root
 
 
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -139,6 +139,13 @@ def test_errors_on_ray_keep_their_frames(ray_head, tmp_path):
     assert (info.value.ename, info.value.component_name) == ("ZeroDivisionError", "b")
     text = "".join(info.value.traceback)
     assert "return 1 / v" in text and "r = f(0)" in text
+
+
+def test_processes_a_ray_task_started_end_with_it(ray_head, tmp_path):
+    """A child, a child in a new session and an orphaned daemon all end with the task."""
+    pipeline, _ = pipe_with_workers([(SPAWN_PROCESSES, "spawn", [])], {"spawn": "rayw"})
+    pids = runner(tmp_path).run(pipeline, "spawn").namespace["pids"]
+    assert len(set(pids)) == 3 and all(process_gone(pid, 5) for pid in pids)
 
 
 def test_ping_runs_a_task_on_the_cluster(ray_head):

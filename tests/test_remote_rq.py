@@ -10,27 +10,27 @@ import time
 import psutil
 import pytest
 from redis import Redis
-from remoteutil import RedisServer, StdoutRecorder, chain, pipe_with_workers, start_worker, stop
+from remoteutil import (
+    RedisServer,
+    StdoutRecorder,
+    busy_worker,
+    chain,
+    pipe_with_workers,
+    private_config,
+    start_worker,
+    stop,
+)
 
 from cellpipe.cache import CacheStore, load_value
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
 from cellpipe.remote import WorkerRegistry, WorkerSpec
-from cellpipe.remote.rqueue import live_workers
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
     """A private registry and cache for the module (also seen by worker processes)."""
-    root = tmp_path_factory.mktemp("rq")
-    saved = {k: os.environ.get(k) for k in ("CELLPIPE_CONFIG_DIR", "CELLPIPE_CACHE_DIR")}
-    os.environ["CELLPIPE_CONFIG_DIR"] = str(root / "config")
-    os.environ["CELLPIPE_CACHE_DIR"] = str(root / "cache")
-    yield root
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with private_config(tmp_path_factory.mktemp("rq")) as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
@@ -174,20 +174,11 @@ def test_two_independent_components_on_two_workers_overlap(redis_server, config,
         stop(proc)
 
 
-def _busy_worker(redis, alias, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for w in live_workers(redis, alias):
-            if w.get_current_job_id():
-                return w
-        time.sleep(0.05)
-    raise AssertionError("no worker started the task")
-
-
 @pytest.mark.parametrize("retries", [1, 0])
-def test_kill_9_of_the_worker_mid_task(redis_server, config, tmp_path, retries):
-    """With a retry the second worker finishes the task; without, the client says what
-    happened within seconds. Either way the cache holds no half-written entry."""
+def test_kill_9_of_the_worker_mid_task(redis_server, config, tmp_path, retries, capsys):
+    """With a retry the second worker finishes the task and the output says it was retried
+    there; without, the client says what happened within seconds. Either way the cache
+    holds no half-written entry."""
     import threading
 
     alias = f"kill{retries}"
@@ -212,7 +203,7 @@ def test_kill_9_of_the_worker_mid_task(redis_server, config, tmp_path, retries):
 
         thread = threading.Thread(target=client)
         thread.start()
-        busy = _busy_worker(redis, alias)
+        busy = busy_worker(redis, alias)
         os.kill(busy.pid, signal.SIGKILL)
         killed_at = time.monotonic()
         thread.join(60)
@@ -221,12 +212,16 @@ def test_kill_9_of_the_worker_mid_task(redis_server, config, tmp_path, retries):
         if retries:
             res = outcome["result"]
             assert res.namespace["value"] == 42 and res.executed == ["slow"]
+            assert any("retried on another worker" in w and "'slow'" in w
+                       for w in res.warnings), res.warnings
+            assert "retried on another worker" in capsys.readouterr().err
             assert load_value(r.store.get(key).variables["value"], {}) == 42
         else:
             err = outcome["error"]
             assert time.monotonic() - killed_at < 15
             assert err.ename == "TaskLost" and f"worker {alias!r}" in str(err)
             assert "stopped responding" in str(err) or "died" in str(err)
+            assert "component 'slow'" in str(err)
             assert not r.store.has(key)
         # only whole entries in the data store: each has its manifest
         for folder in (store_dir / "entries").glob("*"):

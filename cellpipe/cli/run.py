@@ -22,7 +22,7 @@ from cellpipe.cli.notebooks import (
     resolve_targets,
     write_notebook,
 )
-from cellpipe.model import Pipeline
+from cellpipe.model import Pipeline, dag
 from cellpipe.model.errors import PipelineError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -95,10 +95,19 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                 state = kernel.sync(nb)
                 if state.get("op") == "error":
                     raise click.ClickException(state["message"])
+                ran: set[str] = set()  # what this invocation executed: forced once, not per target
                 for cid in ids:
                     name = pipeline.get(cid).name
-                    execution = _run_one(kernel, cid, name, force or no_cache, parameters,
-                                         took_part, running)
+                    err.print(f"[bold]▶ {shown(name)}[/]")
+                    running.clear()
+                    running["target:" + cid] = name
+                    for sid, rerun in _forced_steps(pipeline, cid, force or no_cache, ran):
+                        quiet = sid != cid
+                        execution = _run_one(kernel, sid, name, rerun is None, parameters,
+                                             took_part, running, ran,
+                                             rerun_target=bool(rerun), quiet=quiet)
+                        if quiet and execution.status != "ok":
+                            break
                     target_outputs[cid] = list(execution.outputs)
                     if execution.status != "ok":
                         failed = True
@@ -147,9 +156,28 @@ def _check_workers(notebook: str, pipeline: Pipeline, ids: list[str],
         check_workers(pipeline, [s for s in plan.steps if s.action == "run"])
 
 
+def _forced_steps(pipeline: Pipeline, cid: str, force: bool,
+                  ran: set[str]) -> list[tuple[str, bool | None]]:
+    """The kernel runs that make target cid, as (component, rerun): rerun None is a forced
+    run of the target and its ancestors; True re-runs that component alone (its ancestors
+    come from the cache); False takes what the cache has. With --force, a component an
+    earlier target of this invocation already ran is not run again: the components of
+    cid's lineage not run yet go first, each alone, in order (quietly), then cid."""
+    if not force:
+        return [(cid, False)]
+    graph = pipeline.graph()
+    lineage = dag.ancestors(graph, cid) | {cid}
+    if not lineage & ran:
+        return [(cid, None)]
+    fresh = dag.topological_order(graph, lineage - ran - {cid})
+    return [*((sid, True) for sid in fresh), (cid, cid not in ran)]
+
+
 def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str],
-             took_part: set[str], running: dict[str, str]) -> Any:
-    """Run one target with a progress display; print its outputs as they come."""
+             took_part: set[str], running: dict[str, str], ran: set[str], *,
+             rerun_target: bool = False, quiet: bool = False) -> Any:
+    """Run component cid for target name with a progress display; print its outputs as they
+    come (quiet: only its progress and its error, for a component run on the way there)."""
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                         console=err, transient=True)
@@ -170,6 +198,8 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
                 label = shown(data["name"])
                 if status in ("done", "cached", "error"):
                     took_part.add(data["id"])
+                if status == "done":
+                    ran.add(data["id"])
                 if status == "running":
                     running.pop("started:" + data["id"], None)
                     running["started:" + data["id"]] = data["name"]  # last in order
@@ -182,6 +212,8 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
                     progress.console.print(f"  {mark}  {label}{took}  [dim]{reason}[/]")
                 elif status in ("error", "interrupted"):
                     progress.console.print(f"  [red]{shown(status)}[/]  {label}")
+        elif quiet and kind in ("stream", "display_data", "execute_result"):
+            return
         elif kind == "stream":
             progress.console.file.flush()
             stream = sys.stdout if content["name"] == "stdout" else sys.stderr
@@ -201,11 +233,9 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
             sys.stderr.write(text)
             sys.stderr.flush()
 
-    err.print(f"[bold]▶ {shown(name)}[/]")
-    running.clear()
-    running["target:" + cid] = name
     with progress:
-        return kernel.run(cid, force=force, parameters=parameters, on_message=on_message)
+        return kernel.run(cid, force=force, rerun_target=rerun_target, parameters=parameters,
+                          on_message=on_message)
 
 
 def _where(running: dict[str, str]) -> str:

@@ -55,6 +55,30 @@ class DataStore:
         self.fs.pipe_file(probe, b"ok")
         self.fs.rm_file(probe)
 
+    def write_probe(self) -> tuple[str, str]:
+        """A small file with a random token (name, token): a worker that reads the same
+        token sees the same store as this client (`cellpipe workers ping`)."""
+        name, token = uuid.uuid4().hex, uuid.uuid4().hex
+        if self._local:
+            self.fs.makedirs(f"{self.root}/probes", exist_ok=True)
+        self.fs.pipe_file(f"{self.root}/probes/{name}", token.encode())
+        return name, token
+
+    def read_probe(self, name: str) -> str | None:
+        """The token of probe name, or None when this store has no such probe."""
+        if not name.isalnum():
+            return None
+        try:
+            return bytes(self.fs.cat_file(f"{self.root}/probes/{name}")).decode()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+
+    def remove_probe(self, name: str) -> None:
+        try:
+            self.fs.rm_file(f"{self.root}/probes/{name}")
+        except FileNotFoundError:
+            pass
+
     def put(self, entry: CacheEntry) -> None:
         """Store entry under its key (no-op if present); the manifest is written last."""
         folder = self._dir(entry.key)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import multiprocessing
+import multiprocessing.util as mp_util
 import os
 import signal
+import subprocess
 import sys
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
@@ -33,22 +35,38 @@ if importlib.util.find_spec("numpy") is not None:  # most tasks unpickle arrays
     _PRELOAD.append("numpy")
 
 
-@contextmanager
-def _bare_main() -> Iterator[None]:
-    """Start a child without multiprocessing importing this process's __main__ into it
-    (a script, or ipykernel's launcher: hundreds of ms per task, and nothing a task needs)."""
-    saved = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = saved
-
-
 def _context() -> Any:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(_PRELOAD)
     return ctx
+
+
+_helpers: list[subprocess.Popen[bytes]] = []  # the fork server and resource tracker
+
+
+def _spawn_in_own_session(path: str, args: list[str], passfds: Sequence[int]) -> int:
+    """multiprocessing.util.spawnv_passfds, in a session of its own."""
+    proc = subprocess.Popen(args, executable=path, pass_fds=tuple(passfds), close_fds=True,
+                            start_new_session=True)
+    _helpers.append(proc)
+    return proc.pid
+
+
+@contextmanager
+def _starting() -> Iterator[None]:
+    """Start a task process: without multiprocessing importing this process's __main__ into
+    it (a script, or ipykernel's launcher: hundreds of ms per task, and nothing a task
+    needs), and with the fork server and resource tracker, if they start now, out of this
+    process's group. In ipykernel's group they would hold up the kernel's shutdown by
+    ~30 s: it signals every process of its group until none is left, and the tracker
+    ignores SIGTERM, and neither is ever reaped once killed (a zombie counts)."""
+    saved = sys.modules["__main__"], mp_util.spawnv_passfds
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    mp_util.spawnv_passfds = _spawn_in_own_session
+    try:
+        yield
+    finally:
+        sys.modules["__main__"], mp_util.spawnv_passfds = saved
 
 
 def task_process_main(task_json: str, store_url: str, conn: Connection) -> None:
@@ -93,7 +111,7 @@ class LocalHandle:
         self.process = ctx.Process(target=task_process_main,
                                    args=(task.to_json(), store_url, child_conn),
                                    name=f"cellpipe task {task.component_name}", daemon=True)
-        with _bare_main():
+        with _starting():
             self.process.start()
         child_conn.close()
         self.status = f"running in process {self.process.pid}"
@@ -192,7 +210,7 @@ class LocalBackend:
         """Start a task process and hear back from it: (1, message)."""
         ctx = _context()
         process = ctx.Process(target=_pong, daemon=True)
-        with _bare_main():
+        with _starting():
             process.start()
         process.join(timeout)
         if process.exitcode != 0:

@@ -25,7 +25,7 @@ from cellpipe.remote.backend import OnOutput
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import WorkerUnavailable
 from cellpipe.remote.reaper import task_processes
-from cellpipe.remote.registry import WorkerSpec, expand, redact
+from cellpipe.remote.registry import WorkerSpec, expand, redact, store_mismatch
 from cellpipe.remote.task import Task, TaskResult
 
 CONNECT_TIMEOUT = 3.0  # seconds to reach the Ray Client server before giving up
@@ -138,9 +138,19 @@ def execute(task_json: str, store_url: str, alias: str, mailbox: Any = None) -> 
     return json.dumps({"result": result.to_json(), "writes": left})
 
 
-def pong() -> int:
-    """The no-op task of `cellpipe workers ping`: its process id."""
-    return os.getpid()
+def pong(store_url: str = "", alias: str = "", probe: str = "", token: str = "") -> str:
+    """The task of `cellpipe workers ping`: whether the worker's store (the alias's URL as
+    the worker reads it) holds the client's probe with its token (JSON)."""
+    import json
+
+    url = ""
+    try:
+        url = expand(store_url, alias)
+        sees = bool(probe) and DataStore(url).read_probe(probe) == token
+    except Exception:  # noqa: BLE001 - an unreachable store is an answer too
+        sees = False
+    return json.dumps({"sees_store": sees, "store": redact(url) if url else None,
+                       "worker": f"{socket.gethostname()}:{os.getpid()}"})
 
 
 # --- client side ------------------------------------------------------------------------
@@ -349,15 +359,25 @@ class RayBackend:
     def round_trip(self, timeout: float) -> tuple[int, str]:
         """A no-op task in a fresh worker process: (alive nodes, message)."""
         ray = self._ensure()
+        import json
+
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-        ref = ray.remote(max_calls=1, num_cpus=0)(pong).remote()
-        ready, _ = ray.wait([ref], timeout=timeout)
-        if not ready:
-            ray.cancel(ref, force=True)
-            raise WorkerUnavailable(self.spec.alias, f"the Ray cluster did not run a task "
-                                                     f"within {timeout:.0f} s")
-        ray.get(ref)
-        return nodes, f"Ray cluster, {nodes} node{'s' if nodes != 1 else ''}"
+        probe, token = self.store.write_probe()
+        try:
+            ref = ray.remote(max_calls=1, num_cpus=0)(pong).remote(
+                self.spec.store, self.spec.alias, probe, token)
+            ready, _ = ray.wait([ref], timeout=timeout)
+            if not ready:
+                ray.cancel(ref, force=True)
+                raise WorkerUnavailable(self.spec.alias, f"the Ray cluster did not run a "
+                                                         f"task within {timeout:.0f} s")
+            reply = json.loads(ray.get(ref))
+        finally:
+            self.store.remove_probe(probe)
+        if not reply.get("sees_store"):
+            raise WorkerUnavailable(self.spec.alias, store_mismatch(
+                reply.get("worker") or "?", self.spec.store, reply.get("store")))
+        return nodes, f"Ray cluster, {nodes} node{'s' if nodes != 1 else ''}, same data store"
 
     def submit(self, task: Task) -> RayHandle:
         global _inflight

@@ -65,6 +65,14 @@ def redact(url: str) -> str:
     return url
 
 
+def store_mismatch(worker: str, client_store: str, worker_store: str | None) -> str:
+    """What `ping` says when a worker does not see the client's data store."""
+    theirs = f"it uses {redact(worker_store)}" if worker_store else "it cannot read it"
+    return (f"its worker {worker} does not see this client's data store "
+            f"{redact(client_store)} ({theirs}): a run would fail to find its inputs; start "
+            "the worker with --store reaching the same storage, or fix the alias's --store")
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """One alias: its queue URL (which engine), its data store URL, and options."""

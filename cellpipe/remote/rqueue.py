@@ -11,6 +11,7 @@ waits, so the job of a worker killed with -9 is retried (or failed) within secon
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import threading
@@ -30,7 +31,7 @@ from cellpipe.remote.backend import OnOutput
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import WorkerUnavailable
 from cellpipe.remote.reaper import become_subreaper, end_descendants, task_processes
-from cellpipe.remote.registry import WorkerSpec, expand, redact
+from cellpipe.remote.registry import WorkerSpec, expand, redact, store_mismatch
 from cellpipe.remote.task import Task, TaskResult
 
 HEARTBEAT = 1  # seconds between a busy worker's heartbeats
@@ -227,9 +228,19 @@ def execute(task_json: str) -> str:
     return result.to_json()
 
 
-def pong() -> str:
-    """The no-op job of `cellpipe workers ping`."""
-    return "pong"
+def pong(probe: str = "", token: str = "") -> str:
+    """The job of `cellpipe workers ping`: whether this worker's store holds the client's
+    probe with its token, and which store it is (JSON)."""
+    from rq import get_current_job
+
+    url = os.environ.get(STORE_ENV, "")
+    try:
+        sees = bool(probe) and DataStore(url).read_probe(probe) == token
+    except Exception:  # noqa: BLE001 - an unreachable store is an answer too
+        sees = False
+    job = get_current_job()
+    return json.dumps({"sees_store": sees, "store": redact(url),
+                       "worker": job.worker_name if job is not None else ""})
 
 
 def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
@@ -298,7 +309,7 @@ class RQHandle:
         self._result: TaskResult | None = None
         self._worker = ""  # the worker that last started the task
         self._dead: set[str] = set()  # workers that died running it
-        self._retries = 0
+        self._retries_left = job.retries_left or 0
         self._notes: list[str] = []
         self._orphaned_since: float | None = None  # since when no live worker can take it
 
@@ -378,9 +389,9 @@ class RQHandle:
         except (NoSuchJobError, InvalidJobOperation):
             return  # _check says so
         status = self.job.get_status(refresh=False)
-        retries = self.job.number_of_retries or 0
-        if retries > self._retries:
-            self._retries = retries
+        left = self.job.retries_left or 0  # RQ's cleanup retries without counting up
+        if left < self._retries_left:
+            self._retries_left = left
             if self._worker:
                 self._dead.add(self._worker)
             note = (f"worker {self.backend.spec.alias!r}: the worker running component "
@@ -486,14 +497,25 @@ class RQBackend:
                                            f"{redact(self.spec.store)}: {exc}") from None
 
     def round_trip(self, timeout: float) -> tuple[int, str]:
-        """A no-op job through a worker: (live workers, message)."""
+        """A job through a worker that reads a probe this client wrote in the store:
+        (live workers, message); raises WorkerUnavailable when the worker does not see it."""
         alive = len(live_workers(self.redis, self.spec.alias))
-        job = self.queue.enqueue(pong, job_timeout=30, result_ttl=60, failure_ttl=60)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if job.get_status(refresh=True) == JobStatus.FINISHED:
-                return alive, f"{alive} worker{'s' if alive != 1 else ''} listening"
-            time.sleep(0.02)
+        probe, token = self.store.write_probe()
+        try:
+            job = self.queue.enqueue(pong, probe, token, job_timeout=30, result_ttl=60,
+                                     failure_ttl=60)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if job.get_status(refresh=True) == JobStatus.FINISHED:
+                    reply = json.loads(job.return_value(refresh=True) or "{}")
+                    if not reply.get("sees_store"):
+                        raise WorkerUnavailable(self.spec.alias, store_mismatch(
+                            reply.get("worker") or "?", self.spec.store, reply.get("store")))
+                    return alive, f"{alive} worker{'s' if alive != 1 else ''} listening, " \
+                                  "same data store"
+                time.sleep(0.02)
+        finally:
+            self.store.remove_probe(probe)
         job.cancel()
         raise WorkerUnavailable(self.spec.alias, f"{alive} worker(s) registered, but none "
                                 f"answered within {timeout:.0f} s (all busy or stuck?)")
