@@ -3,8 +3,8 @@
 1. round trip of a trivial component on the `local` alias and on an RQ worker, against a
    bare RQ job running the same code (both include the fresh process per task);
 2. a diamond whose two branches each sleep 2 s: wall time on 2 workers / on 1 (goal <= 0.6);
-3. a 1 GB numpy input shipped to a worker and a 1 GB result back (Redis + file:// store),
-   against the raw store throughput (fsspec write + read of the same bytes) (goal >= 0.5).
+3. a 1 GB numpy input shipped to a worker and a 1 GB result back (Redis + file:// store,
+   the disk cache on, as a new user runs it), against `cp` of the same bytes.
 
     python benchmarks/bench_remote.py [--quick]
 
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,7 +101,10 @@ def diamond(redis_url: str, store: str, seconds: float) -> None:
     print(f"   2 workers  {walls[2]:6.2f} s   ratio {walls[2] / walls[1]:.2f}x (goal <= 0.6x)")
 
 
-def big_data(redis_url: str, store: str, nbytes: int, repeats: int) -> None:
+def big_data(redis_url: str, store: str, nbytes: int, repeats: int, tmp: Path) -> None:
+    """What a user measures: the run of a component that takes a big array from an ancestor
+    and returns one as big, on an RQ worker over a file store, with the disk cache on, from
+    start to the results on disk; against `cp` of the same bytes (in and out)."""
     alias = "big"
     WorkerRegistry().add(WorkerSpec(alias, redis_url, store))
     proc = start_worker(alias, redis_url, store)
@@ -119,33 +124,54 @@ def big_data(redis_url: str, store: str, nbytes: int, repeats: int) -> None:
             fs.rm_file(f"{root}/raw/blob")
             return took
 
+        src, dst = tmp / "cp-src", tmp / "cp-dst"
+        payload.tofile(src)
+
+        def cp_round() -> float:
+            """`cp` of the bytes, once each way (the input out, the result back): seconds."""
+            start = time.perf_counter()
+            for _ in range(2):
+                subprocess.run(["cp", str(src), str(dst)], check=True)
+                dst.unlink()
+            return time.perf_counter() - start
+
         pipeline = Pipeline((
             Component("m", "make", f"import numpy as np\na = np.random.default_rng(0)"
                                    f".integers(0, 255, {nbytes}, dtype=np.uint8)"),
             Component("u", "use", "b = a + 1\ndel a", ("m",), alias),
         ))
-        runner = PipelineRunner(CacheStore(None), PythonExecutor())
-        runner.run(pipeline, "m")  # the input exists locally before the clock starts
-        raws, ours = [], []
-        for _ in range(repeats):  # interleaved, best of each: the machine is shared
-            raws.append(2 * nbytes / (raw_round() + raw_round()))  # in and out
-            if fs.exists(f"{root}/entries"):  # ship the input again every time
+        rounds = []
+        for i in range(repeats):  # interleaved: the machine is shared
+            if fs.exists(f"{root}/entries"):  # a new user: nothing in the store yet
                 fs.rm(f"{root}/entries", recursive=True)
+            cache = tmp / f"user-cache-{i}"
+            runner = PipelineRunner(CacheStore(cache), PythonExecutor())
+            runner.run(pipeline, "m")  # the input exists (on disk too) before the clock starts
+            runner.store.flush()
+            raw = 2 * nbytes / (raw_round() + raw_round())
+            cp = cp_round()
             start = time.perf_counter()
-            res = runner.run(pipeline, "u", materialize=False, rerun_target=True)
+            res = runner.run(pipeline, "u", materialize=False)
+            ended = time.perf_counter() - start
+            runner.store.flush()  # the result reaches the disk cache, as a user waits for
             wall = time.perf_counter() - start
             compute = runner.store.get(res.plan.step("u").key).elapsed
-            ours.append((2 * nbytes / (wall - compute), wall, compute))
-        raw = max(raws)
-        shipped, wall, compute = max(ours)
+            rounds.append((wall, ended, compute, cp, raw))
+            shutil.rmtree(cache, ignore_errors=True)
+        src.unlink()
     finally:
         stop(proc)
     gb = nbytes / (1 << 30)
-    print(f"3. {gb:g} GB input to the worker and {gb:g} GB result back (Redis + file store)")
-    print(f"   raw store (write+read)   {raw / (1 << 20):8.0f} MB/s   (best of {repeats})")
-    print(f"   through cellpipe         {shipped / (1 << 20):8.0f} MB/s "
-          f"({wall:.2f} s wall, {compute:.2f} s compute)   ratio {shipped / raw:.2f}x "
-          "(goal >= 0.5x)")
+    first = rounds[0]
+    best = min(rounds)
+    print(f"3. {gb:g} GB input to the worker and {gb:g} GB result back (Redis + file store, "
+          "disk cache on, from a new user's empty store)")
+    for label, (wall, ended, compute, cp, raw) in (("first run", first),
+                                                   (f"best of {repeats}", best)):
+        print(f"   {label:11s} {wall:6.2f} s to the result on disk ({ended:.2f} s to the "
+              f"end of the run, {compute:.2f} s of it compute); cp of the same bytes "
+              f"{cp:.2f} s: {cp / wall:.2f}x of cp ({cp / (wall - compute):.2f}x without "
+              f"the compute); raw store write+read {raw / (1 << 20):.0f} MB/s")
 
 
 def main() -> None:
@@ -166,7 +192,7 @@ def main() -> None:
             stop(proc)
         diamond(server.url, store, 0.5 if args.quick else 2.0)
         big_data(server.url, store, (64 << 20) if args.quick else (1 << 30),
-                 2 if args.quick else 3)
+                 2 if args.quick else 3, tmp)
     finally:
         server.stop()
 
