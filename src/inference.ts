@@ -142,15 +142,23 @@ export async function suggestParents(
   if (!cell || !meta) {
     return false;
   }
+  const components = new Map(nb.notebookComponents(nbModel).map(c => [c.id, c.name]));
   let reply: IInferred;
+  // Python's names for parents that are not components yet (from the whole inference)
+  let names = new Map<string, string>();
   try {
-    reply = await pipeline.infer(nb.syncPayload(nbModel), id);
+    const notebook = nb.syncPayload(nbModel);
+    reply = await pipeline.infer(notebook, id);
+    const parents = reply.cells.find(c => c.id === id)?.metadata.cellpipe.parents ?? [];
+    if (parents.some(p => !components.has(p))) {
+      const whole = await pipeline.infer(notebook);
+      names = new Map(whole.cells.map(c => [c.id, c.metadata.cellpipe.name]));
+    }
   } catch (error) {
     refuse(model, trans.__('No parents suggested: %1', (error as Error).message));
     return false;
   }
   const inferred = reply.cells.find(c => c.id === id)?.metadata.cellpipe.parents ?? [];
-  const components = new Map(nb.notebookComponents(nbModel).map(c => [c.id, c.name]));
   const into = new Map(reply.edges.filter(e => e.child === id).map(e => [e.parent, e]));
   const newComponents: { [id: string]: string } = {};
   const label = (parent: string): string => {
@@ -162,6 +170,7 @@ export async function suggestParents(
     const index = nbModel.sharedModel.cells.findIndex(c => c.getId() === parent);
     newComponents[parent] =
       reply.cells.find(c => c.id === parent)?.metadata.cellpipe.name ??
+      names.get(parent) ??
       trans.__('cell %1', index + 1);
     return trans.__('%1 (a cell that becomes a component)', newComponents[parent]);
   };

@@ -136,23 +136,36 @@ def test_check_warning_badge_fix_and_edge_names(lab, page):
 def test_suggest_parents(lab, page):
     lab.write_notebook(
         "suggest.ipynb",
-        ["x = 1", "y = 2", "total = x + y\nprint(total)"],
-        components={0: ("make x", []), 1: ("make y", []), 2: ("add", [])},
+        ["import math", "x = 1", "y = 2", "total = math.floor(x + y)\nprint(total)"],
+        components={1: ("make x", []), 2: ("make y", []), 3: ("add", [])},
     )
     ui = NotebookUI(page, lab, "suggest.ipynb").open()
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(3)
     expect(ui.panel.locator(".react-flow__edge")).to_have_count(0)
     ui.node_menu("add", "Suggest Parents")
     dialog = ui.page.locator(".jp-Dialog")
     expect(dialog).to_contain_text("Suggested parents of add")
     choices = dialog.locator(".jp-cellpipe-suggest-choice")
-    expect(choices).to_have_count(2)
+    expect(choices).to_have_count(3)
     expect(choices.filter(has_text="make x")).to_contain_text("gives x")
     expect(choices.filter(has_text="make y")).to_contain_text("gives y")
+    # the import cell is not a component: it becomes one, under the name Python gives it
+    imports = choices.filter(has_text="becomes a component")
+    expect(imports).to_contain_text("gives math")
     assert all(c.locator("input").is_checked() for c in choices.all())
     ui.screenshot("01-dialog")
     dialog.locator(".jp-mod-accept").click()
     expect(dialog).to_have_count(0)
-    expect(ui.panel.locator(".react-flow__edge")).to_have_count(2)
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(4)
+    expect(ui.panel.locator(".react-flow__edge")).to_have_count(3)
     ui.screenshot("02-accepted")
-    command_mode_undo(ui, 0)
+    ui.save()
+    saved = ui.saved()
+    ids = [c["id"] for c in saved["cells"]]
+    made = components(saved)
+    assert made[ids[3]]["parents"] == sorted(ids[:3])
+    assert made[ids[0]]["name"] not in ("", "cell 1") and made[ids[0]]["parents"] == []
+    # one undo takes back the parents and the new component
+    command_mode_undo(ui, 1)
     expect(ui.panel.locator(".react-flow__edge")).to_have_count(0)
+    expect(ui.panel.locator(".react-flow__node")).to_have_count(3)
