@@ -707,7 +707,7 @@ class CellVisitor:
             self.state_writes.add(f"file:{path}" if path else FILES)
         if method in ("read", "readlines", "readline", "load") and base:
             self.state_reads.add(FILES)
-        if inplace or method not in PURE_METHODS:
+        if inplace or (method not in PURE_METHODS and method not in FILE_WRITE_METHODS):
             self.mutate(base)
 
     def magic(self, kind: str, node: ast.Call) -> None:

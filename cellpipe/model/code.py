@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
+import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -35,14 +36,16 @@ def _manager(cls: Any) -> Any:
 @lru_cache(maxsize=4096)
 def parse(code: str) -> ast.Module | None:
     """The AST of the transformed code, or None when it does not parse."""
-    try:  # plain Python is what IPython's transforms leave alone: skip them (they are slow)
-        return ast.parse(code)
-    except (SyntaxError, ValueError):
-        pass
-    try:
-        return ast.parse(transform(code))
-    except SyntaxError:
-        return None
+    with warnings.catch_warnings():  # "invalid escape sequence" is the user's, not ours
+        warnings.simplefilter("ignore")
+        try:  # plain Python is what IPython's transforms leave alone: skip them (slow)
+            return ast.parse(code)
+        except (SyntaxError, ValueError):
+            pass
+        try:
+            return ast.parse(transform(code))
+        except (SyntaxError, ValueError):
+            return None
 
 
 @lru_cache(maxsize=4096)
