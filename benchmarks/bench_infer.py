@@ -131,7 +131,7 @@ def outputs(paths: list[Path]) -> None:
             work = Path(tmp)
             reference = run_top_to_bottom(path, work / "a")
             again = run_top_to_bottom(path, work / "b")
-            ran, _ = run_as_pipeline(path, work / "c")
+            ran, _ = run_as_pipeline(path, work / "c", reference)
             stable, left_out, diffs = compare(reference, again, ran)
         same = len(stable) - len(diffs)
         total_same += same

@@ -20,7 +20,8 @@ from cellpipe.model import dag
 # a counter of the kernel's process, like an execution count: scikit-learn numbers the
 # HTML of every estimator it displays
 _SKLEARN_IDS = re.compile(r"sk-(container|estimator)-id-\d+")
-_LABEL = re.compile(r"(Cell(?:\x1b\[[0-9;]*m)*\s*(?:\x1b\[[0-9;]*m)*)In\[[^\]\n]*\]")
+_LABEL = re.compile(r"(Cell(?:\x1b\[[0-9;]*m)*\s*(?:\x1b\[[0-9;]*m)*)In\[.*?\]"
+                    r"(?=(?:\x1b\[[0-9;]*m)*, line)")
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 
@@ -36,9 +37,14 @@ def run_top_to_bottom(path: Path, workdir: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def run_as_pipeline(path: Path, workdir: Path, env: dict[str, str] | None = None
+def run_as_pipeline(path: Path, workdir: Path, reference: nbformat.NotebookNode | None = None,
+                    env: dict[str, str] | None = None
                     ) -> tuple[nbformat.NotebookNode, subprocess.CompletedProcess]:
-    """`cellpipe convert` then `cellpipe run -o` of every sink, in a fresh workdir."""
+    """`cellpipe convert` then `cellpipe run -o` of every sink, in a fresh workdir.
+
+    With the reference (the notebook run top to bottom), cells downstream of a cell that
+    fails there are left out, and the sinks of what remains run: a pipeline stops at a
+    failing component, so a cell whose only sinks lie past one would never run."""
     workdir.mkdir(parents=True)
     target = workdir / path.name
     shutil.copy(path, target)
@@ -47,12 +53,25 @@ def run_as_pipeline(path: Path, workdir: Path, env: dict[str, str] | None = None
     done = subprocess.run([*cli, "convert", str(target)], capture_output=True, text=True,
                           timeout=120, env=environ)
     assert done.returncode == 0, done.stderr
+    targets: list[str] = []
+    if reference is not None:
+        converted = [c for c in nbformat.read(target, 4).cells if c.cell_type == "code"]
+        graph = {c.id: c.metadata["cellpipe"]["parents"] for c in converted}
+        failing = {c.id for c, r in zip(converted, _code(reference), strict=True)
+                   if any(o.output_type == "error" for o in r.outputs)}
+        reached = {c for c in graph if not dag.ancestors(graph, c) & failing}
+        targets = dag.sinks({c: [p for p in ps if p in reached]
+                             for c, ps in graph.items() if c in reached})
     out = workdir / "out.ipynb"
     proc = subprocess.run([*cli, "run", str(target), "--no-cache", "--keep-going", "-o",
-                           str(out)],
-                          capture_output=True, text=True, timeout=1200, env=environ)
+                           str(out), *(a for t in targets for a in ("-t", t))],
+                          capture_output=True, text=True, timeout=1800, env=environ)
     ran = nbformat.read(out, 4) if out.exists() else None
     return ran, proc
+
+
+def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "code"]
 
 
 def outputs(cell: nbformat.NotebookNode) -> list[dict]:

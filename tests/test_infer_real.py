@@ -27,7 +27,7 @@ def test_every_sink_gives_the_notebooks_outputs(name, tmp_path):
     path = REAL / f"{name}.ipynb"
     reference = run_top_to_bottom(path, tmp_path / "jupyter-1")
     again = run_top_to_bottom(path, tmp_path / "jupyter-2")
-    ran, proc = run_as_pipeline(path, tmp_path / "pipeline")
+    ran, proc = run_as_pipeline(path, tmp_path / "pipeline", reference)
     assert ran is not None, proc.stderr[-3000:]
     stable, left_out, diffs = compare(reference, again, ran)
     assert not diffs, "\n\n".join(diffs)
@@ -88,7 +88,7 @@ def test_every_hazard_gives_jupyters_outputs(tmp_path):
     nbformat.write(nb, path)
     reference = run_top_to_bottom(path, tmp_path / "jupyter-1")
     again = run_top_to_bottom(path, tmp_path / "jupyter-2")
-    ran, proc = run_as_pipeline(path, tmp_path / "pipeline")
+    ran, proc = run_as_pipeline(path, tmp_path / "pipeline", reference)
     assert ran is not None and proc.returncode == 0, proc.stderr[-3000:]
     stable, left_out, diffs = compare(reference, again, ran)
     assert not diffs, "\n\n".join(diffs)

@@ -502,9 +502,12 @@ class CellVisitor:
                 self.depth += 1
                 if handler.type is not None:
                     self.expr(handler.type)
-                if handler.name:
-                    self.bind(handler.name)
+                if handler.name:  # Python deletes it when the handler ends: no read
+                    self.binds.add(handler.name)
+                    self.sure.add(handler.name)
                 self.statements(handler.body)
+                if handler.name:
+                    self.sure.discard(handler.name)
                 self.depth -= 1
             self.nested(node.orelse)
             self.statements(node.finalbody)
