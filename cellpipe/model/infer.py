@@ -169,6 +169,8 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
             if _HISTORY.match(n):
                 if n in ("_", "__", "___"):
                     edge(previous, n, f"reads {n}, the previous cell's result")
+                    notes.append(f"{names[cell.id]!r} reads {n}, IPython's last result, which "
+                                 "components do not pass on: bind that result to a name")
                 else:
                     use.reads_all = True
                 continue
