@@ -2,7 +2,7 @@
  * The request helper against a real HTTP server on 127.0.0.1: URLs, token, JSON both
  * ways, and every failure as one typed ServerError.
  */
-import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
+import { createServer } from 'http';
 import { AddressInfo } from 'net';
 
 import { PageConfig } from '@jupyterlab/coreutils';
@@ -11,72 +11,47 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../git/api';
 import { pipeline } from '../rest';
 import { fetchEndpoint, requestJSON, ServerError } from '../server';
+import { TestServer } from './httpserver';
 
-const TOKEN = 'test-token-123';
-let server: Server;
-let base: string;
-
-function reply(res: ServerResponse, status: number, body: unknown, type = 'application/json') {
-  res.writeHead(status, { 'Content-Type': type });
-  res.end(typeof body === 'string' ? body : JSON.stringify(body));
-}
-
-/** What the fake cellpipe server does for each path under /cellpipe/. */
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString();
-  const url = new URL(req.url ?? '/', 'http://x');
-  if (req.headers.authorization !== `token ${TOKEN}`) {
-    return reply(res, 403, { message: 'no token' });
-  }
-  switch (url.pathname) {
-    case '/cellpipe/echo':
-      return reply(res, 200, {
-        method: req.method,
-        query: Object.fromEntries([...url.searchParams].filter(([k]) => !/^\d+$/.test(k))),
-        body: text ? JSON.parse(text) : null
-      });
-    case '/cellpipe/pipeline/check-edge':
-      return reply(res, 400, {
-        op: 'error',
-        kind: 'CycleError',
-        message: 'adding a -> b would make a cycle: a -> b -> a'
-      });
-    case '/cellpipe/share/cache/import':
-      return reply(res, 409, {
-        op: 'error',
-        kind: 'ConfirmationRequired',
-        message: 'confirm first',
-        summary: { hits: ['train'] }
-      });
-    case '/cellpipe/git/history':
-      return reply(res, 404, {
-        kind: 'RevisionNotFound',
-        message: `no history: ${url.searchParams.get('path')}`
-      });
-    case '/cellpipe/html-error':
-      return reply(res, 500, '<html><body>Internal Server Error</body></html>', 'text/html');
-    case '/cellpipe/not-json':
-      return reply(res, 200, 'plain words', 'text/plain');
-    default:
-      return reply(res, 404, '<html>404: Not Found</html>', 'text/html');
-  }
-}
+const server = new TestServer();
 
 beforeAll(async () => {
-  server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  PageConfig.setOption('baseUrl', base);
-  PageConfig.setOption('token', TOKEN);
+  await server.start();
+  const echo = (seen: any) => ({
+    status: 200,
+    body: { method: seen.method, query: seen.query, body: seen.body }
+  });
+  server.routes.set('echo', echo);
+  server.routes.set('pipeline/check-edge', () => ({
+    status: 400,
+    body: {
+      op: 'error',
+      kind: 'CycleError',
+      message: 'adding a -> b would make a cycle: a -> b -> a'
+    }
+  }));
+  server.routes.set('share/cache/import', () => ({
+    status: 409,
+    body: {
+      op: 'error',
+      kind: 'ConfirmationRequired',
+      message: 'confirm first',
+      summary: { hits: ['train'] }
+    }
+  }));
+  server.routes.set('git/history', seen => ({
+    status: 404,
+    body: { kind: 'RevisionNotFound', message: `no history: ${seen.query.path}` }
+  }));
+  server.routes.set('html-error', () => ({
+    status: 500,
+    body: '<html><body>Internal Server Error</body></html>',
+    type: 'text/html'
+  }));
+  server.routes.set('not-json', () => ({ status: 200, body: 'plain words', type: 'text/plain' }));
 });
 
-afterAll(async () => {
-  await new Promise(resolve => server.close(resolve));
-});
+afterAll(() => server.stop());
 
 describe('requestJSON', () => {
   it('GETs without a body, with the query and the token', async () => {
@@ -157,7 +132,7 @@ describe('requestJSON', () => {
       expect(error.status).toBe(0);
       expect(error.kind).toBe('NetworkError');
     } finally {
-      PageConfig.setOption('baseUrl', base);
+      PageConfig.setOption('baseUrl', server.baseUrl);
     }
   });
 });
