@@ -45,6 +45,7 @@ sort_values sort_index rename drop_duplicates dropna fillna replace drop reindex
 select_dtypes iterrows itertuples memory_usage duplicated between clip diff pct_change
 shift rolling expanding ewm resample nlargest nsmallest rank explode dot reshape ravel
 flatten transpose squeeze swapaxes nonzero searchsorted tostring tobytes view
+toarray todense tocsr tocsc tocoo nnz getnnz
 predict predict_proba predict_log_proba decision_function score get_params
 transform inverse_transform get_feature_names get_feature_names_out
 split rsplit strip lstrip rstrip lower upper title capitalize startswith endswith
@@ -406,6 +407,8 @@ class CellVisitor:
         if name in self.imports.modules and name not in self.assigned:
             return  # a module (or an imported function): its state is hidden state
         self.read(name)
+        if name in self.sure and not any(name in g for g in self.aliases):
+            return  # an object this cell made: changing it is part of making it
         self.mutates.add(name)
 
     def note(self, text: str) -> None:
