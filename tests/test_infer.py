@@ -259,7 +259,8 @@ def test_check_no_false_alarms():
         ("clean", "df['x'] = 1", ["load"]),
         # builtins, a parameter, an import in the cell, a name bound before it is read
         ("train", "import numpy as np\nw = np.zeros(3)\nprint(len(w), w, lr, alpha)\n"
-                  "df.head()", ["clean"]),
+                  "df.head()\nfor i in range(3):\n    print(i)", ["clean"]),
+        ("loop", "for i in range(2):\n    pass", []),
     ), parameters=["alpha"])
     assert check.warnings == []
     assert check.edge_names[("load", "clean")] == ("df",)

@@ -167,6 +167,9 @@ class CellAnalysis:
     state_reads: frozenset[str] = frozenset()
     state_writes: frozenset[str] = frozenset()
     used: frozenset[str] = frozenset()  # every name read (also after the cell binds it)
+    # bound on some paths only (`if c: x = 1`, a loop variable): the earlier value may live
+    # on, so inference orders the cell after the earlier binder (no read for edge checks)
+    maybe_binds: frozenset[str] = frozenset()
     reads_all: bool = False  # exec/eval/globals()/%who: may read any name
     seeds_rng: bool = False  # seeds a global random generator (np.random.seed, random.seed)
     fits: frozenset[str] = frozenset()  # estimators made in other cells that the cell fits
@@ -366,7 +369,8 @@ class CellVisitor:
         self.binds: set[str] = set()
         self.sure: set[str] = set()
         self.assigned: set[str] = set()  # bound other than by an import
-        self.used: set[str] = set()  # every name read, also after the cell binds it  # bound unconditionally so far: reads after it are local
+        self.used: set[str] = set()  # every name read, also after the cell binds it
+        self.maybe: set[str] = set()  # bound only on some paths  # bound unconditionally so far: reads after it are local
         self.mutates: set[str] = set()
         self.call_args: list[tuple[str, frozenset[str]]] = []
         self.functions: dict[str, FunctionUse] = {}
@@ -381,7 +385,8 @@ class CellVisitor:
         self.estimators: dict[str, bool] = {}
         self.notes: list[str] = []
         self.imports = _Imports(modules)
-        self.depth = 0  # > 0 inside if/for/while/try/with: bindings there may not happen
+        self.depth = 0  # > 0 inside if/for/while/try: bindings there may not happen
+        self._outer: list[set[str]] = []  # `sure` of the enclosing blocks
 
     # --- names -------------------------------------------------------------------------
     def read(self, name: str) -> None:
@@ -396,10 +401,9 @@ class CellVisitor:
         if not by_import:
             self.assigned.add(name)
         self.functions.pop(name, None)
-        if self.depth == 0:
-            self.sure.add(name)
-        elif name not in self.sure:  # maybe bound: the old value may live on
-            self.reads.add(name)
+        if self.depth > 0 and name not in self.sure:  # maybe bound: the old value may live on
+            self.maybe.add(name)
+        self.sure.add(name)  # surely bound from here to the end of the block
 
     def mutate(self, name: str | None) -> None:
         if name is None or name in BUILTIN_NAMES:
@@ -420,10 +424,19 @@ class CellVisitor:
         for stmt in body:
             self.statement(stmt)
 
-    def nested(self, body: list[ast.stmt]) -> None:
+    def enter(self) -> None:
+        """A block that may not run (or run again): what it binds is sure only inside it."""
         self.depth += 1
-        self.statements(body)
+        self._outer.append(set(self.sure))
+
+    def leave(self) -> None:
         self.depth -= 1
+        self.sure = self._outer.pop()
+
+    def nested(self, body: list[ast.stmt]) -> None:
+        self.enter()
+        self.statements(body)
+        self.leave()
 
     def statement(self, node: ast.stmt) -> None:  # noqa: C901 - one case per statement kind
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -477,17 +490,17 @@ class CellVisitor:
                     self.bind(a.asname or a.name.split(".")[0], by_import=True)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.expr(node.iter)
-            self.depth += 1
+            self.enter()
             self.assign(node.target, node.iter, iterating=True)
             self.statements(node.body)
             self.statements(node.orelse)
-            self.depth -= 1
+            self.leave()
         elif isinstance(node, ast.While):
-            self.depth += 1
+            self.enter()
             self.expr(node.test)
             self.statements(node.body)
             self.statements(node.orelse)
-            self.depth -= 1
+            self.leave()
         elif isinstance(node, ast.If):
             self.expr(node.test)
             self.nested(node.body)
@@ -502,16 +515,14 @@ class CellVisitor:
         elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
             self.nested(node.body)
             for handler in node.handlers:
-                self.depth += 1
+                self.enter()
                 if handler.type is not None:
                     self.expr(handler.type)
                 if handler.name:  # Python deletes it when the handler ends: no read
                     self.binds.add(handler.name)
                     self.sure.add(handler.name)
                 self.statements(handler.body)
-                if handler.name:
-                    self.sure.discard(handler.name)
-                self.depth -= 1
+                self.leave()
             self.nested(node.orelse)
             self.statements(node.finalbody)
         elif isinstance(node, ast.Global):
@@ -520,7 +531,7 @@ class CellVisitor:
         elif isinstance(node, ast.Match):
             self.expr(node.subject)
             for case in node.cases:
-                self.depth += 1
+                self.enter()
                 for sub in ast.walk(case.pattern):
                     name = getattr(sub, "name", None) or getattr(sub, "rest", None)
                     if isinstance(name, str):
@@ -530,7 +541,7 @@ class CellVisitor:
                 if case.guard is not None:
                     self.expr(case.guard)
                 self.statements(case.body)
-                self.depth -= 1
+                self.leave()
         else:  # Expr, Return, Raise, Assert, Pass, ...
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.expr):
@@ -628,9 +639,9 @@ class CellVisitor:
             self.read(name)
         for sub in ast.walk(node):
             if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
-                self.depth += 1
+                self.enter()
                 self.bind(sub.target.id)
-                self.depth -= 1
+                self.leave()
         self._hidden(scope)
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call):
@@ -863,7 +874,8 @@ class CellVisitor:
             mutates=frozenset(self.mutates), call_args=tuple(self.call_args),
             functions=tuple(self.functions.items()),
             carries=tuple((k, frozenset(v)) for k, v in self.carries.items()),
-            aliases=tuple(self.aliases), used=frozenset(self.used), state_reads=frozenset(self.state_reads),
+            aliases=tuple(self.aliases), used=frozenset(self.used),
+            maybe_binds=frozenset(self.maybe - self.reads), state_reads=frozenset(self.state_reads),
             state_writes=frozenset(self.state_writes), reads_all=self.reads_all,
             binds_unknown=self.binds_unknown, seeds_rng=self.seeds_rng, parsed=parsed,
             fits=frozenset(self.fits), estimators=tuple(self.estimators.items()), notes=tuple(self.notes))

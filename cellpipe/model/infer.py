@@ -164,7 +164,7 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
         mutated = set(use.mutates)
         for n in list(mutated):
             mutated |= groups.get(n, frozenset())
-        reads = use.reads | mutated
+        reads = use.reads | mutated | a.maybe_binds
         for n in sorted(reads):
             if _HISTORY.match(n):
                 if n in ("_", "__", "___"):
