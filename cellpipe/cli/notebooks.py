@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import nbformat
@@ -13,6 +14,9 @@ from cellpipe.model import Pipeline, dag, parse_assignments, read_pipeline
 from cellpipe.model import write_notebook as save_notebook
 from cellpipe.model.errors import PipelineError
 from cellpipe.model.validate import check_run
+
+if TYPE_CHECKING:
+    from cellpipe.model.infer import EdgeCheck
 
 
 def parse_params(values: tuple[str, ...]) -> dict[str, str]:
@@ -99,15 +103,18 @@ def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
     err.print(f"wrote {shown(path)}")
 
 
-def check_drawn_edges(pipeline: Pipeline, strict: bool) -> None:
+def check_drawn_edges(pipeline: Pipeline, strict: bool) -> EdgeCheck:
     """Warn, one line each, when a component reads a name that another component binds but
-    no ancestor does (model.infer.check_pipeline); with strict, that is an error."""
+    no ancestor does (model.infer.check_pipeline); with strict, that is an error. Returns
+    the check (its edge names serve `plan --json`: the analysis is done once)."""
     from cellpipe.model.infer import check_pipeline
 
-    warnings = check_pipeline(pipeline).warnings
+    checked = check_pipeline(pipeline)
+    warnings = checked.warnings
     for w in warnings:
         err.print(f"{'error' if strict else 'warning'}: {w.message}", markup=False,
                   highlight=False, soft_wrap=True)
     if strict and warnings:
         raise click.ClickException(f"{len(warnings)} edge(s) missing (--strict); add the "
                                    "parents, or run without --strict")
+    return checked

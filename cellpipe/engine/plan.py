@@ -174,6 +174,8 @@ def _step(pipeline: Pipeline, cid: str, keys: Mapping[str, str], params: Mapping
         reason = "previous result could not be cached: " + not_cacheable
     elif results.has(key):
         action, reason = "cache", "cached: same code, inputs and parameters"
+    elif results.previous(cid) is None:  # what explain_miss says, without analysing the code
+        reason = "never run"
     else:
         reason = explain_miss(pipeline, cid, key_inputs(pipeline, cid, keys, params), results)
     return Step(cid, pipeline.get(cid).name, key, action, reason)
