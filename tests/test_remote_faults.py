@@ -111,6 +111,34 @@ def test_processes_a_task_started_end_with_it(solo, alias, tmp_path):
         (pid, open(f"/proc/{pid}/stat").read()) for pid in pids if os.path.exists(f"/proc/{pid}")]
 
 
+@pytest.mark.parametrize("alias", ["local", "solo"])
+def test_processes_of_a_stopped_task_end_with_it(solo, alias, tmp_path):
+    """Ctrl-C in the client stops the task (local: its process is terminated; RQ: stop-job
+    kills the work horse's group) and the processes it started, new sessions included."""
+    import threading
+
+    from cellpipe.engine import RunInterrupted
+
+    pidfile = tmp_path / "pids"
+    code = SPAWN_PROCESSES + (f"open({str(pidfile)!r}, 'w').write(' '.join(map(str, pids)))\n"
+                              "time.sleep(60)")
+    pipeline, _ = pipe_with_workers([(code, "stuck", [])], {"stuck": alias})
+
+    def interrupt_when_started():
+        deadline = time.monotonic() + 60
+        while not pidfile.exists() or not pidfile.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    with pytest.raises(RunInterrupted, match="stuck"):
+        runner(tmp_path).run(pipeline, "stuck")
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 3 and all(process_gone(pid, 10) for pid in pids)
+
+
 # --- 3. only cellpipe's tasks run on a worker ----------------------------------------
 
 class Evil:

@@ -111,7 +111,10 @@ def workers_ping(alias: str, timeout: float) -> None:
 
 @click.command()
 @click.option("--alias", required=True, help="The alias clients use for this worker.")
-@click.option("--queue", required=True, metavar="URL", help="redis://host:port/db")
+@click.option("--queue", required=True, metavar="URL",
+              help="'redis://[USER:${PASSWORD_VAR}@]host:port/db' (rediss:// for TLS), in "
+                   "single quotes: ${VAR} is read from the environment, so the password "
+                   "stays off the command line.")
 @click.option("--store", required=True, metavar="URL",
               help="The data store (the same storage the clients' alias points at).")
 @click.option("--concurrency", "-c", default=1, show_default=True,
