@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from cellpipe.cache import CacheStore, DiskStore, default_cache_dir, disk_cache_enabled
-from cellpipe.cli.console import err, out
+from cellpipe.cli.console import err, out, shown
 from cellpipe.cli.notebooks import check_conflicts, load_notebook, resolve_targets
 from cellpipe.engine import ComponentError, plan_run
 from cellpipe.engine.sweep import Axis, Row, mark_best, split_axes
@@ -170,8 +170,9 @@ def _search(runner: SweepRunner, pipeline: Pipeline, notebook: str, swept: list[
     search = Search(runner, swept, fixed, objective=objective, direction=direction,
                     storage=url, study_name=name, seed=seed)
     todo = search.remaining(trials)
-    err.print(f"study {name!r} ({search.complete} complete trial(s); {todo} to run): "
-              f"resume it with --study {name}", markup=False, highlight=False)
+    err.print(f"study {shown(repr(name), False)} ({search.complete} complete trial(s); {todo} "
+              f"to run): resume it with --study {shown(name, False)}", markup=False,
+              highlight=False)
     task = progress.add_task("search", total=todo)
     return search.run(trials, on_row=lambda _row: progress.advance(task))
 
@@ -183,8 +184,8 @@ def _default_study(notebook: str, target: str) -> str:
 
 
 def _show(rows: list[Row], swept: list[Axis], as_json: bool) -> None:
-    if as_json:
-        out.print_json(json.dumps([r.as_json() for r in rows]))
+    if as_json:  # plain json.dumps, as `cellpipe plan --json` (rich's print_json re-parses)
+        click.echo(json.dumps([r.as_json() for r in rows]))
         return
     names = [a.name for a in swept]
     values = list(dict.fromkeys(n for r in rows for n in r.values))
@@ -200,7 +201,7 @@ def _show(rows: list[Row], swept: list[Axis], as_json: bool) -> None:
     for r in rows:
         status = f"[{colours.get(r.status, 'yellow')}]{r.status}[/]"
         if r.status == "error":
-            status += f" {_escape(r.error)}"
+            status += f" {shown(r.error)}"
         table.add_row("[bold yellow]*[/]" if r.best else "",
                       *(_cell(r.params.get(n)) for n in names),
                       *(_cell(r.values.get(n)) for n in values), status, f"{r.seconds:.2f}",
@@ -210,16 +211,16 @@ def _show(rows: list[Row], swept: list[Axis], as_json: bool) -> None:
 
 def _show_tracebacks(rows: list[Row]) -> None:
     """Each distinct error's traceback on stderr (the user's frames), once, after the rows."""
-    shown: set[str] = set()
+    seen: set[str] = set()
     for row in rows:
-        if row.status != "error" or not row.traceback or row.error in shown:
+        if row.status != "error" or not row.traceback or row.error in seen:
             continue
-        shown.add(row.error)
+        seen.add(row.error)
         params = ", ".join(f"{k}={v!r}" for k, v in row.params.items())
         text = "\n".join(row.traceback) + "\n"
         if not sys.stderr.isatty():  # colours only on a terminal, as git does
             text = _ANSI.sub("", text)
-        err.print(f"[red]error[/] with {_escape(params) or 'the set parameters'}:")
+        err.print(f"[red]error[/] with {shown(params) or 'the set parameters'}:")
         sys.stderr.write(text)
         sys.stderr.flush()
 
@@ -228,14 +229,8 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return _escape(f"{value:.6g}")
-    return _escape(str(value))
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+        return shown(f"{value:.6g}")
+    return shown(str(value))
 
 
 def _one_line(exc: Exception) -> str:
