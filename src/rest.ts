@@ -113,6 +113,17 @@ export interface IPipelineExport {
   filename: string;
   text: string;
   components: number;
+  /** format kfp: the DSL the YAML in `text` was compiled from, and what to tell the user */
+  dsl?: string;
+  dsl_filename?: string;
+  notes?: string[];
+}
+
+/** A production export (docs/production.md): a Python program, or Kubeflow's two files. */
+export interface IExportFormat {
+  format: 'py' | 'kfp';
+  store?: string;
+  image?: string;
 }
 
 export interface IPipelineImport {
@@ -135,8 +146,8 @@ export interface ICacheImport {
 }
 
 export const share = {
-  exportPipeline: (notebook: JSONObject) =>
-    requestJSON<IPipelineExport>('share/pipeline/export', { body: { notebook } }),
+  exportPipeline: (notebook: JSONObject, as?: IExportFormat & { path: string }) =>
+    requestJSON<IPipelineExport>('share/pipeline/export', { body: { notebook, ...as } }),
   importPipeline: (body: {
     text: string;
     source: string;

@@ -3,14 +3,14 @@
  * .tar.gz archive, through the server's share endpoints (docs/rest-api.md). Python does
  * the work; this only moves files and asks the user.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { element } from './git/dom';
 import { PipelineModel } from './model';
 import * as nb from './notebookpipeline';
-import { share } from './rest';
+import { IExportFormat, share } from './rest';
 import { ServerError } from './server';
 
 function notebookContent(model: PipelineModel): any {
@@ -34,6 +34,55 @@ export async function exportPipeline(model: PipelineModel, trans: TranslationBun
     model.setBanner({
       kind: 'info',
       text: trans.__('Exported %1 components to %2.', reply.components, filename)
+    });
+  } catch (error) {
+    fail(model, trans, trans.__('Export failed'), error);
+  }
+}
+
+/** The pipeline as a Python program (py) or for Kubeflow (kfp), as `cellpipe export
+ * --format` writes it; kfp asks for the data store and the image first. */
+export async function exportProduction(
+  model: PipelineModel,
+  trans: TranslationBundle,
+  format: 'py' | 'kfp'
+) {
+  try {
+    const as: IExportFormat & { path: string } = { format, path: model.panel.context.path };
+    if (format === 'kfp') {
+      const title = trans.__('Export for Kubeflow');
+      const store = await InputDialog.getText({
+        title,
+        label: trans.__('Data store every step reads and writes (fsspec URL)'),
+        placeholder: 's3://bucket/prefix'
+      });
+      if (!store.button.accept || !store.value) {
+        return;
+      }
+      const image = await InputDialog.getText({
+        title,
+        label: trans.__(
+          'Image of the steps, with cellpipe[kfp] and your libraries (empty: plain Python, installs them)'
+        )
+      });
+      if (!image.button.accept) {
+        return;
+      }
+      as.store = store.value;
+      as.image = image.value || undefined;
+    }
+    const reply = await share.exportPipeline(notebookContent(model), as);
+    download(reply.filename, new Blob([reply.text], { type: 'text/plain' }));
+    if (reply.dsl && reply.dsl_filename) {
+      download(reply.dsl_filename, new Blob([reply.dsl], { type: 'text/x-python' }));
+    }
+    const files = [reply.filename, reply.dsl_filename].filter(Boolean).join(', ');
+    model.setBanner({
+      kind: 'info',
+      text: [
+        trans.__('Exported %1 components to %2.', reply.components, files),
+        ...(reply.notes ?? [])
+      ].join(' ')
     });
   } catch (error) {
     fail(model, trans, trans.__('Export failed'), error);

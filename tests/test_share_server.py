@@ -233,3 +233,24 @@ def test_hostile_upload_is_refused_and_uploads_can_be_discarded(server, tmp_path
     assert status == 404
     status, reply = server.call("POST", "cache/import", {"upload": "../../etc/passwd"})
     assert status == 404
+
+
+def test_pipeline_export_as_a_program_and_for_kubeflow(server):
+    """The panel's Export menu: the same program and KFP files as `cellpipe export`."""
+    nbformat.write(sample(), server.root / "nb.ipynb")
+    status, reply = server.call("POST", "pipeline/export", {"path": "nb.ipynb", "format": "py"})
+    assert status == 200, reply
+    assert reply["filename"] == "nb.py" and reply["components"] == 3
+    assert "def report():" in reply["text"] and "import cellpipe" not in reply["text"]
+    status, reply = server.call("POST", "pipeline/export", {"path": "nb.ipynb", "format": "kfp"})
+    assert status == 400 and "needs 'store'" in reply["message"]
+    pytest.importorskip("kfp")
+    status, reply = server.call("POST", "pipeline/export", {
+        "path": "nb.ipynb", "format": "kfp", "store": "s3://bucket/cp", "image": "team/ml:1",
+        "components": ["scale"]})
+    assert status == 200, reply
+    assert reply["filename"] == "nb.kfp.yaml" and reply["dsl_filename"] == "nb.kfp.py"
+    assert reply["components"] == 2 and "image: team/ml:1" in reply["text"]
+    assert "STORE = 's3://bucket/cp'" in reply["dsl"]
+    status, reply = server.call("POST", "pipeline/export", {"path": "nb.ipynb", "format": "zip"})
+    assert status == 400 and "unknown format 'zip'" in reply["message"]

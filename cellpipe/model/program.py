@@ -16,7 +16,7 @@ import re
 import textwrap
 import tokenize
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -95,6 +95,16 @@ def python_program(pipeline: Pipeline, notebook: str = "notebook.ipynb",
     ])
     _check_compiles(source, parts)
     return source
+
+
+def with_ancestors(pipeline: Pipeline, refs: list[str]) -> Pipeline:
+    """The chosen components (names or ids) and their ancestors, checked as `cellpipe run
+    -t` checks them: what a program or a Kubeflow pipeline of those targets holds."""
+    ids = [pipeline.find(ref).id for ref in refs]
+    check_run(pipeline, ids)
+    graph = pipeline.graph()
+    keep = set(ids).union(*(dag.ancestors(graph, cid) for cid in ids))
+    return replace(pipeline, components=tuple(c for c in pipeline.components if c.id in keep))
 
 
 def function_names(pipeline: Pipeline, taken: set[str]) -> dict[str, str]:

@@ -163,6 +163,9 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
         "notebook": Field(("object",)),
         "components": Field(("string",), nullable=True, string_list=True),
         "with_ancestors": Field(("boolean",)),
+        "format": Field(("string",)),  # json (default), py, kfp: docs/production.md
+        "store": Field(("string",)),  # kfp: the data store URL
+        "image": Field(("string",)),  # kfp: the steps' image
     }, one_of=("path", "notebook")),
     Shape("share/pipeline/import", {
         "text": Field(("string",)),

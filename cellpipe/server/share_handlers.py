@@ -1,6 +1,7 @@
 """HTTP endpoints for sharing (docs/rest-api.md): thin over `model.exchange` and `cache.archive`.
 
-POST <base>/cellpipe/share/pipeline/export   {path | notebook, components?, with_ancestors?}
+POST <base>/cellpipe/share/pipeline/export   {path | notebook, components?, with_ancestors?,
+                                              format?, store?, image?}
 POST <base>/cellpipe/share/pipeline/import   {text | pipeline, notebook | into | new_path, ...}
 GET  <base>/cellpipe/share/cache/export?path=NB[&components=A,B][&param=N=V][&dry_run=1]
 POST <base>/cellpipe/share/cache/upload      raw .tar.gz body, streamed to a temporary file
@@ -156,6 +157,8 @@ class PipelineExportHandler(ShareHandler):
         else:
             path = self.notebook_path(body.get("path"))
             nb, name = read_notebook(path)[0], path.name
+        if body.get("format", "json") != "json":
+            return _production(nb, name, body)
         document = exchange.export_pipeline(pipeline_from_notebook(nb), _refs(body.get("components")),
                                             body.get("with_ancestors") is True)
         stem = Path(name).stem or "pipeline"
@@ -165,6 +168,32 @@ class PipelineExportHandler(ShareHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
         await self.reply(lambda: self.answer(self.json_body()))
+
+
+def _production(nb: nbformat.NotebookNode, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline export as a Python program (py) or for Kubeflow (kfp), as `cellpipe export`
+    writes them: the text to download, and for kfp the DSL beside the compiled YAML."""
+    from cellpipe.model.program import python_program, with_ancestors
+
+    pipeline = pipeline_from_notebook(nb)
+    refs = _refs(body.get("components"))
+    if refs:
+        pipeline = with_ancestors(pipeline, refs)
+    stem = Path(name).stem or "pipeline"
+    if body["format"] == "py":
+        text = python_program(pipeline, Path(name).name, program=f"{stem}.py")
+        return {"filename": f"{stem}.py", "text": text, "components": len(pipeline.components)}
+    if body["format"] != "kfp":
+        raise RequestError(f"unknown format {body['format']!r}: use json, py or kfp")
+    if not body.get("store"):
+        raise RequestError("a Kubeflow export needs 'store': the data store URL every step "
+                           "reads and writes (s3://bucket/prefix, gs://..., file:///...)")
+    from cellpipe.remote.kubeflow import export_kubeflow
+
+    exported = export_kubeflow(pipeline, Path(name).name, body["store"], body.get("image"))
+    return {"filename": f"{stem}.kfp.yaml", "text": exported.yaml,
+            "dsl_filename": f"{stem}.kfp.py", "dsl": exported.dsl, "notes": exported.notes,
+            "components": len(pipeline.components)}
 
 
 class PipelineImportHandler(ShareHandler):

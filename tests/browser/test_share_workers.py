@@ -95,6 +95,14 @@ def test_export_and_import_pipeline_and_cache_from_the_panel(lab, page, tmp_path
     data = json.loads(exported.read_text())
     assert sorted(c["name"] for c in data["components"]) == ["answer", "base"]
 
+    # the pipeline as a standalone Python program (docs/production.md)
+    with page.expect_download() as info:
+        ui.panel.locator(".jp-cellpipe-export-program").click()
+    program = tmp_path / info.value.suggested_filename
+    info.value.save_as(program)
+    assert program.name == "share_src.py"
+    assert "def answer():" in program.read_text() and "import cellpipe" not in program.read_text()
+
     # the cache as an archive
     with page.expect_download() as info:
         ui.panel.locator(".jp-cellpipe-export-cache").click()

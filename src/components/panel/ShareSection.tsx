@@ -15,6 +15,16 @@ export function ShareSection(props: {
   const { model, trans, commands } = props;
   const buttons: [string, string, () => unknown][] = [
     ['export-pipeline', trans.__('Export pipeline'), () => share.exportPipeline(model, trans)],
+    [
+      'export-program',
+      trans.__('Export as Python program'),
+      () => share.exportProduction(model, trans, 'py')
+    ],
+    [
+      'export-kfp',
+      trans.__('Export for Kubeflow…'),
+      () => share.exportProduction(model, trans, 'kfp')
+    ],
     ['import-pipeline', trans.__('Import pipeline…'), () => share.importPipeline(model, trans)],
     ['export-cache', trans.__('Export cache'), () => share.exportCache(model, trans)],
     ['import-cache', trans.__('Import cache…'), () => share.importCache(model, trans)],
