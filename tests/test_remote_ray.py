@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from remoteutil import (
     SPAWN_PROCESSES,
@@ -89,15 +88,6 @@ def runner(tmp_path):
     return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor())
 
 
-def gone(pid, within):
-    deadline = time.monotonic() + within
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_middle_component_on_ray_gives_what_all_local_gives(ray_head, tmp_path):
     here = runner(tmp_path / "1").run(chain({}), "c")
     r = runner(tmp_path / "2")
@@ -108,7 +98,7 @@ def test_middle_component_on_ray_gives_what_all_local_gives(ray_head, tmp_path):
     b_pid = there.namespace["b_pid"]
     assert b_pid != os.getpid()
     # max_calls=1: the Ray worker process that ran the task is retired after it
-    assert gone(b_pid, 15), "the Ray worker process outlived its task"
+    assert process_gone(b_pid, 15), "the Ray worker process outlived its task"
     entry = r.store.get(there.plan.step("b").key)
     assert entry.outputs[0]["text"] == "b says [1, 2, 3]\n"
     assert r.run(chain({"b": "rayw"}), "c").executed == []  # imported into the local cache
@@ -175,7 +165,7 @@ def test_interrupt_cancels_the_ray_task_and_kills_its_process(ray_head, tmp_path
     threading.Thread(target=interrupt_when_started, daemon=True).start()
     with pytest.raises(RunInterrupted, match="forever"):
         r.run(pipeline, "forever")
-    assert gone(int(pidfile.read_text()), 15), "the Ray task kept running"
+    assert process_gone(int(pidfile.read_text()), 15), "the Ray task kept running"
     quick, _ = pipe_with_workers([("q = 1", "quick", [])], {"quick": "rayw"})
     assert r.run(quick, "quick").namespace["q"] == 1  # the cluster takes tasks again
 
