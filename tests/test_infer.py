@@ -90,6 +90,17 @@ def test_function_that_changes_a_global_or_its_argument():
     assert p["show df"] == {"use"}
 
 
+def test_iterators_are_consumed_by_their_readers():
+    # WhirlwindTourOfPython 10-Iterators: `I = iter(L)` then print(next(I)) in three cells
+    anc = ancestry("# it\nI = iter([2, 4, 6])", "# a\nprint(next(I))", "# b\nprint(next(I))",
+                   "# gen\ndef evens():\n    yield 2\n    yield 4\nG = evens()",
+                   "# c\nfor x in G:\n    print(x)", "# d\nprint(list(G))",
+                   "# lst\nL = [1]", "# e\nfor y in L:\n    print(y)", "# f\nprint(L)")
+    assert anc["b"] == {"it", "a"}
+    assert anc["d"] == {"gen", "c"}
+    assert anc["f"] == {"lst"}  # a list read in a loop is not consumed
+
+
 def test_aliases_share_changes():
     # titanic-style: `for dataset in combine: dataset['x'] = ...` changes train and test
     p = parents("# load\ntrain = a()\ntest = b()",
@@ -211,8 +222,11 @@ def test_files_written_then_read():
 
 
 def test_star_imports_bind_what_no_one_else_does():
-    p = parents("# star\nfrom math import *", "# own\nx = 2", "# use\nprint(sqrt(x))")
+    p = parents("# star\nfrom math import *", "# own\nx = 2", "# use\nprint(sqrt(x))",
+                # WhirlwindTourOfPython 13: `from numpy import *` shadows the builtin sum
+                "# shadow\nprint(sum(range(5), -1))")
     assert p["use"] == {"star", "own"}
+    assert p["shadow"] == {"star"}
 
 
 def test_exec_eval_and_globals_read_everything():

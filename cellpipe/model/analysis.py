@@ -59,7 +59,15 @@ combine_first align first last sample_frac isspace isupper islower
 VIEW_METHODS = frozenset({"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes"})
 # calls that change an argument in place
 MUTATING_FUNCTIONS = frozenset({"shuffle", "copyto", "fill_diagonal", "put", "place",
-                                "putmask", "random_shuffle"})
+                                "putmask", "random_shuffle", "next", "setattr", "delattr",
+                                "heappush", "heappop", "heapify", "heapreplace",
+                                "heappushpop", "insort", "insort_left", "insort_right"})
+# calls whose result is an iterator: reading it in another cell consumes it (a change)
+ITERATOR_CALLS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open",
+                            "count", "cycle", "repeat", "chain", "islice", "permutations",
+                            "combinations", "product", "groupby", "accumulate", "starmap",
+                            "takewhile", "dropwhile", "tee", "zip_longest", "finditer",
+                            "reader", "DictReader", "iterrows", "itertuples", "items_not"})
 # calls that draw from numpy's global generator unless given a random_state
 RNG_IMPLICIT = frozenset({"sample", "train_test_split", "cross_val_score", "cross_validate",
                           "cross_val_predict", "make_classification", "make_regression",
@@ -149,6 +157,7 @@ class FunctionUse:
     mutates_args: bool = False  # it changes a parameter in place
     state_reads: frozenset[str] = frozenset()
     state_writes: frozenset[str] = frozenset()
+    generator: bool = False  # calling it makes an iterator (its body yields)
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,8 @@ class CellAnalysis:
     fits: frozenset[str] = frozenset()  # estimators made in other cells that the cell fits
     # names bound to a new estimator here, and whether fitting it is deterministic
     estimators: tuple[tuple[str, bool], ...] = ()
+    iterators: frozenset[str] = frozenset()  # names bound to an iterator (a generator...)
+    made_by: tuple[tuple[str, str], ...] = ()  # name -> the function whose call bound it
     binds_unknown: bool = False  # star import, exec, globals()[...]: may bind any name
     parsed: bool = True
     notes: tuple[str, ...] = ()
@@ -383,6 +394,8 @@ class CellVisitor:
         self.seeds_rng = False
         self.fits: set[str] = set()
         self.estimators: dict[str, bool] = {}
+        self.iterators: set[str] = set()
+        self.made_by: dict[str, str] = {}
         self.notes: list[str] = []
         self.imports = _Imports(modules)
         self.depth = 0  # > 0 inside if/for/while/try: bindings there may not happen
@@ -559,6 +572,16 @@ class CellVisitor:
             self.estimators[target.id] = _deterministic(value)
         elif isinstance(target, ast.Name):
             self.estimators.pop(target.id, None)
+        if isinstance(target, ast.Name):
+            func = value.func if isinstance(value, ast.Call) else None
+            callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            self.made_by.pop(target.id, None)
+            if isinstance(value, ast.GeneratorExp) or callee in ITERATOR_CALLS:
+                self.iterators.add(target.id)
+            else:
+                self.iterators.discard(target.id)
+                if isinstance(func, ast.Name):
+                    self.made_by[target.id] = func.id
         sources = _alias_sources(value)
         carried = self._carried(value)
         for leaf in _targets(target):
@@ -818,7 +841,8 @@ class CellVisitor:
             mutates=frozenset((scope.mutated - local - BUILTIN_NAMES) | (scope.mutated
                                                                          & scope.globals)),
             mutates_args=bool(scope.mutated & params),
-            state_reads=frozenset(scope.state_reads), state_writes=frozenset(scope.state_writes))
+            state_reads=frozenset(scope.state_reads), state_writes=frozenset(scope.state_writes),
+            generator=any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node)))
 
     def lambda_use(self, node: ast.Lambda) -> FunctionUse:
         scope = _function_scope(node, self.imports)
@@ -878,7 +902,8 @@ class CellVisitor:
             maybe_binds=frozenset(self.maybe - self.reads), state_reads=frozenset(self.state_reads),
             state_writes=frozenset(self.state_writes), reads_all=self.reads_all,
             binds_unknown=self.binds_unknown, seeds_rng=self.seeds_rng, parsed=parsed,
-            fits=frozenset(self.fits), estimators=tuple(self.estimators.items()), notes=tuple(self.notes))
+            fits=frozenset(self.fits), estimators=tuple(self.estimators.items()),
+            iterators=frozenset(self.iterators), made_by=tuple(self.made_by.items()), notes=tuple(self.notes))
 
 
 def _strip_magic_options(line: str) -> str:

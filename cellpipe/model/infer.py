@@ -133,6 +133,7 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
     file_writers: dict[str, str] = {}
     seeded = False
     estimators: dict[str, bool] = {}  # name -> fitting it is deterministic
+    iterators: set[str] = set()  # names bound to iterators (generators, iter(), open())
     parents: dict[str, dict[str, list[str]]] = {}  # child -> parent -> names
     reasons: dict[tuple[str, str], list[str]] = {}
     notes: list[str] = []
@@ -142,6 +143,9 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
     for cell in code_cells:
         a = analyse(cell.source, modules)
         use = effective_use(a, functions, carries)
+        # an iterator made in another cell is consumed by whoever reads it (next(it),
+        # `for x in it`, list(it)): reading it changes it
+        use.mutates |= (a.used | use.reads) & iterators
         mine: dict[str, list[str]] = {}
 
         def edge(parent: str | None, label: str, why: str, cid: str = cell.id,
@@ -188,6 +192,10 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
                     edge(previous, n, f"reads {n}, which no cell binds (kept in order)")
                     notes.append(f"{names[cell.id]!r} reads {n}, which no cell before it binds:"
                                  f" it follows {names[previous]!r}")
+        # a star import (or exec) may shadow a builtin: `from numpy import *` then sum(...)
+        for n in sorted((a.used & BUILTIN_NAMES) - set(last) - a.binds):
+            for u in unknown_binders:
+                edge(u, n, f"reads {n}, which the star import/exec there may rebind")
         # hidden state
         if SETTINGS in last:
             edge(last[SETTINGS], "", "runs after a process-wide setting changed there")
@@ -231,7 +239,13 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
             last[n] = cell.id
         for n in use.binds:
             estimators.pop(n, None)
+            iterators.discard(n)
         estimators.update(a.estimators)
+        iterators.update(a.iterators)
+        for n, callee in a.made_by:
+            fu = functions.get(callee) or dict(a.functions).get(callee)
+            if fu is not None and fu.generator:
+                iterators.add(n)
         for n, fu in a.functions:
             functions[n] = fu
         for n, carried in a.carries:
