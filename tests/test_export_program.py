@@ -172,6 +172,16 @@ def test_an_unknown_parameter_is_refused(tmp_path):
     assert not (tmp_path / "p.py").exists()
 
 
+def test_a_parameter_named_like_an_option_of_the_program_is_refused(tmp_path):
+    nb = make_notebook([("x = target", "a", [])],
+                       parameters={"target": {"type": "str", "value": "t"}})
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    result = export(tmp_path / "nb.ipynb", "--format", "py", "-o", tmp_path / "p.py")
+    assert result.exit_code == 1 and "parameter 'target' would be the program's own --target" \
+        in result.output
+    assert not (tmp_path / "p.py").exists()
+
+
 def test_json_stays_the_default_format(tmp_path):
     nbformat.write(make_notebook([("x = 1", "a", [])]), tmp_path / "nb.ipynb")
     result = export(tmp_path / "nb.ipynb")
@@ -187,12 +197,15 @@ def test_code_that_only_a_module_scope_allows_still_runs_as_written(tmp_path):
             "import pickle\nbox = pickle.loads(pickle.dumps(Box()))\n"
             "bump(); bump()")
     nb = make_notebook([(code, "a", []),
-                        ("print(repr(text), counter, last, type(box).__name__)", "b", ["a"])])
+                        ("print(repr(text), counter, last, type(box).__name__)\n"
+                         "del text\nprint('text' in dir(), 'box' in locals(), len(vars()) > 3)",
+                         "b", ["a"]),
+                        ("print('text' in dir())", "c", ["b"])])
     nbformat.write(nb, tmp_path / "nb.ipynb")
     out = tmp_path / "p.py"
     assert export(tmp_path / "nb.ipynb", "--format", "py", "-o", out).exit_code == 0
-    ran = program(out)
-    assert ran.stdout == "'first\\nsecond' 2 2 Box\n", ran.stderr
+    ran = program(out, "-t", "b", "-t", "c")
+    assert ran.stdout == "'first\\nsecond' 2 2 Box\nFalse True True\nFalse\n", ran.stderr
 
 
 def test_top_level_bindings_and_indent():

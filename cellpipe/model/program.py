@@ -74,6 +74,9 @@ def python_program(pipeline: Pipeline, notebook: str = "notebook.ipynb",
         raise PipelineError(f"{notebook} has no components: nothing to export")
     check_run(pipeline, None)
     values = pipeline.parameter_values(defaults)
+    for name in set(pipeline.parameters) & {"target", "help"}:
+        raise PipelineError(f"parameter {name!r} would be the program's own --{name} option; "
+                            "rename the parameter to export the pipeline as a program")
     graph = pipeline.graph()
     order = dag.topological_order(graph)
     # clear of the runner's names and of every name the code uses, so nobody reads

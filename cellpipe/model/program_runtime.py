@@ -33,6 +33,7 @@ def main(components, parameters, sinks, description, argv=None):
     targets = args.target or sinks
     needed = set(targets).union(*(step[2] for step in components if step[1] in targets))
     order = [step for step in components if step[1] in needed]  # already topological
+    _TOP_LEVEL.update(step[0].__code__ for step in components)
     return 0 if PipelineRun(values).run(order, set(targets)) else 1
 
 
@@ -64,6 +65,28 @@ _bool.__name__ = "bool"
 _PARSERS = {"int": int, "float": float, "str": str, "bool": _bool, "json": json.loads}
 
 
+# the code objects of the component functions: their frames are a cell's top level
+_TOP_LEVEL = set()
+
+
+def _scope(frame):
+    """What locals() means in frame: the namespace at a component's top level (a notebook
+    cell's locals are its globals), the frame's own locals elsewhere."""
+    return frame.f_globals if frame.f_code in _TOP_LEVEL else frame.f_locals
+
+
+def _locals():
+    return _scope(sys._getframe(1))
+
+
+def _vars(*args):
+    return vars(*args) if args else _scope(sys._getframe(1))
+
+
+def _dir(*args):
+    return dir(*args) if args else sorted(_scope(sys._getframe(1)))
+
+
 def display(*objects):
     """IPython's display() for a plain program: each object's repr on its own line."""
     for obj in objects:
@@ -78,7 +101,8 @@ class PipelineRun:
         # one module for every component: functions a component defines see, as in a
         # notebook, the namespace of the component that calls them; classes pickle by name
         self.module = types.ModuleType("__main__")
-        self.builtins = dict(vars(builtins), display=display)
+        self.builtins = dict(vars(builtins), display=display, locals=_locals, vars=_vars,
+                             dir=_dir)
         self.changes = {}  # component name -> (names it bound or changed -> value, deleted)
 
     def run(self, order, targets):
