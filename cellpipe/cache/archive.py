@@ -209,11 +209,25 @@ def current_entries(pipeline: Any, store: CacheStore, parameters: Mapping[str, A
                     refs: Iterable[str] | None = None) -> Selection:
     """The current entry (key as the engine plans it) of each chosen component (default: all)
     and of its ancestors, in notebook order."""
-    from cellpipe.engine.plan import plan_runs
+    from cellpipe.engine.plan import plan_run, plan_runs
 
-    targets = [pipeline.find(r).id for r in refs] if refs else list(pipeline.ids)
-    steps = {s.id: s for plan in plan_runs(pipeline, list(dict.fromkeys(targets)), store,
-                                           parameters) for s in plan.steps}
+    targets = list(dict.fromkeys([pipeline.find(r).id for r in refs] if refs else pipeline.ids))
+    # plan only the targets no other target depends on: their plans hold the others (a
+    # chain of 1,500 is one plan, not 1,500 growing ones)
+    graph = pipeline.graph()
+    below: set[str] = set()
+    stack = [p for t in targets for p in graph.get(t, ())]
+    while stack:
+        node = stack.pop()
+        if node not in below:
+            below.add(node)
+            stack.extend(graph.get(node, ()))
+    outer = [t for t in targets if t not in below]
+    steps = {s.id: s for plan in plan_runs(pipeline, outer, store, parameters)
+             for s in plan.steps}
+    for target in targets:  # only in a cycle: plan_run says so
+        if target not in steps:
+            plan_run(pipeline, target, store, parameters)
     selection = Selection([])
     seen: set[str] = set()
     for cid in pipeline.ids:
