@@ -231,3 +231,13 @@ def test_objects_held_by_other_names_keep_the_rule(tmp_path):
     assert export(tmp_path / "nb.ipynb", "--format", "py", "-o", out).exit_code == 0
     ran = program(out, "-t", "c", "-t", "d", "-t", "e")
     assert ran.stdout == "c 99\nd 1\ne 99 True\n", ran.stderr
+
+
+def test_chosen_components_bring_their_ancestors(tmp_path):
+    nbformat.write(branching_nb(), tmp_path / "nb.ipynb")
+    out = tmp_path / "p.py"
+    assert export(tmp_path / "nb.ipynb", "--format", "py", "-c", "widen", "-o", out).exit_code == 0
+    source = out.read_text()
+    assert "SINKS = ['widen']" in source and "def load():" in source
+    assert "def count():" not in source
+    assert program(out, "--rows", "2").stdout == "widen sees ['x', 'y']\n"

@@ -353,7 +353,7 @@ def _function(part: ProgramComponent) -> str:
         rows[tree.body[-1].lineno - 1] = "return " + rows[tree.body[-1].lineno - 1]
         body = "\n".join(rows)
     if not ast.parse(body).body:
-        body += "\npass"
+        body = (body.rstrip() + "\npass").lstrip("\n")
     lines.append(indent(body))
     return "\n".join(lines) + "\n\n"
 
