@@ -119,11 +119,16 @@ class WorkerPicker extends Widget {
     this.addClass('jp-cellpipe-worker-picker');
     this._select = document.createElement('select');
     this._select.className = 'jp-mod-styled';
-    const options: [string, string][] = [['', trans.__('this kernel (local)')]];
+    // "this kernel" runs in the notebook's own process; the built-in `local` worker runs
+    // each task in a fresh process (its memory goes back when it ends)
+    const options: [string, string][] = [['', trans.__('this kernel (no worker)')]];
     for (const worker of known) {
-      if (!worker.builtin) {
-        options.push([worker.alias, `${worker.alias} (${worker.kind})`]);
-      }
+      options.push([
+        worker.alias,
+        worker.builtin
+          ? trans.__('%1 (a fresh process on this machine)', worker.alias)
+          : `${worker.alias} (${worker.kind})`
+      ]);
     }
     if (current && !options.some(([value]) => value === current)) {
       options.push([current, trans.__('%1 (not registered)', current)]);
@@ -347,6 +352,34 @@ export function addCommands(ctx: ICommandContext): void {
     }
   });
 
+  commands.addCommand(CommandIDs.focusComponent, {
+    label: args => {
+      const target = targetCell(ctx, args);
+      return target && target.model.focus?.id === target.id
+        ? trans.__('Show All Components')
+        : trans.__('Focus on Component');
+    },
+    caption: trans.__('Show only this component, its ancestors and its descendants'),
+    isEnabled: args => isComponent(ctx, args),
+    execute: async args => {
+      const target = targetCell(ctx, args);
+      if (target && nb.componentMetadata(target.cell)) {
+        // again on the focused component: everything shows again
+        const again = target.model.focus?.id === target.id;
+        await target.model.focusOn(again ? null : target.id);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.showAllComponents, {
+    label: trans.__('Show All Components'),
+    caption: trans.__('End the focus: the graph shows every component'),
+    isEnabled: () => !!ctx.current()?.focus,
+    execute: async () => {
+      await ctx.current()?.focusOn(null);
+    }
+  });
+
   commands.addCommand(CommandIDs.showGraph, {
     label: trans.__('Show Pipeline Graph'),
     caption: trans.__('Open the pipeline graph beside the notebook'),
@@ -379,5 +412,7 @@ export const PALETTE_COMMANDS = [
   CommandIDs.showCaptured,
   CommandIDs.showGraph,
   CommandIDs.showGraphSidebar,
-  CommandIDs.showWorkers
+  CommandIDs.showWorkers,
+  CommandIDs.focusComponent,
+  CommandIDs.showAllComponents
 ];

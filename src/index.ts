@@ -128,8 +128,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(side.id);
         return;
       }
+      // A view that is not in the shell any more is dropped and made anew: closing its
+      // tab only detaches a widget, and a view the workspace restored (its tracker entry)
+      // but that the restored layout left out (its tab had been closed) is detached too.
+      // Activating such a view by id finds nothing, so it could never be opened again.
+      if (main && !main.isDisposed && !main.isAttached) {
+        main.dispose();
+      }
       if (!main || main.isDisposed) {
-        const view = new GraphPanel({ commands: app.commands, trans });
+        const view = new GraphPanel({ commands: app.commands, trans, disposeOnClose: true });
         view.id = 'cellpipe-graph';
         view.title.icon = pipelineIcon;
         view.title.label = trans.__('Pipeline');

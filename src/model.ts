@@ -165,6 +165,30 @@ export class PipelineModel implements IDisposable {
     }
   }
 
+  /**
+   * The component the graph is focused on and what it shows then: the component, its
+   * ancestors and its descendants (Python's answer), or null when it shows everything.
+   */
+  get focus(): { id: string; ids: string[] } | null {
+    return this._focus;
+  }
+
+  /** Focus the graph on a component (null: show every component again). */
+  async focusOn(id: string | null): Promise<void> {
+    if (id === null) {
+      this._focus = null;
+      this._emit();
+      return;
+    }
+    try {
+      const reply = await pipeline.lineage(nb.syncPayload(this.panel.context.model), id);
+      this._focus = { id, ids: reply.ids };
+      this._emit();
+    } catch (error) {
+      this._refuse(this._trans.__('Cannot focus: %1', (error as Error).message));
+    }
+  }
+
   get isRunning(): boolean {
     return this._running;
   }
@@ -559,8 +583,16 @@ export class PipelineModel implements IDisposable {
       this._emit();
     }
     if (JSON.stringify(next) !== JSON.stringify(this._components)) {
+      const structure = (cs: nb.INotebookComponent[]) =>
+        JSON.stringify(cs.map(c => [c.id, c.parents]));
+      const moved = structure(next) !== structure(this._components);
       this._components = next;
       this._emit();
+      const focus = this._focus;
+      if (focus && moved) {
+        // an edge changed under the focus: ask again what it shows
+        void this.focusOn(next.some(c => c.id === focus.id) ? focus.id : null);
+      }
     }
   }
 
@@ -584,6 +616,7 @@ export class PipelineModel implements IDisposable {
   }
 
   private _banner: IBanner | null = null;
+  private _focus: { id: string; ids: string[] } | null = null;
   private _beforeConversion: nb.IMetadataSnapshot | null = null;
   private _link = false;
   private _conflicts: ReadonlySet<string> = new Set();

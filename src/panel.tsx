@@ -20,6 +20,8 @@ import { CommandIDs } from './tokens';
 export interface IGraphPanelOptions {
   commands: CommandRegistry;
   trans: TranslationBundle;
+  /** Dispose the view when its tab is closed (the main-area view: a closed view is gone). */
+  disposeOnClose?: boolean;
 }
 
 function useModelVersion(model: PipelineModel | null): number {
@@ -94,6 +96,7 @@ function PipelineGraph(props: {
           CommandIDs.runDownstream,
           CommandIDs.forceRun,
           CommandIDs.showCaptured,
+          CommandIDs.focusComponent,
           CommandIDs.renameComponent,
           CommandIDs.editParents,
           InferenceCommandIDs.suggestParents,
@@ -158,6 +161,7 @@ export class GraphPanel extends ReactWidget {
     this._trans = options.trans;
     this._menu = new Menu({ commands: options.commands });
     this._menu.addClass('jp-cellpipe-node-menu');
+    this._disposeOnClose = options.disposeOnClose ?? false;
     this.addClass('jp-cellpipe-panel');
   }
 
@@ -182,6 +186,14 @@ export class GraphPanel extends ReactWidget {
     super.dispose();
   }
 
+  close(): void {
+    super.close();
+    // closing only detaches; disposed, the view leaves its tracker and the saved workspace
+    if (this._disposeOnClose) {
+      this.dispose();
+    }
+  }
+
   protected render(): JSX.Element {
     return (
       <PanelBody
@@ -197,6 +209,7 @@ export class GraphPanel extends ReactWidget {
 
   private _commands: CommandRegistry;
   private _direction: 'TB' | 'LR' = 'TB';
+  private _disposeOnClose: boolean;
   private _menu: Menu;
   private _model: PipelineModel | null = null;
   private _trans: TranslationBundle;

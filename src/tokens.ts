@@ -47,4 +47,6 @@ export namespace CommandIDs {
   export const showGraph = 'cellpipe:show-graph';
   export const showGraphSidebar = 'cellpipe:show-graph-sidebar';
   export const showWorkers = 'cellpipe:show-workers';
+  export const focusComponent = 'cellpipe:focus-component';
+  export const showAllComponents = 'cellpipe:show-all-components';
 }

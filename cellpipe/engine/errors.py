@@ -32,9 +32,14 @@ class ComponentError(Exception):
         # would show it (traceback may carry a first line naming it for its descendant)
         self.outputs: list[dict[str, Any]] = []
         self.own_traceback: list[str] = traceback
+        # IPython shows a magic's UsageError as one line on stderr, not as an error output
+        self.on_stderr = False
 
     def error_output(self) -> dict[str, Any]:
         """The error as an nbformat output of the component's own cell."""
+        if self.on_stderr:
+            return {"output_type": "stream", "name": "stderr",
+                    "text": f"{self.ename}: {self.evalue}\n"}
         return {"output_type": "error", "ename": self.ename, "evalue": self.evalue,
                 "traceback": list(self.own_traceback)}
 
@@ -51,6 +56,7 @@ class ComponentError(Exception):
         named = cls(self.component_id, self.component_name, self.ename, self.evalue,
                     self.traceback, self.target_name)
         named.outputs, named.own_traceback = self.outputs, self.own_traceback
+        named.on_stderr = self.on_stderr
         return named
 
 

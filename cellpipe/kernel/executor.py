@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from cellpipe.engine.cellcode import run_cell_code
@@ -32,7 +33,7 @@ class IPythonExecutor:
         shell = self.shell
         source = shell.transform_cell(component.code)
         # The target is labelled like the cell being run (In[N]); an ancestor by its name.
-        number: Any = shell.execution_count if echo else label
+        number: Any = prompt_number(shell) if echo else label
         filename = shell.compile.cache(source, number, raw_code=component.code)
         start = time.perf_counter()
         capture = CaptureOutputs(shell, echo=echo, publisher=self.publisher)
@@ -47,6 +48,11 @@ class IPythonExecutor:
                     capture.flush_figures()
         except KeyboardInterrupt as exc:
             raise RunInterrupted(component.name, tracebacks.render(shell, exc, filename)) from None
+        except UsageError as exc:  # a line magic's: IPython shows it as one line on stderr
+            error = ComponentError(component.id, component.name, "UsageError", str(exc),
+                                   [f"UsageError: {exc}"])
+            error.on_stderr = True
+            return ExecutionResult(capture.outputs, error, time.perf_counter() - start, filename)
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything
             stb = tracebacks.render(shell, exc, filename)
             error = ComponentError(component.id, component.name, type(exc).__name__,
@@ -58,7 +64,7 @@ class IPythonExecutor:
                         files: Mapping[str, str]) -> dict[str, Any]:
         """How execute would render this component's error (for a task that runs it
         elsewhere): its cell labelled as execute labels it, files as this shell does."""
-        number: Any = self.shell.execution_count if echo else label
+        number: Any = prompt_number(self.shell) if echo else label
         style = tracebacks.style_of(self.shell, number, files)
         # the file name execute would compile it under (ipykernel's names end in .py, and
         # IPython's formatter then shows the blank lines around the failing one)
@@ -93,6 +99,14 @@ class IPythonExecutor:
         finally:
             shell.user_module, shell.user_ns = saved
             _forget_namespace(module)
+
+
+def prompt_number(shell: InteractiveShell) -> int:
+    """The prompt number of the cell running now, the number IPython labels its frames with
+    (IPython 9 counts the next cell already while one runs; its result has the right one)."""
+    running = getattr(shell.displayhook, "exec_result", None)
+    number = getattr(running, "execution_count", None)
+    return number if isinstance(number, int) else shell.execution_count
 
 
 def _forget_namespace(module: Any) -> None:

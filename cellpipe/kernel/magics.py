@@ -6,6 +6,7 @@ import argparse
 import shlex
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from cellpipe.engine import ComponentError, RunInterrupted
@@ -81,7 +82,12 @@ class CellpipeMagics(Magics):
                 self._print_plan(self.session.plan(ref, force=args.force, parameters=params))
             else:
                 self._print_status()
-        except (ComponentError, RunInterrupted) as error:
+        except ComponentError as error:
+            if error.on_stderr and error.target_name in (None, error.component_name):
+                # the target's own UsageError: IPython prints it on stderr, the cell fails
+                raise UsageError(error.evalue) from None
+            raise error.as_named() from None
+        except RunInterrupted as error:
             raise error.as_named() from None
         except PipelineError as error:
             # raised, so the cell fails as a cell does (and `cellpipe run` exits non-zero)

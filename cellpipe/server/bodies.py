@@ -216,6 +216,10 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
         "parent": Field(("string",), required=True),
         "child": Field(("string",), required=True),
     }),
+    Shape("pipeline/lineage", {
+        "notebook": Field(("object",), required=True),
+        "id": Field(("string",), required=True),
+    }),
     Shape("pipeline/convert", {
         "notebook": Field(("object",), required=True),
     }),

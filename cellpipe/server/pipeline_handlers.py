@@ -137,6 +137,20 @@ class CheckHandler(PipelineHandler):
         }
 
 
+class LineageHandler(PipelineHandler):
+    """POST {notebook, id}: the component, its ancestors and its descendants, in order
+    (what the graph shows when it is focused on that component)."""
+
+    shape = "pipeline/lineage"
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        pipeline = _pipeline(body)
+        target = pipeline.get(str(body.get("id")))
+        graph = pipeline.graph()
+        ids = {target.id} | model.ancestors(graph, target.id) | model.descendants(graph, target.id)
+        return {"op": "lineage", "id": target.id, "ids": model.topological_order(graph, ids)}
+
+
 class ConvertHandler(PipelineHandler):
     """POST {notebook}: a MakinaRocks Link notebook's pipeline as cellpipe metadata.
 
@@ -167,6 +181,7 @@ def setup_handlers(web_app: Any) -> None:
         ".*$",
         [
             (url_path_join(base, "check-edge"), CheckEdgeHandler),
+            (url_path_join(base, "lineage"), LineageHandler),
             (url_path_join(base, "convert"), ConvertHandler),
             (url_path_join(base, "infer"), InferHandler),
             (url_path_join(base, "check"), CheckHandler),

@@ -1,7 +1,14 @@
-/** The layout routes an edge that skips a level around the nodes it passes. */
+/** The layout routes edges around the nodes they pass, and stays compact and quick. */
 import { describe, expect, it } from 'vitest';
 
-import { IPoint, layoutGraph, NODE_HEIGHT, NODE_WIDTH, routedPath } from '../components/layout';
+import {
+  IPoint,
+  layoutGraph,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+  roundedPath,
+  snapEnds
+} from '../components/layout';
 
 /** Points along a path of straight segments through `points`, every `step` px. */
 function sample(points: IPoint[], step = 2): IPoint[] {
@@ -16,31 +23,35 @@ function sample(points: IPoint[], step = 2): IPoint[] {
   return out;
 }
 
-/** The points of a path `M x,y C c1 c2 p ...` evaluated along its cubic curves. */
-function curvePoints(path: string): IPoint[] {
-  const nums = path.match(/-?[\d.]+(e-?\d+)?/g)!.map(Number);
-  const pts: IPoint[] = [{ x: nums[0], y: nums[1] }];
-  for (let i = 2; i + 5 < nums.length; i += 6) {
-    const p0 = pts[pts.length - 1];
-    const [c1, c2, p3] = [0, 2, 4].map(j => ({ x: nums[i + j], y: nums[i + j + 1] }));
-    for (let t = 0.05; t <= 1.0001; t += 0.05) {
-      const u = 1 - t;
-      pts.push({
-        x: u * u * u * p0.x + 3 * u * u * t * c1.x + 3 * u * t * t * c2.x + t * t * t * p3.x,
-        y: u * u * u * p0.y + 3 * u * u * t * c1.y + 3 * u * t * t * c2.y + t * t * t * p3.y
-      });
-    }
-  }
-  return pts;
-}
-
 function inside(p: IPoint, topLeft: IPoint): boolean {
   return (
-    p.x > topLeft.x &&
-    p.x < topLeft.x + NODE_WIDTH &&
-    p.y > topLeft.y &&
-    p.y < topLeft.y + NODE_HEIGHT
+    p.x > topLeft.x + 1 &&
+    p.x < topLeft.x + NODE_WIDTH - 1 &&
+    p.y > topLeft.y + 1 &&
+    p.y < topLeft.y + NODE_HEIGHT - 1
   );
+}
+
+/** A layered DAG of n nodes, `width` per level, each with 1-3 parents in the 3 levels above. */
+function layered(n: number, width: number): { ids: string[]; edges: { source: string; target: string }[] } {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 4294967296);
+  const ids = Array.from({ length: n }, (_, i) => `c${i}`);
+  const edges: { source: string; target: string }[] = [];
+  for (let i = width; i < n; i++) {
+    const level = Math.floor(i / width);
+    const parents = new Set<number>();
+    const count = 1 + Math.floor(random() * 3);
+    parents.add((level - 1) * width + Math.floor(random() * width));
+    while (parents.size < count) {
+      const up = Math.max(0, level - 1 - Math.floor(random() * 3));
+      parents.add(up * width + Math.floor(random() * width));
+    }
+    for (const p of parents) {
+      edges.push({ source: `c${p}`, target: `c${i}` });
+    }
+  }
+  return { ids, edges };
 }
 
 describe('layoutGraph', () => {
@@ -51,48 +62,90 @@ describe('layoutGraph', () => {
   ];
 
   for (const direction of ['TB', 'LR'] as const) {
-    it(`routes a -> c beside b, not through it (${direction})`, () => {
-      const { positions, routes } = layoutGraph(['a', 'b', 'c'], edges, direction);
-      expect([...routes.keys()]).toEqual(['a->c']); // only the edge that skips a level
+    it(`routes a -> c beside b, not through it (${direction})`, async () => {
+      const { positions, routes } = await layoutGraph(['a', 'b', 'c'], edges, direction);
+      expect([...routes.keys()].sort()).toEqual(['a->b', 'a->c', 'b->c']);
       const [a, b, c] = ['a', 'b', 'c'].map(id => positions.get(id)!);
       const vertical = direction === 'TB';
-      // from the source's handle to the target's, as React Flow places them
-      const from = vertical
+      // parents before children along the flow
+      const along = (p: IPoint) => (vertical ? p.y : p.x);
+      expect(along(a)).toBeLessThan(along(b));
+      expect(along(b)).toBeLessThan(along(c));
+      const route = routes.get('a->c')!;
+      expect(sample(route).some(p => inside(p, b))).toBe(false);
+      // it leaves a at its out port and enters c at its in port
+      const out = vertical
         ? { x: a.x + NODE_WIDTH / 2, y: a.y + NODE_HEIGHT }
         : { x: a.x + NODE_WIDTH, y: a.y + NODE_HEIGHT / 2 };
-      const to = vertical
-        ? { x: c.x + NODE_WIDTH / 2, y: c.y }
-        : { x: c.x, y: c.y + NODE_HEIGHT / 2 };
-      // the straight line would run behind b
-      expect(sample([from, to]).some(p => inside(p, b))).toBe(true);
-      const lead = vertical ? { x: 0, y: 14 } : { x: 14, y: 0 };
-      for (const path of [
-        routedPath(from, routes.get('a->c')!, to),
-        routedPath(from, routes.get('a->c')!, to, lead)
-      ]) {
-        const curve = curvePoints(path);
-        expect(sample(curve).some(p => inside(p, b))).toBe(false);
-      }
+      expect(route[0].x).toBeCloseTo(out.x, 0);
+      expect(route[0].y).toBeCloseTo(out.y, 0);
+      const into = vertical ? { x: c.x + NODE_WIDTH / 2, y: c.y } : { x: c.x, y: c.y + NODE_HEIGHT / 2 };
+      expect(route[route.length - 1].x).toBeCloseTo(into.x, 0);
+      expect(route[route.length - 1].y).toBeCloseTo(into.y, 0);
     });
   }
 
-  it('gives a chain of single-level edges no routes', () => {
-    const { routes } = layoutGraph(['a', 'b', 'c'], edges.slice(0, 2));
-    expect(routes.size).toBe(0);
+  it('draws 60 nodes with no edge through a node, and no node over another', async () => {
+    const { ids, edges: many } = layered(60, 6);
+    const { positions, routes, width } = await layoutGraph(ids, many);
+    expect(positions.size).toBe(60);
+    for (const [id, route] of routes) {
+      const [source, target] = id.split('->');
+      for (const other of ids) {
+        if (other !== source && other !== target) {
+          expect(sample(route).some(p => inside(p, positions.get(other)!))).toBe(false);
+        }
+      }
+    }
+    const boxes = [...positions.values()];
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const overlap =
+          Math.abs(boxes[i].x - boxes[j].x) < NODE_WIDTH &&
+          Math.abs(boxes[i].y - boxes[j].y) < NODE_HEIGHT;
+        expect(overlap).toBe(false);
+      }
+    }
+    // compact: within twice a level's nodes (dagre drew this 3.5 times as wide)
+    expect(width).toBeLessThan(6 * NODE_WIDTH * 2);
+  });
+
+  it('still lays out a cycle (an invalid pipeline is drawn too)', async () => {
+    const { positions } = await layoutGraph(
+      ['x', 'y'],
+      [
+        { source: 'x', target: 'y' },
+        { source: 'y', target: 'x' }
+      ]
+    );
+    expect(positions.size).toBe(2);
   });
 });
 
-describe('routedPath', () => {
-  it('passes through every point', () => {
-    const path = routedPath({ x: 0, y: 0 }, [{ x: 10, y: 50 }], { x: 0, y: 100 });
-    expect(path.startsWith('M 0,0 C ')).toBe(true);
-    expect(path).toContain(' 10,50 C ');
-    expect(path.endsWith(' 0,100')).toBe(true);
+describe('snapEnds and roundedPath', () => {
+  it('moves the ends to the handles and keeps the first and last runs straight', () => {
+    const points = [
+      { x: 10, y: 0 },
+      { x: 10, y: 20 },
+      { x: 50, y: 20 },
+      { x: 50, y: 40 }
+    ];
+    const snapped = snapEnds(points, { x: 12, y: 1 }, { x: 48, y: 41 }, true);
+    expect(snapped).toEqual([
+      { x: 12, y: 1 },
+      { x: 12, y: 20 },
+      { x: 48, y: 20 },
+      { x: 48, y: 41 }
+    ]);
   });
 
-  it('leaves and enters along the lead', () => {
-    const path = routedPath({ x: 0, y: 0 }, [{ x: 50, y: 50 }], { x: 0, y: 100 }, { x: 0, y: 10 });
-    expect(path).toContain(' 0,10 C ');
-    expect(path).toContain(' 0,90 C ');
+  it('rounds the corners and ends at the last point', () => {
+    const path = roundedPath([
+      { x: 0, y: 0 },
+      { x: 0, y: 20 },
+      { x: 30, y: 20 }
+    ]);
+    expect(path.startsWith('M 0,0 L 0,14 Q 0,20 6,20')).toBe(true);
+    expect(path.endsWith('L 30,20')).toBe(true);
   });
 });

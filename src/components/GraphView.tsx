@@ -4,7 +4,6 @@ import {
   Background,
   BaseEdge,
   Connection,
-  Controls,
   Edge,
   EdgeProps,
   Handle,
@@ -23,7 +22,16 @@ import * as React from 'react';
 
 import { PipelineModel } from '../model';
 import { NodeStatus } from '../tokens';
-import { edgeId, IPoint, layoutGraph, NODE_HEIGHT, NODE_WIDTH, routedPath } from './layout';
+import {
+  edgeId,
+  ILayout,
+  IPoint,
+  layoutGraph,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+  roundedPath,
+  snapEnds
+} from './layout';
 
 /** What a node shows; plain values only, so an unchanged node keeps its object. */
 export type ComponentNodeData = {
@@ -129,26 +137,22 @@ function ComponentNodeView(props: NodeProps<ComponentNode>): JSX.Element {
 
 const nodeTypes = { component: ComponentNodeView };
 
-/** How far a routed edge runs straight out of its source and into its target. */
-const LEAD = 14;
+type RoutedEdge = Edge<{ via: IPoint[]; vertical: boolean }, 'routed'>;
 
-type RoutedEdge = Edge<{ via: IPoint[] }, 'routed'>;
-
-/** An edge that skips a level: through the points the layout routed it along. */
+/** An edge along the points the layout routed it through (around the nodes it passes). */
 function RoutedEdgeView(props: EdgeProps<RoutedEdge>): JSX.Element {
   const via = props.data?.via ?? [];
-  const vertical = props.sourcePosition === Position.Bottom;
-  const path = routedPath(
-    { x: props.sourceX, y: props.sourceY },
+  const points = snapEnds(
     via,
+    { x: props.sourceX, y: props.sourceY },
     { x: props.targetX, y: props.targetY },
-    vertical ? { x: 0, y: LEAD } : { x: LEAD, y: 0 }
+    props.data?.vertical ?? true
   );
   const middle = via.length ? via[Math.floor(via.length / 2)] : undefined;
   return (
     <BaseEdge
       id={props.id}
-      path={path}
+      path={roundedPath(points)}
       markerEnd={props.markerEnd}
       style={props.style}
       interactionWidth={props.interactionWidth}
@@ -166,11 +170,20 @@ function RoutedEdgeView(props: EdgeProps<RoutedEdge>): JSX.Element {
 
 const edgeTypes = { routed: RoutedEdgeView };
 
+/** The zoom at which a node's name (13 px) reads at 11 px or more on screen. */
+export const READABLE_ZOOM = 0.87;
+
 /**
- * Fitting never shrinks the graph below its natural size: labels stay readable and a
- * graph larger than the view is panned (drag, scroll wheel) with the minimap's help.
+ * Fitting on open and on change never shrinks names below 11 px: a graph larger than the
+ * view is panned (drag, scroll wheel) with the minimap's help.
  */
-export const FIT_OPTIONS = { padding: 0.12, minZoom: 1, maxZoom: 1.2 };
+export const FIT_OPTIONS = { padding: 0.08, minZoom: READABLE_ZOOM, maxZoom: 1.2 };
+
+/** The width of the graph's area from which a large graph gets its minimap by default. */
+const MINIMAP_ROOM = 560;
+
+/** *Fit View*: every node in the view, however small that makes it. */
+export const FIT_ALL_OPTIONS = { padding: 0.04, minZoom: 0.02, maxZoom: 1.2 };
 
 export interface IGraphViewProps {
   model: PipelineModel;
@@ -232,21 +245,29 @@ function sameData(a: ComponentNodeData, b: ComponentNodeData): boolean {
 }
 
 /**
- * The next nodes from the previous ones: a node whose data and position did not change
- * is the same object, so React Flow keeps its measured size and never hides it again.
+ * The next nodes from the previous ones: a node whose data, position and selection did
+ * not change is the same object, so React Flow keeps its measured size and never hides it
+ * again.
  */
 export function nextNodes(
   previous: ComponentNode[],
-  wanted: { id: string; position: { x: number; y: number }; data: ComponentNodeData }[]
+  wanted: {
+    id: string;
+    position: { x: number; y: number };
+    data: ComponentNodeData;
+    selected?: boolean;
+  }[]
 ): ComponentNode[] {
   const byId = new Map(previous.map(n => [n.id, n]));
   let changed = previous.length !== wanted.length;
   const next = wanted.map((w, i) => {
     const old = byId.get(w.id);
+    const selected = w.selected ?? false;
     if (
       old &&
       old.position.x === w.position.x &&
       old.position.y === w.position.y &&
+      (old.selected ?? false) === selected &&
       sameData(old.data, w.data)
     ) {
       changed = changed || previous[i] !== old;
@@ -254,7 +275,7 @@ export function nextNodes(
     }
     changed = true;
     if (old) {
-      return { ...old, position: w.position, data: w.data };
+      return { ...old, position: w.position, data: w.data, selected };
     }
     const node: ComponentNode = {
       id: w.id,
@@ -262,6 +283,7 @@ export function nextNodes(
       position: w.position,
       deletable: false,
       draggable: false,
+      selected,
       width: NODE_WIDTH,
       height: NODE_HEIGHT,
       className: 'jp-cellpipe-flow-node',
@@ -272,99 +294,278 @@ export function nextNodes(
   return changed ? next : previous;
 }
 
+/** Components whose name matches `query`: exact names first, then prefixes, then the rest. */
+export function searchComponents(
+  components: ReadonlyArray<{ id: string; name: string }>,
+  query: string
+): string[] {
+  const q = query.trim().toLowerCase();
+  if (!q) {
+    return [];
+  }
+  const rank = (name: string) => {
+    const n = name.toLowerCase();
+    return n === q ? 0 : n.startsWith(q) ? 1 : n.includes(q) ? 2 : 3;
+  };
+  return components
+    .map((c, index) => ({ id: c.id, rank: rank(c.name), index }))
+    .filter(m => m.rank < 3)
+    .sort((a, b) => a.rank - b.rank || a.index - b.index)
+    .map(m => m.id);
+}
+
+/** The id of the notebook's active cell, following it. */
+function useActiveCellId(model: PipelineModel): string {
+  const notebook = model.panel.content;
+  const read = () => notebook.activeCell?.model.sharedModel.getId() ?? '';
+  const [active, setActive] = React.useState(read);
+  React.useEffect(() => {
+    const update = () => setActive(read());
+    update();
+    notebook.activeCellChanged.connect(update);
+    return () => {
+      notebook.activeCellChanged.disconnect(update);
+    };
+  }, [notebook]);
+  return active;
+}
+
 function Graph(props: IGraphViewProps): JSX.Element {
   const { model, trans, direction, marks } = props;
   const flow = useReactFlow();
-  const components = model.components;
+  const focus = model.focus;
+  const components = focus
+    ? model.components.filter(c => focus.ids.includes(c.id))
+    : model.components;
   const [selectedEdges, setSelectedEdges] = React.useState<Set<string>>(new Set());
   const [hoveredEdge, setHoveredEdge] = React.useState<string | null>(null);
   const known = new Set(components.map(c => c.id));
   const structureKey = JSON.stringify(components.map(c => [c.id, c.parents])) + direction;
+  const activeId = useActiveCellId(model);
 
-  const layout = React.useMemo(() => {
+  // The layout is computed off the render (ELK answers asynchronously); until the layout
+  // of the current structure is in, the previous one stays on screen.
+  const [layout, setLayout] = React.useState<(ILayout & { key: string; ms: number }) | null>(
+    null
+  );
+  React.useEffect(() => {
+    let cancelled = false;
+    const started = performance.now();
+    performance.mark('cellpipe-layout-start');
     const edges = components.flatMap(c =>
       c.parents.filter(p => known.has(p)).map(p => ({ source: p, target: c.id }))
     );
-    return layoutGraph(
+    void layoutGraph(
       components.map(c => c.id),
       edges,
       direction
-    );
-  }, [structureKey]);
-
-  const wanted = components.map(c => {
-    const worker = model.worker(c.id);
-    return {
-      id: c.id,
-      position: layout.positions.get(c.id) ?? { x: 0, y: 0 },
-      data: {
-        name: c.name,
-        status: model.status(c.id),
-        statusLabel: statusText(trans, model, c.id),
-        reason: model.reason(c.id),
-        worker,
-        workerLabel: trans.__('remote: %1', worker),
-        runLabel: trans.__('Run component %1', c.name),
-        vertical: direction === 'TB',
-        mark: marks?.get(c.id) ?? '',
-        accent: c.accent ?? '',
-        warning: props.warnings?.get(c.id) ?? '',
-        warningBadge: trans.__('fix'),
-        warningLabel: trans.__('Add the missing parents of %1', c.name)
+    ).then(result => {
+      if (!cancelled) {
+        performance.mark('cellpipe-layout-end');
+        setLayout({ ...result, key: structureKey, ms: performance.now() - started });
       }
+    });
+    return () => {
+      cancelled = true;
     };
-  });
-  // The nodes live in state: React Flow's own changes (measured sizes, selection) are
-  // applied to them, and a model change replaces only the nodes that changed.
+  }, [structureKey]);
+  const positions = layout?.positions ?? new Map<string, IPoint>();
+
+  const wanted = components
+    .filter(c => positions.has(c.id))
+    .map(c => {
+      const worker = model.worker(c.id);
+      return {
+        id: c.id,
+        position: positions.get(c.id)!,
+        selected: c.id === activeId,
+        data: {
+          name: c.name,
+          status: model.status(c.id),
+          statusLabel: statusText(trans, model, c.id),
+          reason: model.reason(c.id),
+          worker,
+          workerLabel: trans.__('remote: %1', worker),
+          runLabel: trans.__('Run component %1', c.name),
+          vertical: direction === 'TB',
+          mark: marks?.get(c.id) ?? '',
+          accent: c.accent ?? '',
+          warning: props.warnings?.get(c.id) ?? '',
+          warningBadge: trans.__('fix'),
+          warningLabel: trans.__('Add the missing parents of %1', c.name)
+        }
+      };
+    });
+  // The nodes live in state: React Flow's own changes (measured sizes) are applied to
+  // them, and a model change replaces only the nodes that changed.
   const [nodes, setNodes] = React.useState<ComponentNode[]>(() => nextNodes([], wanted));
   const current = nextNodes(nodes, wanted);
   if (current !== nodes) {
     setNodes(current);
   }
   const onNodesChange = React.useCallback(
-    (changes: NodeChange<ComponentNode>[]) => setNodes(ns => applyNodeChanges(changes, ns)),
+    // selection is the notebook's active cell: React Flow's own select changes are dropped
+    (changes: NodeChange<ComponentNode>[]) =>
+      setNodes(ns =>
+        applyNodeChanges(
+          changes.filter(c => c.type !== 'select'),
+          ns
+        )
+      ),
     []
   );
 
-  // Fit the graph when its structure changes and whenever the view is resized or shown;
-  // a graph larger than the view stays readable and gets a minimap.
   const wrapper = React.useRef<HTMLDivElement>(null);
-  const [overflows, setOverflows] = React.useState(false);
+  const area = React.useRef<HTMLDivElement>(null);
+  // The minimap shows, beside the canvas, for a graph larger than the view at a readable
+  // size when there is room for it, or when the user asks for it. It depends on the whole
+  // area, not on the canvas it narrows, so showing it never re-decides it.
+  const [large, setLarge] = React.useState(false);
+  const [mapChoice, setMapChoice] = React.useState<boolean | null>(null);
+  const measureLarge = React.useCallback(() => {
+    const box = area.current?.getBoundingClientRect();
+    if (!box || !layout || box.width < 20) {
+      return;
+    }
+    const big =
+      layout.width * READABLE_ZOOM > box.width - 16 ||
+      layout.height * READABLE_ZOOM > box.height - 16;
+    setLarge(big && box.width >= MINIMAP_ROOM);
+  }, [layout]);
+  const showMap = mapChoice ?? large;
+  const hasSize = () => {
+    const box = wrapper.current?.getBoundingClientRect();
+    return !!box && box.width > 20 && box.height > 20;
+  };
+
+  /**
+   * The whole graph when it fits with names at 11 px or more; else at that size, centred
+   * across the flow and from its start (the sources) along it.
+   */
+  const fitReadable = React.useCallback(async () => {
+    const box = wrapper.current?.getBoundingClientRect();
+    const nodes = flow.getNodes();
+    if (!box || !nodes.length) {
+      return;
+    }
+    const bounds = flow.getNodesBounds(nodes);
+    const pad = 12;
+    const zoom = Math.max(
+      READABLE_ZOOM,
+      Math.min(
+        FIT_OPTIONS.maxZoom,
+        (box.width - 2 * pad) / bounds.width,
+        (box.height - 2 * pad) / bounds.height
+      )
+    );
+    const centre = (size: number, start: number, length: number) =>
+      (size - length * zoom) / 2 - start * zoom;
+    const x =
+      bounds.width * zoom <= box.width - 2 * pad || direction === 'TB'
+        ? centre(box.width, bounds.x, bounds.width)
+        : pad - bounds.x * zoom;
+    const y =
+      bounds.height * zoom <= box.height - 2 * pad || direction === 'LR'
+        ? centre(box.height, bounds.y, bounds.height)
+        : pad - bounds.y * zoom;
+    await flow.setViewport({ x, y, zoom });
+  }, [flow, direction]);
+
+  // Fit the graph when a new layout is in and whenever the view is resized or shown.
+  const layoutKey = layout?.key ?? '';
   React.useEffect(() => {
+    if (!layout) {
+      return;
+    }
     let timer = 0;
+    let first = true;
     const fit = () => {
       window.clearTimeout(timer);
-      timer = window.setTimeout(() => {
-        const box = wrapper.current?.getBoundingClientRect();
-        // A hidden or collapsing panel has no size to fit into; the next resize refits.
-        if (box && box.width > 20 && box.height > 20) {
-          void flow.fitView(FIT_OPTIONS).then(() => {
-            const bounds = flow.getNodesBounds(flow.getNodes());
-            const zoom = flow.getZoom();
-            setOverflows(
-              bounds.width * zoom > box.width - 16 || bounds.height * zoom > box.height - 16
-            );
-          });
-        }
-      }, 60);
+      timer = window.setTimeout(
+        () => {
+          // A hidden or collapsing panel has no size to fit into; the next resize refits.
+          if (hasSize()) {
+            void fitReadable();
+          }
+        },
+        first ? 0 : 60
+      );
+      first = false;
     };
     fit();
+    measureLarge();
     const observer = new ResizeObserver(fit);
     if (wrapper.current) {
       observer.observe(wrapper.current);
     }
+    const areaObserver = new ResizeObserver(measureLarge);
+    if (area.current) {
+      areaObserver.observe(area.current);
+    }
     return () => {
       observer.disconnect();
+      areaObserver.disconnect();
       window.clearTimeout(timer);
     };
-  }, [structureKey]);
+  }, [layoutKey]);
+
+  /** Centre a node, zoomed so its name reads at 11 px or more. */
+  const centreOn = React.useCallback(
+    (id: string, readable: boolean) => {
+      const node = flow.getNode(id);
+      if (!node) {
+        return false;
+      }
+      const zoom = readable ? Math.max(flow.getZoom(), READABLE_ZOOM) : flow.getZoom();
+      void flow
+        .setCenter(node.position.x + NODE_WIDTH / 2, node.position.y + NODE_HEIGHT / 2, { zoom });
+      return true;
+    },
+    [flow]
+  );
+
+  // The active cell's node comes into view when it is outside it (selection follows the
+  // notebook); a search result waits for the layout that shows it.
+  const pending = React.useRef<string | null>(null);
+  React.useEffect(() => {
+    if (pending.current && centreOn(pending.current, true)) {
+      pending.current = null;
+      return;
+    }
+    const node = activeId ? flow.getNode(activeId) : undefined;
+    const box = wrapper.current?.getBoundingClientRect();
+    if (!node || !box || !hasSize()) {
+      return;
+    }
+    const { x, y, zoom } = flow.getViewport();
+    const left = node.position.x * zoom + x;
+    const top = node.position.y * zoom + y;
+    const outside =
+      left < 0 ||
+      top < 0 ||
+      left + NODE_WIDTH * zoom > box.width ||
+      top + NODE_HEIGHT * zoom > box.height;
+    if (outside) {
+      centreOn(activeId, false);
+    }
+  }, [activeId, layoutKey]);
+
+  const pick = (id: string) => {
+    if (model.focus && !model.focus.ids.includes(id)) {
+      pending.current = id;
+      void model.focusOn(null);
+    } else if (!centreOn(id, true)) {
+      pending.current = id;
+    }
+    props.onNodeClick(id);
+  };
 
   const edges: Edge[] = components.flatMap(c =>
     c.parents
-      .filter(p => known.has(p))
+      .filter(p => known.has(p) && positions.has(p) && positions.has(c.id))
       .map(p => {
         const id = edgeId(p, c.id);
-        const via = layout.routes.get(id);
+        const via = layout?.routes.get(id);
         const names = props.edgeNames?.get(id);
         return {
           id,
@@ -382,7 +583,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
                 labelBgBorderRadius: 3
               }
             : {}),
-          ...(via ? { type: 'routed', data: { via } } : {})
+          ...(via ? { type: 'routed', data: { via, vertical: direction === 'TB' } } : {})
         };
       })
   );
@@ -390,62 +591,82 @@ function Graph(props: IGraphViewProps): JSX.Element {
     () => ({ onRun: props.onRun, onFix: props.onFix ?? (() => undefined) }),
     [props.onRun, props.onFix]
   );
+  const ready = !!layout && layout.key === structureKey;
 
   return (
-    <div className="jp-cellpipe-graph-canvas" ref={wrapper}>
-      <NodeActions.Provider value={actions}>
-        <ReactFlow
-          nodes={current}
-          onNodesChange={onNodesChange}
-          fitView
-          fitViewOptions={FIT_OPTIONS}
-          edges={edges}
-          nodeTypes={nodeTypes}
-          edgeTypes={edgeTypes}
-          nodesDraggable={false}
-          nodesConnectable={true}
-          elementsSelectable={true}
-          deleteKeyCode={['Delete', 'Backspace']}
-          minZoom={0.2}
-          maxZoom={2}
-          panOnScroll={true}
-          proOptions={{ hideAttribution: true }}
-          onConnect={(connection: Connection) => {
-            if (connection.source && connection.target) {
-              void model.connect(connection.source, connection.target);
-            }
-          }}
-          onEdgesChange={changes => {
-            const next = new Set(selectedEdges);
-            for (const change of changes) {
-              if (change.type === 'select') {
-                if (change.selected) {
-                  next.add(change.id);
-                } else {
-                  next.delete(change.id);
-                }
-              }
-            }
-            setSelectedEdges(next);
-          }}
-          onEdgesDelete={deleted => {
-            for (const edge of deleted) {
-              model.disconnect(edge.source, edge.target);
-            }
-          }}
-          onEdgeMouseEnter={(_, edge) => setHoveredEdge(edge.id)}
-          onEdgeMouseLeave={() => setHoveredEdge(null)}
-          onNodeClick={(_, node) => props.onNodeClick(node.id)}
-          onNodeContextMenu={(event, node) => {
-            // Ours alone: JupyterLab's own context menu would close this one.
-            event.preventDefault();
-            event.stopPropagation();
-            props.onNodeMenu(node.id, event.clientX, event.clientY);
-          }}
+    <>
+      <GraphBar
+        model={model}
+        trans={trans}
+        onPick={pick}
+        onFit={() => void flow.fitView(FIT_ALL_OPTIONS)}
+        onZoom={factor => void flow.zoomTo(flow.getZoom() * factor)}
+        showMap={showMap}
+        onToggleMap={() => setMapChoice(!showMap)}
+      />
+      <div className="jp-cellpipe-graph-area" ref={area}>
+        <div
+          className="jp-cellpipe-graph-canvas"
+          ref={wrapper}
+          data-layout={ready ? 'ready' : 'pending'}
+          data-layout-ms={layout ? Math.round(layout.ms) : undefined}
+          data-focus={focus?.id}
         >
-          <Background gap={16} size={1} />
-          <Controls showInteractive={false} />
-          {overflows && (
+          <NodeActions.Provider value={actions}>
+            <ReactFlow
+              nodes={current}
+              onNodesChange={onNodesChange}
+              edges={edges}
+              nodeTypes={nodeTypes}
+              edgeTypes={edgeTypes}
+              nodesDraggable={false}
+              nodesConnectable={true}
+              elementsSelectable={true}
+              deleteKeyCode={['Delete', 'Backspace']}
+              minZoom={0.02}
+              maxZoom={2}
+              panOnScroll={true}
+              proOptions={{ hideAttribution: true }}
+              onConnect={(connection: Connection) => {
+                if (connection.source && connection.target) {
+                  void model.connect(connection.source, connection.target);
+                }
+              }}
+              onEdgesChange={changes => {
+                const next = new Set(selectedEdges);
+                for (const change of changes) {
+                  if (change.type === 'select') {
+                    if (change.selected) {
+                      next.add(change.id);
+                    } else {
+                      next.delete(change.id);
+                    }
+                  }
+                }
+                setSelectedEdges(next);
+              }}
+              onEdgesDelete={deleted => {
+                for (const edge of deleted) {
+                  model.disconnect(edge.source, edge.target);
+                }
+              }}
+              onEdgeMouseEnter={(_, edge) => setHoveredEdge(edge.id)}
+              onEdgeMouseLeave={() => setHoveredEdge(null)}
+              onNodeClick={(_, node) => props.onNodeClick(node.id)}
+              onNodeContextMenu={(event, node) => {
+                // Ours alone: JupyterLab's own context menu would close this one.
+                event.preventDefault();
+                event.stopPropagation();
+                props.onNodeMenu(node.id, event.clientX, event.clientY);
+              }}
+            >
+              <Background gap={16} size={1} />
+            </ReactFlow>
+          </NodeActions.Provider>
+        </div>
+        {showMap && (
+          // beside the canvas, never over it: it hides no node and takes no node's click
+          <div className="jp-cellpipe-minimap-strip">
             <MiniMap
               className="jp-cellpipe-minimap"
               pannable
@@ -454,9 +675,119 @@ function Graph(props: IGraphViewProps): JSX.Element {
                 `jp-cellpipe-status-${(node.data as ComponentNodeData).status}`
               }
             />
-          )}
-        </ReactFlow>
-      </NodeActions.Provider>
+          </div>
+        )}
+      </div>
+    </>
+  );
+}
+
+/** Above the graph: search, the focus in force, zoom and *Fit View*. */
+function GraphBar(props: {
+  model: PipelineModel;
+  trans: TranslationBundle;
+  onPick: (id: string) => void;
+  onFit: () => void;
+  onZoom: (factor: number) => void;
+  showMap: boolean;
+  onToggleMap: () => void;
+}): JSX.Element {
+  const { model, trans } = props;
+  const [query, setQuery] = React.useState('');
+  const [hint, setHint] = React.useState('');
+  const turn = React.useRef({ query: '', index: 0 });
+  const focused = model.focus
+    ? model.components.find(c => c.id === model.focus!.id)?.name ?? ''
+    : '';
+  const search = () => {
+    const matches = searchComponents(model.components, query);
+    if (!matches.length) {
+      setHint(query.trim() ? trans.__('no match') : '');
+      return;
+    }
+    // Enter again: the next match
+    const index = turn.current.query === query ? (turn.current.index + 1) % matches.length : 0;
+    turn.current = { query, index };
+    setHint(matches.length > 1 ? trans.__('%1 of %2', index + 1, matches.length) : '');
+    props.onPick(matches[index]);
+  };
+  return (
+    <div className="jp-cellpipe-graph-bar">
+      <input
+        type="search"
+        className="jp-cellpipe-search jp-mod-styled"
+        aria-label={trans.__('Search components')}
+        placeholder={trans.__('Search components')}
+        value={query}
+        list={`jp-cellpipe-names-${model.panel.id}`}
+        onChange={event => {
+          setQuery(event.target.value);
+          setHint('');
+        }}
+        onKeyDown={event => {
+          // the notebook's shortcuts must not see what is typed here
+          event.stopPropagation();
+          if (event.key === 'Enter') {
+            event.preventDefault();
+            search();
+          } else if (event.key === 'Escape') {
+            setQuery('');
+            setHint('');
+          }
+        }}
+      />
+      <datalist id={`jp-cellpipe-names-${model.panel.id}`}>
+        {model.components.map(c => (
+          <option key={c.id} value={c.name} />
+        ))}
+      </datalist>
+      <span className="jp-cellpipe-search-hint" aria-live="polite">
+        {hint}
+      </span>
+      {model.focus && (
+        <span className="jp-cellpipe-focus-chip" title={trans.__('Showing %1, its ancestors and its descendants', focused)}>
+          {trans.__('Focus: %1', focused)}
+          <button
+            className="jp-cellpipe-show-all"
+            onClick={() => void model.focusOn(null)}
+          >
+            {trans.__('Show all')}
+          </button>
+        </span>
+      )}
+      <span className="jp-cellpipe-graph-bar-spacer" />
+      <button
+        className="jp-cellpipe-zoom-out"
+        aria-label={trans.__('Zoom Out')}
+        title={trans.__('Zoom Out')}
+        onClick={() => props.onZoom(1 / 1.25)}
+      >
+        −
+      </button>
+      <button
+        className="jp-cellpipe-zoom-in"
+        aria-label={trans.__('Zoom In')}
+        title={trans.__('Zoom In')}
+        onClick={() => props.onZoom(1.25)}
+      >
+        +
+      </button>
+      <button
+        className="jp-cellpipe-minimap-toggle"
+        aria-pressed={props.showMap}
+        title={trans.__('Show or hide the minimap beside the graph')}
+        onClick={props.onToggleMap}
+      >
+        {trans.__('Map')}
+      </button>
+      <button
+        className="jp-cellpipe-fit-view"
+        aria-label={trans.__('Fit View')}
+        title={trans.__('Fit View: every node in the view')}
+        onClick={props.onFit}
+      >
+        {trans.__('Fit')}
+      </button>
     </div>
   );
 }

@@ -20,7 +20,8 @@ const CSS = `
 .jp-cellpipe-git-actions button { width: auto; padding: 0 12px; white-space: nowrap; }
 .jp-cellpipe-git-svg { overflow: auto; border: 1px solid var(--jp-border-color2);
   background: var(--jp-layout-color0); margin-bottom: 10px; }
-.jp-cellpipe-git-svg svg { max-width: 100%; height: auto; display: block; }
+/* At its own size (names at 13 px): a wide DAG scrolls rather than shrinking its labels. */
+.jp-cellpipe-git-svg svg { display: block; }
 /* The DAG diff is drawn by Python in light colours: the theme's win (CSS beats attributes). */
 .jp-cellpipe-git-svg svg > rect[width="100%"] { fill: var(--jp-layout-color0); }
 .jp-cellpipe-git-svg svg text { fill: var(--jp-ui-font-color1); }

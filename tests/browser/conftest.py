@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,8 +90,45 @@ class Lab:
         path.write_text(json.dumps(nb, indent=1))
         return path
 
+    def write_layered(self, name: str, n: int, seed: int = 1) -> dict[int, tuple[str, list[int]]]:
+        """A notebook of n components in levels (a layered DAG), each with 1-3 parents from
+        the three levels above, one of them in the level right above; returns its components."""
+        components = layered_dag(n, seed)
+        sources = []
+        for i in range(n):
+            parents = components[i][1]
+            sources.append(f"v{i} = " + (" + ".join(f"v{p}" for p in parents) + " + 1"
+                                         if parents else "1"))
+        self.write_notebook(name, sources, components)
+        return components
+
     def read_notebook(self, name: str) -> dict:
         return json.loads((self.root / name).read_text())
+
+
+WORDS = ["load", "clean", "join", "features", "split", "train", "score", "plot", "report",
+         "export", "sample", "filter"]
+
+
+def layered_dag(n: int, seed: int = 1) -> dict[int, tuple[str, list[int]]]:
+    """index -> (name, parent indexes): levels of about 0.8 sqrt(n) components, each with
+    1-3 parents from the three levels above (one in the level right above)."""
+    rng = random.Random(seed)
+    width = max(3, round(0.8 * n ** 0.5))
+    components: dict[int, tuple[str, list[int]]] = {}
+    for i in range(n):
+        level = i // width
+        name = f"{WORDS[i % len(WORDS)]} {i:03d}"
+        if level == 0:
+            components[i] = (name, [])
+            continue
+        above = range((level - 1) * width, level * width)
+        parents = {rng.choice(above)}
+        for _ in range(rng.randint(0, 2)):
+            up = max(0, level - 1 - rng.randint(0, 2))
+            parents.add(rng.randrange(up * width, (up + 1) * width))
+        components[i] = (name, sorted(parents))
+    return components
 
 
 def _labextension_built() -> bool:
@@ -121,12 +160,13 @@ def _quiet_settings(settings: Path) -> None:
     target.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+@contextmanager
+def run_lab(base: Path, extra_args: tuple[str, ...] = ()) -> Iterator[Lab]:
+    """A JupyterLab server with its own settings, workspaces, cache and notebooks under base;
+    stopped (and its log kept in the artifacts) on exit."""
     if not _labextension_built():
         pytest.fail("the labextension is not built: run `bash scripts/setup.sh` (jlpm build)")
     _link_labextension()
-    base = tmp_path_factory.mktemp("lab")
     _quiet_settings(base / "settings")
     root = base / "notebooks"
     root.mkdir()
@@ -151,6 +191,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
         "--LabApp.news_url=''",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *extra_args,
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -179,7 +220,23 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             proc.wait()
         log.close()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(base / "lab.log", ARTIFACTS / "lab.log")
+        shutil.copy(base / "lab.log", ARTIFACTS / f"{base.name}.log")
+
+
+# Real-time collaboration off: each page has a notebook of its own (the collaboration tests
+# start a server of their own with it on).
+NO_COLLABORATION = ("--YDocExtension.disable_rtc=True",)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    try:
+        import jupyter_collaboration  # noqa: F401
+        extra = NO_COLLABORATION
+    except ImportError:
+        extra = ()
+    with run_lab(tmp_path_factory.mktemp("lab"), extra) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -205,6 +205,25 @@ class NotebookUI:
         box = self._settled_box(locator)
         self.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, button=button)
 
+    @property
+    def canvas(self) -> Locator:
+        return self.panel.locator(".jp-cellpipe-graph-canvas")
+
+    def wait_layout(self, count: int, timeout: float = 30_000) -> None:
+        """Until the graph shows `count` nodes, laid out for the current structure."""
+        expect(self.canvas).to_have_attribute("data-layout", "ready", timeout=timeout)
+        expect(self.panel.locator(".react-flow__node")).to_have_count(count, timeout=timeout)
+        self._settled_box(self.panel.locator(".react-flow__viewport"))
+
+    def search(self, text: str) -> None:
+        box = self.panel.get_by_label("Search components")
+        box.fill(text)
+        box.press("Enter")
+
+    def fit_view(self) -> None:
+        self.panel.get_by_label("Fit View").click()
+        self._settled_box(self.panel.locator(".react-flow__viewport"))
+
     def screenshot(self, step: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{self.name.removesuffix('.ipynb')}-{step}.png"

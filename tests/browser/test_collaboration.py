@@ -1,26 +1,51 @@
-"""With jupyter-collaboration installed, pipeline edits reach the other users live."""
+"""In a shared room (jupyter-collaboration): pipeline edits and run statuses reach the other
+users live, and opening a notebook never marks it modified. Two pages, one server."""
 
 from __future__ import annotations
+
+import re
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import run_lab
 from tests.browser.labui import NotebookUI
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("jupyter_collaboration", reason="jupyter-collaboration is not installed")
 
+ROOT = Path(__file__).resolve().parents[2]
+DIRTY = ".jp-NotebookPanel .jp-mod-dirty, #jp-main-dock-panel .lm-TabBar-tab.jp-mod-dirty"
 
-def test_edges_and_names_reach_a_second_user(lab, browser):
-    lab.write_notebook("shared.ipynb", ["a = 1", "b = a"], components={0: ("A", []), 1: ("B", [])})
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """A JupyterLab server with real-time collaboration on, for this module."""
+    with run_lab(tmp_path_factory.mktemp("collab")) as running:
+        yield running
+
+
+@contextmanager
+def two_users(browser, lab, name: str):
     users = []
-    for _ in range(2):
-        context = browser.new_context(viewport={"width": 1500, "height": 950})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        users.append(NotebookUI(page, lab, "shared.ipynb").open())
-    one, two = users
     try:
+        for _ in range(2):
+            context = browser.new_context(viewport={"width": 1500, "height": 950})
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            users.append(NotebookUI(page, lab, name).open())
+        yield users
+    finally:
+        for ui in users:
+            ui.page.context.close()
+
+
+def test_edges_and_names_reach_a_second_user(room, browser):
+    room.write_notebook("shared.ipynb", ["a = 1", "b = a"], components={0: ("A", []), 1: ("B", [])})
+    with two_users(browser, room, "shared.ipynb") as (one, two):
         expect(two.panel.locator(".react-flow__edge")).to_have_count(0)
         one.connect("A", "B")
         expect(two.panel.locator(".react-flow__edge")).to_have_count(1, timeout=15_000)
@@ -29,8 +54,42 @@ def test_edges_and_names_reach_a_second_user(lab, browser):
         dialog.locator("input").fill("B shared")
         dialog.locator(".jp-mod-accept").click()
         expect(two.node("B shared")).to_have_count(1, timeout=15_000)
-        expect(two.component_cell("B shared")).to_have_count(1)
+        expect(two.component_cell("B shared")).to_contain_text("B shared")
         two.screenshot("second-user")
-    finally:
-        for ui in users:
-            ui.page.context.close()
+
+
+def test_run_statuses_reach_every_collaborator(room, browser):
+    room.write_notebook(
+        "statuses.ipynb", ["a = 2", "print('b is', a * 21)", "c = 1 / 0"],
+        components={0: ("A", []), 1: ("B", [0]), 2: ("C", [0])},
+    )
+    with two_users(browser, room, "statuses.ipynb") as (one, two):
+        one.run_node("B")
+        one.expect_status("B", "done")
+        # the second user sees the new output and the statuses beside it
+        expect(two.component_cell("B").locator(".jp-OutputArea-output")).to_contain_text(
+            "b is 42", timeout=30_000)
+        two.expect_status("B", "done", timeout=15_000)
+        two.expect_status("A", re.compile("done|cached"), timeout=15_000)
+        one.run_node("C")
+        two.expect_status("C", "error", timeout=15_000)
+        two.screenshot("collaborator-statuses")
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-room", "own-copy"])
+def test_opening_a_notebook_never_marks_it_modified(lab, room, browser, shared):
+    server = room if shared else lab
+    shutil.copy(ROOT / "examples" / "demo.ipynb", server.root / "demo.ipynb")
+    shutil.copy(ROOT / "tests" / "fixtures" / "link_nbformat45.ipynb", server.root / "link.ipynb")
+    for name in ("demo.ipynb", "link.ipynb"):
+        context = browser.new_context(viewport={"width": 1500, "height": 950})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            ui = NotebookUI(page, server, name).open()
+            expect(ui.panel.locator(".react-flow__node").first).to_be_visible()
+            page.wait_for_timeout(2500)  # syncs, state and badges have come and gone
+            assert page.locator(DIRTY).count() == 0, f"{name} is marked modified on open"
+            ui.screenshot("opened-clean")
+        finally:
+            context.close()

@@ -124,6 +124,16 @@ el => {
 """
 
 
+# The on-screen font size of each text of an SVG: its font size times the SVG's scale.
+SVG_TEXT_PX = """
+texts => texts.map(t => {
+  const svg = t.ownerSVGElement;
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return parseFloat(getComputedStyle(t).fontSize) * scale;
+})
+"""
+
+
 def use_theme(page, theme: str) -> None:
     light = theme == "light"
     page.keyboard.press("Control+Shift+C")
@@ -172,6 +182,9 @@ def test_history_and_conflicts_in_the_graph_in_each_theme(lab, page, tmp_path, t
     text_fill = view.locator(".jp-cellpipe-git-svg svg text").first.evaluate(
         "el => getComputedStyle(el).fill")
     assert text_fill != svg_bg
+    # its labels read at 11 px or more at the view's default width
+    label_px = view.locator(".jp-cellpipe-git-svg svg text").evaluate_all(SVG_TEXT_PX)
+    assert label_px and min(label_px) >= 11, label_px
     # the changed code side by side, per cell
     train = view.locator('.jp-cellpipe-git-cell[data-cell="train"]')
     expect(train.locator(".cm-mergeView")).to_have_count(1)

@@ -320,7 +320,7 @@ def test_parents_rename_downstream_remove_and_dark_theme(lab, page):
     dialog.locator(".jp-mod-accept").click()
     expect(ui.node("B").locator(".jp-cellpipe-badge-remote")).to_have_text("remote: big-box")
     ui.node_menu("B", "Set Component Worker")
-    dialog.locator("select").select_option("")  # this kernel (local)
+    dialog.locator("select").select_option("")  # this kernel (no worker)
     dialog.locator(".jp-mod-accept").click()
     expect(ui.node("B").locator(".jp-cellpipe-badge-remote")).to_have_count(0)
 

@@ -56,9 +56,11 @@ def test_workers_panel_adds_tests_and_removes_and_the_picker_lists_them(lab, pag
     # the picker (graph node menu) lists the registered workers
     ui.node_menu("B", "Set Component Worker")
     dialog = page.locator(".jp-Dialog")
-    expect(dialog.locator("select option")).to_have_count(2)  # local and box
+    # this kernel, the built-in `local` worker (a fresh process), box
+    expect(dialog.locator("select option")).to_have_count(3)
     options = dialog.locator("select option").all_inner_texts()
-    assert options[0] == "this kernel (local)" and any(o.startswith("box") for o in options)
+    assert options[:2] == ["this kernel (no worker)", "local (a fresh process on this machine)"]
+    assert options[2].startswith("box")
     dialog.locator("select").select_option("box")
     dialog.locator(".jp-mod-accept").click()
     expect(ui.node("B").locator(".jp-cellpipe-badge-remote")).to_have_text("remote: box")
