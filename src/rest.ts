@@ -104,7 +104,8 @@ export const pipeline = {
       body: only === undefined ? { notebook } : { notebook, only }
     }),
   /** Warnings on the edges people drew, and the names each edge carries. */
-  check: (notebook: NotebookJSON) => requestJSON<IChecked>('pipeline/check', { body: { notebook } }),
+  check: (notebook: NotebookJSON) =>
+    requestJSON<IChecked>('pipeline/check', { body: { notebook } }),
   /** A component, its ancestors and its descendants, in order (the graph's focus). */
   lineage: (notebook: NotebookJSON, id: string) =>
     requestJSON<{ op: 'lineage'; id: string; ids: string[] }>('pipeline/lineage', {

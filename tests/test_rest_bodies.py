@@ -74,6 +74,8 @@ POSTS: dict[str, tuple[dict, dict[str, list]]] = {
     "pipeline/infer": ({"notebook": NB}, {"notebook": NOT_OBJECTS + [None],
                                           "only": NOT_STRINGS}),
     "pipeline/check": ({"notebook": NB}, {"notebook": NOT_OBJECTS + [None]}),
+    "pipeline/lineage": ({"notebook": NB, "id": "a"}, {"notebook": NOT_OBJECTS + [None],
+                                                      "id": NOT_STRINGS + [None]}),
     "workers": ({"alias": "box", "queue": "redis://127.0.0.1:1", "store": "file:///tmp/x"}, {
         "alias": NOT_STRINGS + [None], "queue": NOT_STRINGS + [None],
         "store": NOT_STRINGS + [None], "options": ["x", 5, True, [1]]}),

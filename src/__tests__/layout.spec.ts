@@ -33,9 +33,12 @@ function inside(p: IPoint, topLeft: IPoint): boolean {
 }
 
 /** A layered DAG of n nodes, `width` per level, each with 1-3 parents in the 3 levels above. */
-function layered(n: number, width: number): { ids: string[]; edges: { source: string; target: string }[] } {
+function layered(
+  n: number,
+  width: number
+): { ids: string[]; edges: { source: string; target: string }[] } {
   let seed = 7;
-  const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 4294967296);
+  const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 4294967296;
   const ids = Array.from({ length: n }, (_, i) => `c${i}`);
   const edges: { source: string; target: string }[] = [];
   for (let i = width; i < n; i++) {
@@ -79,7 +82,9 @@ describe('layoutGraph', () => {
         : { x: a.x + NODE_WIDTH, y: a.y + NODE_HEIGHT / 2 };
       expect(route[0].x).toBeCloseTo(out.x, 0);
       expect(route[0].y).toBeCloseTo(out.y, 0);
-      const into = vertical ? { x: c.x + NODE_WIDTH / 2, y: c.y } : { x: c.x, y: c.y + NODE_HEIGHT / 2 };
+      const into = vertical
+        ? { x: c.x + NODE_WIDTH / 2, y: c.y }
+        : { x: c.x, y: c.y + NODE_HEIGHT / 2 };
       expect(route[route.length - 1].x).toBeCloseTo(into.x, 0);
       expect(route[route.length - 1].y).toBeCloseTo(into.y, 0);
     });

@@ -345,9 +345,7 @@ function Graph(props: IGraphViewProps): JSX.Element {
 
   // The layout is computed off the render (ELK answers asynchronously); until the layout
   // of the current structure is in, the previous one stays on screen.
-  const [layout, setLayout] = React.useState<(ILayout & { key: string; ms: number }) | null>(
-    null
-  );
+  const [layout, setLayout] = React.useState<(ILayout & { key: string; ms: number }) | null>(null);
   React.useEffect(() => {
     let cancelled = false;
     const started = performance.now();
@@ -517,8 +515,9 @@ function Graph(props: IGraphViewProps): JSX.Element {
         return false;
       }
       const zoom = readable ? Math.max(flow.getZoom(), READABLE_ZOOM) : flow.getZoom();
-      void flow
-        .setCenter(node.position.x + NODE_WIDTH / 2, node.position.y + NODE_HEIGHT / 2, { zoom });
+      void flow.setCenter(node.position.x + NODE_WIDTH / 2, node.position.y + NODE_HEIGHT / 2, {
+        zoom
+      });
       return true;
     },
     [flow]
@@ -697,7 +696,7 @@ function GraphBar(props: {
   const [hint, setHint] = React.useState('');
   const turn = React.useRef({ query: '', index: 0 });
   const focused = model.focus
-    ? model.components.find(c => c.id === model.focus!.id)?.name ?? ''
+    ? (model.components.find(c => c.id === model.focus!.id)?.name ?? '')
     : '';
   const search = () => {
     const matches = searchComponents(model.components, query);
@@ -745,12 +744,12 @@ function GraphBar(props: {
         {hint}
       </span>
       {model.focus && (
-        <span className="jp-cellpipe-focus-chip" title={trans.__('Showing %1, its ancestors and its descendants', focused)}>
+        <span
+          className="jp-cellpipe-focus-chip"
+          title={trans.__('Showing %1, its ancestors and its descendants', focused)}
+        >
           {trans.__('Focus: %1', focused)}
-          <button
-            className="jp-cellpipe-show-all"
-            onClick={() => void model.focusOn(null)}
-          >
+          <button className="jp-cellpipe-show-all" onClick={() => void model.focusOn(null)}>
             {trans.__('Show all')}
           </button>
         </span>

@@ -54,6 +54,18 @@ def test_check_edge_names_unknown_components(lab):
     assert reply["kind"] == "UnknownComponentError"
 
 
+def test_lineage_is_a_component_with_its_ancestors_and_descendants(lab):
+    cells = [
+        {"id": cid, "cell_type": "code", "source": "", "metadata": {
+            "cellpipe": {"name": cid.upper(), "parents": parents}}}
+        for cid, parents in [("a", []), ("b", ["a"]), ("c", ["b"]), ("d", ["a"]), ("e", [])]
+    ]
+    status, reply = post(lab, "lineage", {"notebook": {"metadata": {}, "cells": cells}, "id": "b"})
+    assert (status, reply) == (200, {"op": "lineage", "id": "b", "ids": ["a", "b", "c"]})
+    status, reply = post(lab, "lineage", {"notebook": NOTEBOOK, "id": "zzz"})
+    assert status == 400 and reply["kind"] == "UnknownComponentError"
+
+
 def test_bad_requests_are_a_clear_400(lab):
     status, reply = post(lab, "check-edge", b"not json")
     assert status == 400 and reply["kind"] == "RequestError" and "not valid JSON" in reply["message"]
