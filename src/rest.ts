@@ -165,9 +165,7 @@ export const share = {
   cacheExport: (path: string) =>
     fetchEndpoint('share/cache/export', { method: 'GET' }, { path }).then(r => r.blob()),
   upload: (file: Blob) =>
-    fetchEndpoint('share/cache/upload', { method: 'POST', body: file })
-      .then(r => r.json() as Promise<{ upload: string }>)
-      .then(r => r.upload),
+    requestJSON<{ upload: string }>('share/cache/upload', { raw: file }).then(r => r.upload),
   discardUpload: (upload: string) =>
     requestJSON<{ deleted: boolean }>('share/cache/upload', {
       method: 'DELETE',

@@ -68,7 +68,14 @@ export async function fetchEndpoint(
   const settings = ServerConnection.makeSettings();
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(endpointUrl(path, query), init, settings);
+    // With JupyterLab's default `no-store`, makeRequest appends a cache-busting `&<time>`
+    // argument, which the endpoints refuse as unknown; `no-cache` never serves a stale
+    // reply either (the browser always asks the server).
+    response = await ServerConnection.makeRequest(
+      endpointUrl(path, query),
+      { cache: 'no-cache', ...init },
+      settings
+    );
   } catch (error) {
     throw new ServerError((error as Error).message, 0, 'NetworkError', null);
   }
@@ -89,16 +96,18 @@ export interface IRequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
   /** Sent as JSON. */
   body?: unknown;
+  /** Sent as it is (an upload), instead of `body`. */
+  raw?: Blob | ArrayBuffer | Uint8Array;
   query?: Query;
 }
 
 /** A JSON call: `body` goes out as JSON, the reply comes back parsed as `T`. */
 export async function requestJSON<T>(path: string, options: IRequestOptions = {}): Promise<T> {
-  const init: RequestInit = {
-    method: options.method ?? (options.body === undefined ? 'GET' : 'POST')
-  };
-  if (options.body !== undefined) {
-    init.body = JSON.stringify(options.body);
+  const payload =
+    options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  const init: RequestInit = { method: options.method ?? (payload === undefined ? 'GET' : 'POST') };
+  if (payload !== undefined) {
+    init.body = payload;
   }
   const response = await fetchEndpoint(path, init, options.query);
   try {

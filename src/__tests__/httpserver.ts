@@ -21,6 +21,14 @@ export interface ISeen {
 /** A reply: a status and a JSON body (or text with a content type). */
 export type Reply = { status: number; body: unknown; type?: string };
 
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // a raw upload
+  }
+}
+
 export class TestServer {
   /** Every request, in order. */
   readonly seen: ISeen[] = [];
@@ -50,9 +58,8 @@ export class TestServer {
     const seen: ISeen = {
       method: req.method ?? '',
       path: url.pathname.replace(/^\/cellpipe\//, ''),
-      // without the cache buster JupyterLab appends (a bare number)
-      query: Object.fromEntries([...url.searchParams].filter(([k]) => !/^\d+$/.test(k))),
-      body: text ? JSON.parse(text) : null
+      query: Object.fromEntries(url.searchParams),
+      body: text ? parse(text) : null
     };
     this.seen.push(seen);
     let reply: Reply = { status: 404, body: '<html>404: Not Found</html>', type: 'text/html' };
