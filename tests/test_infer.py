@@ -110,6 +110,19 @@ def test_aliases_share_changes():
     assert "titles" in p["show"]
 
 
+def test_parts_of_one_result_share_changes():
+    # matplotlib: the figure holds the axes another cell draws on
+    anc = ancestry("# setup\nimport matplotlib.pyplot as plt\nimport numpy as np",
+                   "# subplots\nfig, ax = plt.subplots()",
+                   "# draw\nax.plot([1, 2])",
+                   "# show\nfig",
+                   "# arrays\nx = np.arange(3)\ny = np.zeros(3)",
+                   "# change x\nx[0] = 5",
+                   "# show y\ny")
+    assert "draw" in anc["show"]
+    assert anc["show y"] == {"setup", "arrays"}  # np.* results are no aliases of np
+
+
 def test_parents_are_the_last_binder():
     p = parents("# a\nx = 1", "# b\nx = 2", "# c\nprint(x)", "# d\nx = x + 1", "# e\nx")
     assert p["c"] == {"b"}

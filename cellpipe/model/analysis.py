@@ -55,6 +55,13 @@ plot hist boxplot bar barh scatter pie line area kde density
 equals eq ne lt le gt ge add sub mul div truediv floordiv pow mod
 combine_first align first last sample_frac isspace isupper islower
 """.split())
+# plotting methods: `df.plot()` leaves the frame as it is, `ax.plot()` draws on the axes
+PLOT_METHODS = frozenset({"plot", "hist", "bar", "barh", "scatter", "pie", "boxplot", "area",
+                          "line", "kde", "density"})
+# calls that make matplotlib figures or axes (whose plot methods change them)
+FIGURE_CALLS = frozenset({"subplots", "figure", "add_subplot", "add_axes", "gca", "gcf",
+                          "subplot", "axes", "twinx", "twiny", "subplot2grid", "subfigures",
+                          "add_gridspec", "inset_axes"})
 # which receivers a view can come from: `x = arr.reshape(...)` may share arr's data
 VIEW_METHODS = frozenset({"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes"})
 # calls that change an argument in place
@@ -185,6 +192,8 @@ class CellAnalysis:
     # names bound to a new estimator here, and whether fitting it is deterministic
     estimators: tuple[tuple[str, bool], ...] = ()
     iterators: frozenset[str] = frozenset()  # names bound to an iterator (a generator...)
+    figures: frozenset[str] = frozenset()  # names bound to matplotlib figures or axes
+    plotted: frozenset[str] = frozenset()  # receivers of plot methods (`ax.plot`, `df.plot`)
     made_by: tuple[tuple[str, str], ...] = ()  # name -> the function whose call bound it
     binds_unknown: bool = False  # star import, exec, globals()[...]: may bind any name
     parsed: bool = True
@@ -395,6 +404,8 @@ class CellVisitor:
         self.fits: set[str] = set()
         self.estimators: dict[str, bool] = {}
         self.iterators: set[str] = set()
+        self.figures: set[str] = set()
+        self.plotted: set[str] = set()
         self.made_by: dict[str, str] = {}
         self.notes: list[str] = []
         self.imports = _Imports(modules)
@@ -582,12 +593,29 @@ class CellVisitor:
                 self.iterators.discard(target.id)
                 if isinstance(func, ast.Name):
                     self.made_by[target.id] = func.id
+        if isinstance(value, ast.Call):
+            func = value.func
+            callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            named = {leaf.id for leaf in _targets(target) if isinstance(leaf, ast.Name)}
+            if callee in FIGURE_CALLS:
+                self.figures |= named
+            else:
+                self.figures -= named
         sources = _alias_sources(value)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and (
+                value.func.attr not in PURE_METHODS):
+            # `ax = fig.add_subplot()`, `model = pipe.fit(X)`: what a method returns may be
+            # part of (or be) its receiver
+            sources |= _alias_sources(value.func.value)
+        if isinstance(value, ast.Call) and isinstance(target, (ast.Tuple, ast.List)):
+            # `fig, ax = plt.subplots()`: the parts of one result may share objects
+            sources |= {leaf.id for leaf in _targets(target) if isinstance(leaf, ast.Name)}
+        sources = {n for n in sources if n not in self.imports.modules or n in self.assigned}
         carried = self._carried(value)
         for leaf in _targets(target):
             if isinstance(leaf, ast.Name):
                 self.bind(leaf.id)
-                if sources:
+                if sources - {leaf.id}:
                     self.aliases.append(frozenset({leaf.id, *sources}))
                 if carried:
                     self.carries[leaf.id] = carried
@@ -747,7 +775,12 @@ class CellVisitor:
             self.state_writes.add(f"file:{path}" if path else FILES)
         if method in ("read", "readlines", "readline", "load") and base:
             self.state_reads.add(FILES)
-        if inplace or (method not in PURE_METHODS and method not in FILE_WRITE_METHODS):
+        if method in PLOT_METHODS and not inplace:
+            if base in self.figures and base in self.sure:
+                return  # axes this cell made
+            self.plotted.add(base)
+            self.read(base)
+        elif inplace or (method not in PURE_METHODS and method not in FILE_WRITE_METHODS):
             self.mutate(base)
 
     def magic(self, kind: str, node: ast.Call) -> None:
@@ -903,7 +936,8 @@ class CellVisitor:
             state_writes=frozenset(self.state_writes), reads_all=self.reads_all,
             binds_unknown=self.binds_unknown, seeds_rng=self.seeds_rng, parsed=parsed,
             fits=frozenset(self.fits), estimators=tuple(self.estimators.items()),
-            iterators=frozenset(self.iterators), made_by=tuple(self.made_by.items()), notes=tuple(self.notes))
+            iterators=frozenset(self.iterators), made_by=tuple(self.made_by.items()),
+            figures=frozenset(self.figures), plotted=frozenset(self.plotted - self.sure), notes=tuple(self.notes))
 
 
 def _strip_magic_options(line: str) -> str:

@@ -134,6 +134,7 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
     seeded = False
     estimators: dict[str, bool] = {}  # name -> fitting it is deterministic
     iterators: set[str] = set()  # names bound to iterators (generators, iter(), open())
+    figures: set[str] = set()  # names bound to matplotlib figures and axes
     parents: dict[str, dict[str, list[str]]] = {}  # child -> parent -> names
     reasons: dict[tuple[str, str], list[str]] = {}
     notes: list[str] = []
@@ -146,6 +147,7 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
         # an iterator made in another cell is consumed by whoever reads it (next(it),
         # `for x in it`, list(it)): reading it changes it
         use.mutates |= (a.used | use.reads) & iterators
+        use.mutates |= a.plotted & figures  # ax.plot(...) draws on axes made elsewhere
         mine: dict[str, list[str]] = {}
 
         def edge(parent: str | None, label: str, why: str, cid: str = cell.id,
@@ -240,6 +242,8 @@ def infer(cells: Sequence[Cell]) -> Inference:  # noqa: C901 - one pass, one rul
         for n in use.binds:
             estimators.pop(n, None)
             iterators.discard(n)
+            figures.discard(n)
+        figures.update(a.figures)
         estimators.update(a.estimators)
         iterators.update(a.iterators)
         for n, callee in a.made_by:
