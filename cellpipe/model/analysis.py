@@ -62,6 +62,9 @@ PLOT_METHODS = frozenset({"plot", "hist", "bar", "barh", "scatter", "pie", "boxp
 FIGURE_CALLS = frozenset({"subplots", "figure", "add_subplot", "add_axes", "gca", "gcf",
                           "subplot", "axes", "twinx", "twiny", "subplot2grid", "subfigures",
                           "add_gridspec", "inset_axes"})
+# methods whose result is (part of) the receiver: `ax = fig.add_subplot()`, `m = pipe.fit(X)`
+RETURNS_PART = FIGURE_CALLS | {"fit", "partial_fit", "set_params", "get_figure", "get_axes",
+                               "get_legend", "legend", "colorbar"}
 # which receivers a view can come from: `x = arr.reshape(...)` may share arr's data
 VIEW_METHODS = frozenset({"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes"})
 # calls that change an argument in place
@@ -603,7 +606,7 @@ class CellVisitor:
                 self.figures -= named
         sources = _alias_sources(value)
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and (
-                value.func.attr not in PURE_METHODS):
+                value.func.attr in RETURNS_PART):
             # `ax = fig.add_subplot()`, `model = pipe.fit(X)`: what a method returns may be
             # part of (or be) its receiver
             sources |= _alias_sources(value.func.value)
