@@ -37,7 +37,7 @@ def main() -> None:
 
     from cellpipe.cache import CacheStore
     from cellpipe.engine import PipelineRunner, PythonExecutor
-    from cellpipe.remote import WorkerRegistry, WorkerSpec
+    from cellpipe.remote import WorkerRegistry, WorkerSpec, WorkerSteps
 
     exe = Path(sys.executable).parent / "ray"
     tmp = tempfile.mkdtemp(prefix="cpray")
@@ -61,7 +61,7 @@ def main() -> None:
 
         def component(alias: str, i: int) -> float:
             pipeline, _ = pipe_with_workers([(f"x = {i}", "t", [])], {"t": alias})
-            runner = PipelineRunner(CacheStore(root / f"cache-{alias}-{i}"), PythonExecutor())
+            runner = PipelineRunner(CacheStore(root / f"cache-{alias}-{i}"), PythonExecutor(), remote=WorkerSteps())
             started = time.perf_counter()
             runner.run(pipeline, "t")
             return time.perf_counter() - started

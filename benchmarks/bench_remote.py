@@ -36,7 +36,7 @@ from rq.job import JobStatus  # noqa: E402
 from cellpipe.cache import CacheStore  # noqa: E402
 from cellpipe.engine import PipelineRunner, PythonExecutor  # noqa: E402
 from cellpipe.model import Component, Pipeline  # noqa: E402
-from cellpipe.remote import WorkerRegistry, WorkerSpec  # noqa: E402
+from cellpipe.remote import WorkerRegistry, WorkerSpec, WorkerSteps  # noqa: E402
 from cellpipe.remote.rqueue import queue_name  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def round_trip(redis_url: str, repeats: int) -> None:
     results = {}
     for alias in ("local", "rt"):
         pipeline = Pipeline((Component("t", "trivial", code, (), alias),))
-        runner = PipelineRunner(CacheStore(None), PythonExecutor())
+        runner = PipelineRunner(CacheStore(None), PythonExecutor(), remote=WorkerSteps())
         runner.run(pipeline, "t", force=True)  # warm: fork server, connections
         samples = []
         for _ in range(repeats):
@@ -90,7 +90,7 @@ def diamond(redis_url: str, store: str, seconds: float) -> None:
                           ("root",), alias),
                 Component("j", "join", "j = l + r", ("l", "r")),
             ))
-            runner = PipelineRunner(CacheStore(None), PythonExecutor())
+            runner = PipelineRunner(CacheStore(None), PythonExecutor(), remote=WorkerSteps())
             start = time.perf_counter()
             runner.run(pipeline, "j", force=True)
             walls[workers] = time.perf_counter() - start
@@ -145,7 +145,7 @@ def big_data(redis_url: str, store: str, nbytes: int, repeats: int, tmp: Path) -
             if fs.exists(f"{root}/entries"):  # a new user: nothing in the store yet
                 fs.rm(f"{root}/entries", recursive=True)
             cache = tmp / f"user-cache-{i}"
-            runner = PipelineRunner(CacheStore(cache), PythonExecutor())
+            runner = PipelineRunner(CacheStore(cache), PythonExecutor(), remote=WorkerSteps())
             runner.run(pipeline, "m")  # the input exists (on disk too) before the clock starts
             runner.store.flush()
             raw = 2 * nbytes / (raw_round() + raw_round())

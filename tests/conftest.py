@@ -20,8 +20,9 @@ def kernel(tmp_path):
 @pytest.fixture(scope="session")
 def redis_server():
     """A real redis-server on a free loopback port for the whole session; stopped after."""
-    from remoteutil import RedisServer
+    from processes import RedisServer
 
     server = RedisServer().start()
     yield server
     server.stop()
+

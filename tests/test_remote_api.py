@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from remoteutil import free_port, start_worker, stop
+from processes import JupyterServer, free_port, start_worker, stop
 
 
 def cli(env, *args):
@@ -79,7 +79,7 @@ def test_worker_stops_gracefully_on_sigterm_after_its_task(redis_server, env, tm
 
     from cellpipe.cache import CacheStore
     from cellpipe.engine import PipelineRunner, PythonExecutor
-    from cellpipe.remote import WorkerRegistry, WorkerSpec
+    from cellpipe.remote import WorkerRegistry, WorkerSpec, WorkerSteps
 
     store = (tmp_path / "store").as_uri()
     os.environ["CELLPIPE_CONFIG_DIR"] = env["CELLPIPE_CONFIG_DIR"]
@@ -88,7 +88,7 @@ def test_worker_stops_gracefully_on_sigterm_after_its_task(redis_server, env, tm
         proc = start_worker("term", redis_server.url, store, env=env)
         pipeline, _ = pipe_with_workers([("import time\ntime.sleep(1.5)\nv = 7", "t", [])],
                                         {"t": "term"})
-        runner = PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor())
+        runner = PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor(), remote=WorkerSteps())
         threading.Timer(0.7, lambda: proc.send_signal(signal.SIGTERM)).start()
         res = runner.run(pipeline, "t")
         assert res.namespace["v"] == 7  # the running task finished
@@ -102,25 +102,9 @@ def test_worker_stops_gracefully_on_sigterm_after_its_task(redis_server, env, tm
 @pytest.fixture(scope="module")
 def server(env, tmp_path_factory):
     root = tmp_path_factory.mktemp("api-server")
-    port, token = free_port(), "cellpipe-remote-token"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--allow-root"],
-        env={**env, "JUPYTER_RUNTIME_DIR": str(root / "runtime")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-    yield f"{base}/cellpipe/workers%s?token={token}"
-    proc.terminate()
-    proc.wait(15)
+    with JupyterServer(root, {**env, "JUPYTER_RUNTIME_DIR": str(root / "runtime")},
+                       root / "server.log") as server:
+        yield f"{server.url}/cellpipe/workers%s?token={server.token}"
 
 
 def call(url, method="GET", body=None):

@@ -24,7 +24,7 @@ from remoteutil import (
 
 from cellpipe.cache import CacheStore
 from cellpipe.engine import PipelineRunner, PythonExecutor
-from cellpipe.remote import WorkerRegistry, WorkerSpec
+from cellpipe.remote import WorkerRegistry, WorkerSpec, WorkerSteps
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def solo(redis_server, config):
 
 
 def runner(tmp_path):
-    return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor())
+    return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor(), remote=WorkerSteps())
 
 
 def cli(*args, timeout=240):

@@ -12,7 +12,6 @@ from remoteutil import chain, pipe_with_workers
 from cellpipe.cache import CacheStore
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
 from cellpipe.engine.namespace import RunNamespace
-from cellpipe.engine.taskrun import run_task
 from cellpipe.remote import (
     DataStore,
     DataStoreError,
@@ -21,8 +20,10 @@ from cellpipe.remote import (
     UnknownWorker,
     WorkerRegistry,
     WorkerSpec,
+    WorkerSteps,
 )
 from cellpipe.remote.registry import expand, redact
+from cellpipe.remote.taskrun import run_task
 
 
 @pytest.fixture
@@ -137,9 +138,9 @@ def test_registry_refuses_bad_registrations(env, spec, message):
 # --- the engine with the `local` alias ----------------------------------------------
 
 def test_middle_component_on_local_gives_what_all_local_gives(env):
-    here = PipelineRunner(CacheStore(env / "c1"), PythonExecutor()).run(chain({}), "c")
+    here = PipelineRunner(CacheStore(env / "c1"), PythonExecutor(), remote=WorkerSteps()).run(chain({}), "c")
     pipeline = chain({"b": "local"})
-    runner = PipelineRunner(CacheStore(env / "c2"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c2"), PythonExecutor(), remote=WorkerSteps())
     events = []
     there = runner.run(pipeline, "c", on_event=events.append)
     assert there.target_outputs == here.target_outputs
@@ -162,7 +163,7 @@ def test_target_on_local_streams_its_stdout_and_shows_its_error(env, capsys):
         ("n = 3", "a", []),
         ("for i in range(n):\n    print('line', i)\n1 / 0", "b", ["a"]),
     ], {"b": "local"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps())
     with pytest.raises(ComponentError) as info:
         runner.run(pipeline, "b")
     assert capsys.readouterr().out == "line 0\nline 1\nline 2\n"
@@ -179,7 +180,7 @@ def test_unknown_alias_fails_naming_it_and_nothing_runs(env, tmp_path):
         (f"open({str(marker)!r}, 'w').write('a')", "a", []),
         ("y = 1", "b", ["a"]),
     ], {"b": "nowhere"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps())
     started = time.monotonic()
     with pytest.raises(ComponentError) as info:
         runner.run(pipeline, "b")
@@ -196,13 +197,13 @@ def test_two_branches_on_local_with_two_jobs_overlap_and_the_join_sees_both(env)
         ("import time\ntime.sleep(1.0)\nright = base + 2", "right", ["root"]),
         ("total = left + right", "join", ["left", "right"]),
     ], {"left": "local", "right": "local"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), jobs=2)
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps(2))
     res = runner.run(pipeline, "join")
     assert res.namespace["total"] == 23
     (l0, l1), (r0, r1) = res.intervals["left"], res.intervals["right"]
     assert l0 < r1 and r0 < l1, res.intervals  # the two ran at the same time
     # with one job they take turns
-    runner.jobs = 1
+    runner.remote.jobs = 1
     res = runner.run(pipeline, "join", force=True)
     (l0, l1), (r0, r1) = res.intervals["left"], res.intervals["right"]
     assert l1 <= r0 or r1 <= l0, res.intervals
@@ -217,7 +218,7 @@ def test_an_error_in_one_branch_cancels_the_other(env, tmp_path):
         ("import time\ntime.sleep(0.3)\nraise ValueError('bad branch')", "bad", ["root"]),
         ("z = slow", "join", ["slow", "bad"]),
     ], {"slow": "local", "bad": "local"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), jobs=2)
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps(2))
     started = time.monotonic()
     with pytest.raises(ComponentError, match="bad branch"):
         runner.run(pipeline, "join")
@@ -232,7 +233,7 @@ def test_unpicklable_input_cannot_be_shipped(env):
         ("import threading\nlock = threading.Lock()\nn = 1", "a", []),
         ("m = n + 1", "b", ["a"]),
     ], {"b": "local"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps())
     with pytest.raises(ComponentError, match="cannot be shipped") as info:
         runner.run(pipeline, "b")
     assert info.value.component_name == "b"
@@ -258,7 +259,7 @@ def test_big_arrays_and_frames_travel_both_ways(env):
         ("check = (float(out[11]), int(df['c'].sum()), total, float(big[0]))", "join",
          ["remote"]),
     ], {"remote": "local"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps())
     res = runner.run(pipeline, "join")
     n = 4_000_000
     expected_total = float(n * (n - 1) / 2 - sum(range(10)) - 10)
@@ -273,12 +274,12 @@ def test_big_arrays_and_frames_travel_both_ways(env):
 def test_a_changed_registration_is_used_by_the_next_run(env, redis_server):
     """A long-lived runner (a kernel) follows the registry: re-pointing an alias takes
     effect at the next run, removing it makes the next run fail naming it."""
-    from remoteutil import free_port
+    from processes import free_port
 
     reg = WorkerRegistry()
     reg.add(WorkerSpec("moving", f"redis://127.0.0.1:{free_port()}/0", (env / "s").as_uri()))
     pipeline, _ = pipe_with_workers([("v = 1", "a", [])], {"a": "moving"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps())
     with pytest.raises(ComponentError, match="cannot reach its queue"):
         runner.run(pipeline, "a")
     reg.add(WorkerSpec("moving", redis_server.url, (env / "s").as_uri()))
@@ -301,7 +302,7 @@ def test_objects_shared_between_variables_stay_shared_both_ways(env):
         ("check = (there, holder[0] is x, alias is x, pair[0] is x, pair[1] is x, x['v'], "
          "float(holder[0]['arr'][0]), box[0] is big, float(big.sum()))", "join", ["remote"]),
     ], {"remote": "local"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps())
     res = runner.run(pipeline, "join")
     assert res.namespace["check"] == ((True, True), True, True, True, True, 2, 5.0, True,
                                       300_000.0)
@@ -313,7 +314,7 @@ def test_a_task_changing_an_object_in_place_also_sends_back_the_containers_kept_
         ("x['v'] = 2", "remote", ["make"]),
         ("check = (holder[0] is x, holder[0]['v'])", "join", ["remote"]),
     ], {"remote": "local"})
-    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor())
+    runner = PipelineRunner(CacheStore(env / "c"), PythonExecutor(), remote=WorkerSteps())
     assert runner.run(pipeline, "join").namespace["check"] == (True, 2)
     again = runner.run(pipeline, "join", rerun_target=True)
     assert again.reused == ["make", "remote"] and again.namespace["check"] == (True, 2)

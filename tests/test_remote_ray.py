@@ -24,7 +24,7 @@ from remoteutil import (
 
 from cellpipe.cache import CacheStore
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor, RunInterrupted
-from cellpipe.remote import WorkerRegistry, WorkerSpec
+from cellpipe.remote import WorkerRegistry, WorkerSpec, WorkerSteps
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'cellpipe[ray]')")
 
@@ -85,7 +85,7 @@ def ray_head(config):
 
 
 def runner(tmp_path):
-    return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor())
+    return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor(), remote=WorkerSteps())
 
 
 def test_middle_component_on_ray_gives_what_all_local_gives(ray_head, tmp_path):

@@ -9,21 +9,13 @@ import time
 
 import psutil
 import pytest
+from processes import RedisServer, start_worker, stop
 from redis import Redis
-from remoteutil import (
-    RedisServer,
-    StdoutRecorder,
-    busy_worker,
-    chain,
-    pipe_with_workers,
-    private_config,
-    start_worker,
-    stop,
-)
+from remoteutil import StdoutRecorder, busy_worker, chain, pipe_with_workers, private_config
 
 from cellpipe.cache import CacheStore, load_value
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
-from cellpipe.remote import WorkerRegistry, WorkerSpec
+from cellpipe.remote import WorkerRegistry, WorkerSpec, WorkerSteps
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def rqw(redis_server, config):
 
 
 def runner(tmp_path, jobs=1):
-    return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor(), jobs=jobs)
+    return PipelineRunner(CacheStore(tmp_path / "cache"), PythonExecutor(), remote=WorkerSteps(jobs))
 
 
 def test_middle_component_on_an_rq_worker_gives_what_all_local_gives(rqw, tmp_path):
@@ -135,7 +127,7 @@ def test_remote_error_is_the_components_error_with_its_own_frames(rqw, tmp_path)
 
 
 def test_unreachable_queue_or_no_worker_fails_naming_the_alias(redis_server, config, tmp_path):
-    from remoteutil import free_port
+    from processes import free_port
 
     dead = f"redis://127.0.0.1:{free_port()}/0"
     WorkerRegistry().add(WorkerSpec("gone", dead, (tmp_path / "s").as_uri()))
@@ -302,7 +294,7 @@ def test_two_clients_two_workers_fifty_tasks_each_result_once(redis_server, conf
 def test_s3_store_on_moto_server(redis_server, config, tmp_path, monkeypatch):
     """The data store on a real S3 API: the worker and the client share it by URL; an
     input already there is not uploaded again."""
-    from remoteutil import MotoServer
+    from processes import MotoServer
 
     from cellpipe.remote import DataStore
 

@@ -10,7 +10,8 @@ import sys
 import nbformat
 import pytest
 from kernelutil import kernel_env
-from remoteutil import pipe_with_workers, start_worker, stop
+from processes import start_worker, stop
+from remoteutil import pipe_with_workers
 
 from cellpipe.cli.kernel_driver import PipelineKernel
 from cellpipe.remote import WorkerRegistry, WorkerSpec

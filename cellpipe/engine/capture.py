@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 
@@ -65,20 +63,26 @@ class StreamRecorder:
         return "utf-8"
 
 
-@contextmanager
-def captured_streams(
-    outputs: list[dict[str, Any]], echo: bool
-) -> Iterator[tuple[StreamRecorder, StreamRecorder]]:
-    """sys.stdout/sys.stderr into outputs for the duration (restored on any exit)."""
-    saved = sys.stdout, sys.stderr
-    out = StreamRecorder("stdout", outputs, saved[0] if echo else None)
-    errs = StreamRecorder("stderr", outputs, saved[1] if echo else None)
-    sys.stdout, sys.stderr = out, errs  # type: ignore[assignment]
-    try:
-        yield out, errs
-    finally:
-        sys.stdout, sys.stderr = saved
-        out.flush_pending()
-        errs.flush_pending()
+class CapturedStreams:
+    """sys.stdout/sys.stderr into outputs while open; with echo, also to the streams they
+    replaced. Restored on any exit (an error, an interrupt), pending text recorded."""
+
+    def __init__(self, outputs: list[dict[str, Any]], echo: bool) -> None:
+        self.outputs = outputs
+        self.echo = echo
+
+    def __enter__(self) -> tuple[StreamRecorder, StreamRecorder]:
+        self._saved = sys.stdout, sys.stderr
+        self.streams = (
+            StreamRecorder("stdout", self.outputs, self._saved[0] if self.echo else None),
+            StreamRecorder("stderr", self.outputs, self._saved[1] if self.echo else None),
+        )
+        sys.stdout, sys.stderr = self.streams  # type: ignore[assignment]
+        return self.streams
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout, sys.stderr = self._saved
+        for stream in self.streams:
+            stream.flush_pending()
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def one_line(ename: str, message: object) -> str:
+    """An error that is not the user's code's, as one red line (`Name: message`)."""
+    return f"\x1b[1;31m{ename}\x1b[0m: {message}"
+
+
 class ComponentError(Exception):
     """A component's code raised; carries the user-frames-only rendered traceback.
 
@@ -48,6 +53,12 @@ class ComponentError(Exception):
 
     def __str__(self) -> str:
         return self.evalue
+
+    @classmethod
+    def one_line(cls, component_id: str, component_name: str, ename: str,
+                 evalue: str) -> ComponentError:
+        """A failure around the component (a worker, a transport) as its error, one line."""
+        return cls(component_id, component_name, ename, evalue, [one_line(ename, evalue)])
 
     def as_named(self) -> ComponentError:
         """The same error as an instance of a subclass named like the user's exception

@@ -42,4 +42,4 @@ class Executor(Protocol):
     # Optional: traceback_style(component, *, echo, label, files: file name -> component
     # name) -> dict, how execute would
     # render the component's error, so a task run elsewhere renders it the same way (see
-    # cellpipe.remote.task.Task.traceback_style); without it a task renders as Python does.
+    # cellpipe.engine.task.Task.traceback_style); without it a task renders as Python does.

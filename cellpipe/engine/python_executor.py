@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import linecache
 import time
-from collections.abc import Callable
 from typing import Any
 
 from cellpipe.engine import cachekey
-from cellpipe.engine.capture import captured_streams
+from cellpipe.engine.capture import CapturedStreams
 from cellpipe.engine.cellcode import run_cell_code
 from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.engine.executor import ExecutionResult
-from cellpipe.engine.tracebacks import format_user_frames
+from cellpipe.engine.tracebacks import (
+    Renderer,
+    format_user_frames,
+    is_registered,
+    register_source,
+)
 from cellpipe.model import Component
 
 
@@ -25,7 +28,7 @@ class PythonExecutor:
     executor would use, so a remote error reads as a local one.
     """
 
-    def __init__(self, render: Callable[[BaseException, str], list[str]] | None = None,
+    def __init__(self, render: Renderer | None = None,
                  filename: str | None = None) -> None:
         self.render = render or format_user_frames
         self.filename = filename
@@ -36,10 +39,10 @@ class PythonExecutor:
         outputs: list[dict[str, Any]] = []
         filename = self.filename or f"<component {component.name}>"
         source = cachekey.transform(component.code)
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        register_source(filename, source)
         start = time.perf_counter()
         try:
-            with captured_streams(outputs, echo) as streams:
+            with CapturedStreams(outputs, echo) as streams:
                 value = run_cell_code(source, filename, namespace)
                 if value is not None:
                     for stream in streams:
@@ -61,7 +64,5 @@ class PythonExecutor:
         return ExecutionResult(outputs, None, time.perf_counter() - start, filename)
 
     def restore_source(self, component: Component, source_file: str) -> None:
-        if source_file not in linecache.cache:
-            source = cachekey.transform(component.code)
-            linecache.cache[source_file] = (len(source), None, source.splitlines(True),
-                                            source_file)
+        if not is_registered(source_file):
+            register_source(source_file, cachekey.transform(component.code))

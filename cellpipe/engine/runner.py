@@ -10,11 +10,11 @@ from typing import Any
 
 from cellpipe.cache import CacheEntry, CacheStore, disk_cache_enabled
 from cellpipe.engine import cachekey
-from cellpipe.engine.errors import ComponentError, RunInterrupted
+from cellpipe.engine.errors import ComponentError, RunInterrupted, one_line
 from cellpipe.engine.executor import Executor
 from cellpipe.engine.namespace import RunNamespace
 from cellpipe.engine.plan import Plan, Step, key_inputs, plan_run
-from cellpipe.engine.remote_run import RemoteSteps, remote_error
+from cellpipe.engine.task import RemoteEvent, RemoteSteps
 from cellpipe.model import Pipeline, dag
 
 
@@ -69,25 +69,33 @@ class _Unusable(Exception):
     """A result the plan counted on cannot be used; the run is planned again without it."""
 
 
-class PipelineRunner:
-    """Runs targets of a pipeline against one cache store with one executor."""
+class _NoRemote:
+    """Remote steps of a runner built without any: a step bound to a worker fails."""
 
-    def __init__(self, store: CacheStore, executor: Executor, jobs: int = 1) -> None:
+    inflight: dict[str, Any] = {}
+
+    def backend(self, alias: str, component: Any) -> Any:
+        raise ComponentError.one_line(
+            component.id, component.name, "WorkerUnavailable",
+            f"component {component.name!r} is bound to worker {alias!r}, but this runner "
+            "runs no remote steps (build it with remote=cellpipe.remote.WorkerSteps())")
+
+    def next_event(self, timeout: float) -> RemoteEvent | None:
+        return None
+
+    def cancel_all(self) -> None:
+        pass
+
+
+class PipelineRunner:
+    """Runs targets of a pipeline against one cache store with one executor; steps bound
+    to a worker alias go to remote (the kernel session hands `cellpipe.remote.WorkerSteps`)."""
+
+    def __init__(self, store: CacheStore, executor: Executor,
+                 remote: RemoteSteps | None = None) -> None:
         self.store = store
         self.executor = executor
-        self.remote = RemoteSteps(jobs)  # components bound to a worker alias
-
-    @property
-    def jobs(self) -> int:
-        """How many tasks the `local` alias runs at once."""
-        return self.remote.jobs
-
-    @jobs.setter
-    def jobs(self, value: int) -> None:
-        self.remote.jobs = max(1, int(value))
-        local = self.remote.backends.get("local")
-        if local is not None:
-            local.capacity = self.remote.jobs
+        self.remote: RemoteSteps = remote if remote is not None else _NoRemote()  # type: ignore[assignment]
         self._names: dict[str, str] = {}  # key -> component name, to name damaged entries
 
     def plan(self, pipeline: Pipeline, target: str, parameters: Mapping[str, Any] | None = None,
@@ -269,7 +277,8 @@ class PipelineRunner:
             self.remote.finish(step.id)
             ctx.emit(Event(step.id, step.name, "error", type(event.payload).__name__,
                            worker=comp.worker))
-            raise remote_error(comp, event.payload)
+            exc = event.payload
+            raise ComponentError.one_line(comp.id, comp.name, type(exc).__name__, str(exc))
         outcome = event.payload
         inputs = key_inputs(ctx.pipeline, step.id, ctx.plan.keys, ctx.plan.parameters)
         if outcome.status != "ok":
@@ -280,7 +289,7 @@ class PipelineRunner:
             if outcome.status != "error" or outcome.internal:
                 # not the user's code: say which worker, as one line
                 outcome.evalue = f"worker {comp.worker!r}: {outcome.evalue}"
-                outcome.traceback = [f"\x1b[1;31m{outcome.ename}\x1b[0m: {outcome.evalue}"]
+                outcome.traceback = [one_line(outcome.ename, outcome.evalue)]
             error = ComponentError(step.id, comp.name, outcome.ename, outcome.evalue,
                                    outcome.traceback or [f"{outcome.ename}: {outcome.evalue}"])
             error.outputs = outcome.outputs

@@ -14,7 +14,7 @@ from typing import Any
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from cellpipe.engine.capture import StreamRecorder
+from cellpipe.engine.capture import CapturedStreams, StreamRecorder
 
 
 class RecordingDisplayPublisher(DisplayPublisher):
@@ -79,14 +79,11 @@ class CaptureOutputs:
         self.publisher = publisher or RecordingDisplayPublisher(shell=shell)
 
     def __enter__(self) -> CaptureOutputs:
-        self._saved = (sys.stdout, sys.stderr, self.shell.display_pub)
-        self._streams = (
-            StreamRecorder("stdout", self.outputs, self._saved[0] if self.echo else None),
-            StreamRecorder("stderr", self.outputs, self._saved[1] if self.echo else None),
-        )
-        self.publisher.reset(self.outputs, self._saved[2] if self.echo else None, self._streams)
+        self._saved_pub = self.shell.display_pub
+        self._swap = CapturedStreams(self.outputs, self.echo)
+        self._streams = self._swap.__enter__()
+        self.publisher.reset(self.outputs, self._saved_pub if self.echo else None, self._streams)
         self.shell.display_pub = self.publisher
-        sys.stdout, sys.stderr = self._streams  # type: ignore[assignment]
         return self
 
     def show_value(self, value: Any) -> None:
@@ -108,9 +105,8 @@ class CaptureOutputs:
             backend.flush_figures()
 
     def __exit__(self, *exc: object) -> None:
-        sys.stdout, sys.stderr, self.shell.display_pub = self._saved
-        for stream in self._streams:
-            stream.flush_pending()
+        self.shell.display_pub = self._saved_pub
+        self._swap.__exit__(*exc)
         self.publisher.reset([], None)
         for out in self.outputs:
             out.pop("_display_id", None)

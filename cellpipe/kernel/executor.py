@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import linecache
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,8 +14,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from cellpipe.engine.cellcode import run_cell_code
 from cellpipe.engine.errors import ComponentError, RunInterrupted
 from cellpipe.engine.executor import ExecutionResult
-from cellpipe.kernel import tracebacks
+from cellpipe.engine.tracebacks import is_registered, register_source, render
 from cellpipe.kernel.capture import CaptureOutputs, RecordingDisplayPublisher
+from cellpipe.kernel.tracebacks import style_of
 from cellpipe.model import Component
 
 
@@ -47,14 +47,14 @@ class IPythonExecutor:
                 finally:
                     capture.flush_figures()
         except KeyboardInterrupt as exc:
-            raise RunInterrupted(component.name, tracebacks.render(shell, exc, filename)) from None
+            raise RunInterrupted(component.name, render(shell, exc, filename)) from None
         except UsageError as exc:  # a line magic's: IPython shows it as one line on stderr
             error = ComponentError(component.id, component.name, "UsageError", str(exc),
                                    [f"UsageError: {exc}"])
             error.on_stderr = True
             return ExecutionResult(capture.outputs, error, time.perf_counter() - start, filename)
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything
-            stb = tracebacks.render(shell, exc, filename)
+            stb = render(shell, exc, filename)
             error = ComponentError(component.id, component.name, type(exc).__name__,
                                    str(exc), stb)
             return ExecutionResult(capture.outputs, error, time.perf_counter() - start, filename)
@@ -65,7 +65,7 @@ class IPythonExecutor:
         """How execute would render this component's error (for a task that runs it
         elsewhere): its cell labelled as execute labels it, files as this shell does."""
         number: Any = prompt_number(self.shell) if echo else label
-        style = tracebacks.style_of(self.shell, number, files)
+        style = style_of(self.shell, number, files)
         # the file name execute would compile it under (ipykernel's names end in .py, and
         # IPython's formatter then shows the blank lines around the failing one)
         code = component.code
@@ -79,11 +79,8 @@ class IPythonExecutor:
     def restore_source(self, component: Component, source_file: str) -> None:
         """After a restart, functions from the disk cache still point at the file name their
         component was compiled under: register the source there, labelled by the name."""
-        if source_file in linecache.cache:
-            return
-        source = self.shell.transform_cell(component.code)
-        lines = [line + "\n" for line in source.splitlines()]
-        linecache.cache[source_file] = (len(source), None, lines, source_file)
+        if not is_registered(source_file):
+            register_source(source_file, self.shell.transform_cell(component.code))
         self.shell.compile._filename_map[source_file] = component.name
 
     @contextmanager

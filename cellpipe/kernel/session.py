@@ -31,6 +31,7 @@ from cellpipe.kernel.executor import IPythonExecutor
 from cellpipe.model import Pipeline, dag, pipeline_from_dict, pipeline_from_notebook, read_notebook
 from cellpipe.model.errors import PipelineError
 from cellpipe.model.validate import problems
+from cellpipe.remote import WorkerSteps
 
 Listener = Callable[[protocol.KernelMessage], None]
 
@@ -46,7 +47,8 @@ class KernelSession:
         self.shell = shell
         if store is None:
             store = CacheStore(default_cache_dir() if disk_cache_enabled() else None)
-        self.runner = PipelineRunner(store, IPythonExecutor(shell), jobs=_jobs_from_env())
+        self.runner = PipelineRunner(store, IPythonExecutor(shell),
+                                     remote=WorkerSteps(_jobs_from_env()))
         # jupyter_server tells a kernel which notebook it serves; copies share cell ids
         session_path = os.environ.get("JPY_SESSION_NAME", "")
         if session_path.endswith(".ipynb"):
@@ -107,6 +109,7 @@ class KernelSession:
         for cid, info in components.items():
             if self.running == cid:
                 info["status"] = "running"
+                info.pop("blocked_by", None)
         state: protocol.StateMessage = {
             "op": "state",
             "components": cast(dict[str, protocol.ComponentState], components),

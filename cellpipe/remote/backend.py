@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
+from cellpipe.engine.task import OnOutput, Task, TaskResult
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.registry import LOCAL, WorkerRegistry, WorkerSpec
-from cellpipe.remote.task import Task, TaskResult
-
-OnOutput = Callable[[str, str], None]  # (stream name, text) as the task writes it
 
 
 class TaskHandle(Protocol):

@@ -21,16 +21,15 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
-from cellpipe.remote.backend import OnOutput
+from cellpipe.engine.task import OnOutput, Task, TaskResult
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.reaper import end_descendants, task_processes
 from cellpipe.remote.registry import WorkerSpec
-from cellpipe.remote.task import Task, TaskResult
 
 # what every task needs, imported once in the fork server (IPython's input transforms
 # normalise the code as the kernel does: 120 ms to import)
-_PRELOAD = ["cellpipe.engine.taskrun", "cellpipe.remote.local", "IPython.core.inputtransformer2",
-            "cellpipe.kernel.tracebacks"]  # an error renders as in the kernel
+_PRELOAD = ["cellpipe.remote.taskrun", "cellpipe.remote.local", "IPython.core.inputtransformer2",
+            "IPython.core.interactiveshell"]  # an error renders as in the kernel
 if importlib.util.find_spec("numpy") is not None:  # most tasks unpickle arrays
     _PRELOAD.append("numpy")
 
@@ -74,7 +73,7 @@ def task_process_main(task_json: str, store_url: str, conn: Connection) -> None:
 
     The processes the task started end before its result is sent; the child exits right
     after it, not waiting for threads the task left running (its result is already out)."""
-    from cellpipe.engine.taskrun import run_task
+    from cellpipe.remote.taskrun import run_task
 
     def emit(name: str, text: str) -> None:
         conn.send(("out", name, text))

@@ -13,9 +13,9 @@ import uuid
 from typing import Any
 
 from cellpipe.engine import cachekey
-from cellpipe.engine.taskrun import run_task
+from cellpipe.engine.task import Task
 from cellpipe.remote.datastore import DataStore
-from cellpipe.remote.task import Task
+from cellpipe.remote.taskrun import run_task
 
 
 class StepFailed(RuntimeError):

@@ -21,12 +21,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from cellpipe.remote.backend import OnOutput
+from cellpipe.engine.task import OnOutput, Task, TaskResult
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import WorkerUnavailable
 from cellpipe.remote.reaper import task_processes
 from cellpipe.remote.registry import WorkerSpec, expand, redact, store_mismatch
-from cellpipe.remote.task import Task, TaskResult
 
 CONNECT_TIMEOUT = 3.0  # seconds to reach the Ray Client server before giving up
 
@@ -118,7 +117,7 @@ def execute(task_json: str, store_url: str, alias: str, mailbox: Any = None) -> 
     stream writes the mailbox did not take (replayed by the client)."""
     import json
 
-    from cellpipe.engine.taskrun import run_task
+    from cellpipe.remote.taskrun import run_task
 
     task = Task.from_json(task_json)
     writes = _Writes(task.task_id, mailbox)

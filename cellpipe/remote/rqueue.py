@@ -27,12 +27,11 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from cellpipe.remote.backend import OnOutput
+from cellpipe.engine.task import OnOutput, Task, TaskResult
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import WorkerUnavailable
 from cellpipe.remote.reaper import become_subreaper, end_descendants, task_processes
 from cellpipe.remote.registry import WorkerSpec, expand, redact, store_mismatch
-from cellpipe.remote.task import Task, TaskResult
 
 HEARTBEAT = 1  # seconds between a busy worker's heartbeats
 WORKER_TTL = 17  # RQ: an idle worker heartbeats every WORKER_TTL - 15 seconds
@@ -212,7 +211,7 @@ def execute(task_json: str) -> str:
     """The RQ job: run one task with the worker's store; return the result JSON."""
     from rq import get_current_job
 
-    from cellpipe.engine.taskrun import run_task
+    from cellpipe.remote.taskrun import run_task
 
     _die_with_parent()
     task = Task.from_json(task_json)
@@ -257,9 +256,9 @@ def run_worker(alias: str, queue_url: str, store_url: str, concurrency: int = 1,
     store.check()
     # imported once here, not in every work horse
     import IPython.core.inputtransformer2  # noqa: F401
+    import IPython.core.interactiveshell  # noqa: F401  (an error renders as in the kernel)
 
-    import cellpipe.engine.taskrun  # noqa: F401
-    import cellpipe.kernel.tracebacks  # noqa: F401  (an error renders as in the kernel)
+    import cellpipe.remote.taskrun  # noqa: F401
 
     try:
         import numpy  # noqa: F401  (most tasks unpickle arrays)

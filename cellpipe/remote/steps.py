@@ -1,8 +1,10 @@
 """Components bound to a worker alias: ship inputs, submit, follow, import (DESIGN 5).
 
-The runner hands a step here and gets events back on one queue: stream text while the
-task runs, then its result. Following happens on a thread per task, so several tasks (on
-one alias or several) are in flight while the runner goes on with other work.
+`WorkerSteps` implements the engine's `RemoteSteps`: the runner hands a step here and gets
+events back on one queue: stream text while the task runs, then its result. Following
+happens on a thread per task, so several tasks (on one alias or several) are in flight
+while the runner goes on with other work. Whoever builds a runner (the kernel session, a
+script) hands it one: `PipelineRunner(store, executor, remote=WorkerSteps(jobs))`.
 """
 
 from __future__ import annotations
@@ -10,45 +12,45 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from cellpipe.cache import CacheEntry, CacheStore
 from cellpipe.engine.errors import ComponentError
+from cellpipe.engine.task import RemoteEvent, Task, TaskResult
 from cellpipe.model import Component
-
-
-@dataclass
-class RemoteEvent:
-    """What a followed task reported: ('output', (name, text)), ('status', words),
-    ('result', TaskResult) or ('failed', exception)."""
-
-    step_id: str
-    task_id: str
-    kind: str
-    payload: Any
+from cellpipe.remote.backend import open_backend
+from cellpipe.remote.errors import RemoteError
+from cellpipe.remote.registry import WorkerRegistry
 
 
 def remote_error(component: Component, exc: Exception) -> ComponentError:
     """A transport failure as the component's error (one clear line naming the alias)."""
-    name = type(exc).__name__
-    return ComponentError(component.id, component.name, name, str(exc),
-                          [f"\x1b[1;31m{name}\x1b[0m: {exc}"])
+    return ComponentError.one_line(component.id, component.name, type(exc).__name__, str(exc))
 
 
-class RemoteSteps:
+class WorkerSteps:
     """The backends of one runner (kept across runs) and the tasks in flight."""
 
     def __init__(self, jobs: int = 1) -> None:
-        self.jobs = jobs
+        self._jobs = max(1, int(jobs))
         self.backends: dict[str, Any] = {}
         self.events: queue.Queue[RemoteEvent] = queue.Queue()
         self.inflight: dict[str, tuple[Any, Any, str]] = {}  # step -> (handle, backend, alias)
 
+    @property
+    def jobs(self) -> int:
+        """How many tasks the `local` alias runs at once."""
+        return self._jobs
+
+    @jobs.setter
+    def jobs(self, value: int) -> None:
+        self._jobs = max(1, int(value))
+        local = self.backends.get("local")
+        if local is not None:
+            local.capacity = self._jobs
+
     def backend(self, alias: str, component: Component) -> Any:
         """The backend of alias, checked now (raises a ComponentError naming the alias)."""
-        from cellpipe.remote import RemoteError, WorkerRegistry, open_backend
-
         try:
             registry = WorkerRegistry()
             spec = registry.get(alias, component.name)  # re-read: it may have changed
@@ -74,8 +76,6 @@ class RemoteSteps:
                traceback_style: dict[str, Any] | None = None,
                source_files: dict[str, str] | None = None) -> None:
         """Upload the inputs the store lacks, enqueue the task, follow it on a thread."""
-        from cellpipe.remote import RemoteError, Task
-
         alias = component.worker or ""
         backend = self.backends[alias]
         try:
@@ -130,10 +130,8 @@ class RemoteSteps:
             return None
         return event if self._current(event.step_id, event.task_id) else None
 
-    def import_result(self, component: Component, result: Any) -> CacheEntry:
+    def import_result(self, component: Component, result: TaskResult) -> CacheEntry:
         """The task's stored entry, read back from the alias's data store."""
-        from cellpipe.remote import RemoteError
-
         _handle, backend, _alias = self.inflight.pop(component.id)
         try:
             return backend.store.get(result.output_key)

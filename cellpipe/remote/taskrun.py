@@ -8,13 +8,12 @@ happen, so a client can show remote stdout while the task runs.
 
 from __future__ import annotations
 
-import linecache
 import os
 import pickle
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from cellpipe.cache import CacheEntry, StoredValue
@@ -29,18 +28,17 @@ from cellpipe.engine import cachekey
 from cellpipe.engine.errors import RunInterrupted
 from cellpipe.engine.namespace import RunNamespace
 from cellpipe.engine.python_executor import PythonExecutor
+from cellpipe.engine.task import PROTOCOL_VERSION, OnOutput, Task, TaskResult
+from cellpipe.engine.tracebacks import register_source, renderer
 from cellpipe.model import Component
 from cellpipe.remote.datastore import DataStore
 from cellpipe.remote.errors import RemoteError
-from cellpipe.remote.task import PROTOCOL_VERSION, Task, TaskResult
-
-Emit = Callable[[str, str], None]  # (stream name, text)
 
 
 class _EmitStream:
     """A text stream that hands every write to emit (the executor echoes into it)."""
 
-    def __init__(self, name: str, emit: Emit) -> None:
+    def __init__(self, name: str, emit: OnOutput) -> None:
         self.name = name
         self.emit = emit
 
@@ -53,7 +51,7 @@ class _EmitStream:
         pass
 
 
-def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResult:
+def run_task(task: Task, store: DataStore, emit: OnOutput | None = None) -> TaskResult:
     """Run task against store; the result says ok (entry stored) or error (never raises
     for the user's code; an interrupt becomes an error result named KeyboardInterrupt)."""
     started = time.time()
@@ -64,8 +62,7 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
                        f"the client speaks task protocol {task.protocol}, this worker "
                        f"{PROTOCOL_VERSION}: install the same cellpipe version on both")
     for filename, code in task.sources.items():
-        source = cachekey.transform(code)
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        register_source(filename, cachekey.transform(code))
     try:
         live = RunNamespace(dict(task.parameters))
         for key in task.inputs:
@@ -80,7 +77,8 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     if emit is not None:
         sys.stdout, sys.stderr = _EmitStream("stdout", emit), _EmitStream("stderr", emit)
     try:
-        executor = PythonExecutor(_renderer(task), task.traceback_style.get("filename"))
+        executor = PythonExecutor(renderer(task.traceback_style),
+                                  task.traceback_style.get("filename"))
         outcome = executor.execute(component, live.ns, echo=emit is not None,
                                    label=component.name)
     except RunInterrupted as exc:
@@ -112,16 +110,6 @@ def run_task(task: Task, store: DataStore, emit: Emit | None = None) -> TaskResu
     result.output_key = task.key
     result.finished = time.time()
     return result
-
-
-def _renderer(task: Task) -> Callable[[BaseException, str], list[str]] | None:
-    """How the client renders an error: IPython's formatter with its cell labels (imported
-    only for such a task: a plain Python client needs none of it)."""
-    if task.traceback_style.get("kind") != "ipython":
-        return None
-    from cellpipe.kernel.tracebacks import renderer
-
-    return renderer(task.traceback_style)
 
 
 def _changes(live: RunNamespace, before: dict[str, Any],

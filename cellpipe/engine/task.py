@@ -1,13 +1,22 @@
-"""What travels through a queue (DESIGN 5): a small task message and a small result message.
+"""The task interface (DESIGN 5): what a remote step is, and what the runner asks of remote steps.
 
-Values never travel here: inputs and outputs are cache keys in the alias's data store.
+A task is a small message and so is its result: values never travel with them (inputs and
+outputs are cache keys in the alias's data store). `cellpipe.remote` implements
+`RemoteSteps` (backends, the task runner) and whoever builds a runner hands it one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cellpipe.cache import CacheEntry, CacheStore
+    from cellpipe.model import Component
+
+OnOutput = Callable[[str, str], None]  # (stream name, text) as the task writes it
 
 PROTOCOL_VERSION = 1
 
@@ -73,3 +82,47 @@ class TaskResult:
     def from_json(cls, text: str | bytes) -> TaskResult:
         raw = json.loads(text)
         return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+
+
+@dataclass
+class RemoteEvent:
+    """What a followed task reported: ('output', (name, text)), ('status', words),
+    ('result', TaskResult) or ('failed', exception)."""
+
+    step_id: str
+    task_id: str
+    kind: str
+    payload: Any
+
+
+class RemoteSteps(Protocol):
+    """Steps bound to a worker alias, as the runner drives them: check the alias, submit a
+    task, follow the events of the tasks in flight, import a result, cancel."""
+
+    inflight: Mapping[str, Any]  # step id -> what follows its task
+
+    def backend(self, alias: str, component: Component) -> Any:
+        """Open and check alias now (raises a ComponentError naming the alias)."""
+        ...
+
+    def has_room(self, alias: str) -> bool:
+        ...
+
+    def submit(self, component: Component, key: str, inputs: list[str], store: CacheStore,
+               parameters: dict[str, Any], sources: dict[str, str],
+               traceback_style: dict[str, Any] | None = None,
+               source_files: dict[str, str] | None = None) -> None:
+        """Ship the inputs the alias lacks, submit the task, follow it."""
+        ...
+
+    def next_event(self, timeout: float) -> RemoteEvent | None:
+        ...
+
+    def import_result(self, component: Component, result: TaskResult) -> CacheEntry:
+        ...
+
+    def finish(self, step_id: str) -> None:
+        ...
+
+    def cancel_all(self) -> None:
+        ...
