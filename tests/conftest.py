@@ -26,3 +26,34 @@ def redis_server():
     yield server
     server.stop()
 
+
+@pytest.fixture
+def git_home(tmp_path, monkeypatch):
+    """A home of its own for git (identity, no pager, no user config)."""
+    from gitnbutil import git_env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    for key, value in git_env(home).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("CELLPIPE_MERGE_STRATEGY", raising=False)
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    return home
+
+
+@pytest.fixture
+def repo(tmp_path, git_home, monkeypatch):
+    """A fresh repository (branch main) with `cellpipe git-setup` done."""
+    from gitnbutil import Repo
+
+    from cellpipe.gitnb import gitsetup
+
+    path = tmp_path / "repo"
+    path.mkdir()
+    r = Repo(path)
+    r.git("init", "-q", "-b", "main")
+    gitsetup.install(path)
+    r.git("add", ".gitattributes")
+    r.git("commit", "-q", "-m", "setup")
+    monkeypatch.chdir(path)
+    yield r

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import nbformat
 from click.testing import CliRunner
-from test_gitnb_support import by_id, cell, pipeline_notebook
+from gitnbutil import by_id, cell, pipeline_notebook
 
 from cellpipe.cli.git import git_group
 from cellpipe.gitnb.cells import dumps_notebook

@@ -7,15 +7,13 @@ import json
 
 import nbformat
 from click.testing import CliRunner
-from test_gitnb_support import (  # noqa: F401  (fixtures)
+from gitnbutil import (
     Repo,
     by_id,
     cell,
-    git_home_fixture,
     ids,
     parents,
     pipeline_notebook,
-    repo_fixture,
     source,
 )
 

@@ -7,13 +7,11 @@ import json
 import subprocess
 
 from click.testing import CliRunner
-from test_gitnb_support import (  # noqa: F401  (fixtures)
+from gitnbutil import (
     Repo,
     by_id,
     cell,
-    git_home_fixture,
     pipeline_notebook,
-    repo_fixture,
 )
 
 from cellpipe.cli.git import git_group

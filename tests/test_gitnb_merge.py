@@ -6,7 +6,7 @@ import copy
 import json
 
 import nbformat
-from test_gitnb_support import by_id, cell, notebook, parents, pipeline_notebook, source
+from gitnbutil import by_id, cell, notebook, parents, pipeline_notebook, source
 
 from cellpipe.gitnb.cells import dumps_notebook
 from cellpipe.gitnb.files import merge_files, strategy_from_env

@@ -14,10 +14,8 @@ from typing import Any
 
 import nbformat
 from click.testing import CliRunner
-from test_gitnb_support import (  # noqa: F401  (fixtures)
+from gitnbutil import (
     Repo,
-    git_home_fixture,
-    repo_fixture,
     source,
 )
 

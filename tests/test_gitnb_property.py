@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 import nbformat
+from gitnbutil import cell, notebook
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_gitnb_support import cell, notebook
 
 from cellpipe.gitnb.cells import component_of, components_of, dumps_notebook, source_of
 from cellpipe.gitnb.files import merge_files

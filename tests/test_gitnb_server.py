@@ -5,26 +5,22 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from test_gitnb_support import (  # noqa: F401  (fixtures)
+from gitnbutil import (
     Repo,
     by_id,
     cell,
     git_env,
-    git_home_fixture,
     notebook,
     pipeline_notebook,
-    repo_fixture,
 )
+from processes import JupyterServer
 
 from cellpipe.gitnb import revisions
 from cellpipe.gitnb.cells import dumps_notebook
@@ -123,12 +119,6 @@ def test_resolve_notebook_metadata_conflicts():
         resolve_notebook_metadata(kept, "ours")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Repo]]:
     """A real Jupyter server (cellpipe's extension enabled) whose root is a git repository."""
@@ -151,35 +141,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Repo
         (path / "nb.ipynb").write_text(dumps_notebook(nb))
         subprocess.run(["git", "add", "nb.ipynb"], cwd=path, env=env, check=True)
         subprocess.run(["git", "commit", "-q", "-m", message], cwd=path, env=env, check=True)
-    port, token = free_port(), "cellpipe-test-token"
     log = tmp / "server.log"
     repo.server_log = log  # type: ignore[attr-defined]
-    log_file = log.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={path}",
-         "--allow-root"],
-        env=env, stdout=subprocess.DEVNULL, stderr=log_file)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(log.read_text()) from None
-                time.sleep(0.2)
-        yield f"{base}/cellpipe/git/%s?token={token}", repo
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_file.close()
+    with JupyterServer(path, env, log) as server:
+        yield f"{server.url}/cellpipe/git/%s?token={server.token}", repo
 
 
 def call(url: str, body: dict | None = None) -> tuple[int, dict]:

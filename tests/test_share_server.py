@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tarfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,18 +15,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbutil import make_notebook
+from processes import JupyterServer
 
 from cellpipe.cache import CacheStore
 from cellpipe.engine import PipelineRunner, PythonExecutor
 from cellpipe.model import exchange, pipeline_from_notebook
 
 TOKEN = "cellpipe-share-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -61,34 +51,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {**os.environ, "CELLPIPE_CACHE_DIR": str(cache), "JUPYTER_RUNTIME_DIR": str(tmp / "rt"),
            "HOME": str(tmp)}
     env.pop("CELLPIPE_ARCHIVE_KEY", None)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-         "--allow-root"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "") \
-                        from None
-                time.sleep(0.2)
-        yield Server(base, root, cache)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+    with JupyterServer(root, env, tmp / "server.log", token=TOKEN) as server:
+        yield Server(server.url, root, cache)
 
 
 def sample():

@@ -7,16 +7,14 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from processes import JupyterServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -29,12 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Lab:
@@ -170,8 +162,6 @@ def run_lab(base: Path, extra_args: tuple[str, ...] = ()) -> Iterator[Lab]:
     _quiet_settings(base / "settings")
     root = base / "notebooks"
     root.mkdir()
-    port = _free_port()
-    token = secrets.token_hex(16)
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(base / "config"),
@@ -181,11 +171,7 @@ def run_lab(base: Path, extra_args: tuple[str, ...] = ()) -> Iterator[Lab]:
         "IPYTHONDIR": str(base / "ipython"),
         "PYTHONUNBUFFERED": "1",
     }
-    cmd = [
-        sys.executable, "-m", "jupyterlab",
-        "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
+    args = [
         "--ServerApp.jpserver_extensions={'cellpipe': True}",
         f"--LabApp.user_settings_dir={base / 'settings'}",
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
@@ -193,32 +179,12 @@ def run_lab(base: Path, extra_args: tuple[str, ...] = ()) -> Iterator[Lab]:
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         *extra_args,
     ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = (base / "lab.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = JupyterServer(root, env, base / "lab.log", token=secrets.token_hex(16),
+                           app="jupyterlab", args=args, cwd=root)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "jupyter lab did not start:\n" + (base / "lab.log").read_text()[-3000:]
-                    ) from None
-                time.sleep(0.3)
-        yield Lab(url, token, root)
+        with server:
+            yield Lab(server.url, server.token, root)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(base / "lab.log", ARTIFACTS / f"{base.name}.log")
 

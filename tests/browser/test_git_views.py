@@ -8,8 +8,8 @@ import os
 import subprocess
 
 import pytest
+from gitnbutil import by_id, cell, git_env, pipeline_notebook
 from playwright.sync_api import expect
-from test_gitnb_support import by_id, cell, git_env, pipeline_notebook
 
 from cellpipe.gitnb.cells import dumps_notebook
 from cellpipe.gitnb.files import merge_files

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 import tarfile
 
 import pytest
 from playwright.sync_api import expect
+from processes import free_port
 
 from tests.browser.labui import ARTIFACTS, NotebookUI
 
 pytestmark = pytest.mark.browser
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_workers_panel_adds_tests_and_removes_and_the_picker_lists_them(lab, page, tmp_path):
@@ -41,7 +34,7 @@ def test_workers_panel_adds_tests_and_removes_and_the_picker_lists_them(lab, pag
     expect(panel.locator(".jp-cellpipe-workers-message.jp-mod-error")).to_contain_text("alias")
 
     # a worker whose queue nobody serves: added, and its test says why it fails
-    port = closed_port()
+    port = free_port()  # nothing listens there
     form.locator('input[name="alias"]').fill("box")
     form.locator('input[name="queue"]').fill(f"redis://127.0.0.1:{port}/0")
     form.locator("button").click()
