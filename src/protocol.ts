@@ -34,20 +34,21 @@ export type TargetsMode = 'pipeline' | 'downstream';
 export const TARGETS_MODES: readonly TargetsMode[] = ['pipeline', 'downstream'];
 
 /** The op of a request (front end -> kernel). */
-export type RequestOp = 'sync' | 'state' | 'plan' | 'targets' | 'captured' | 'check_edge';
-export const REQUEST_OPS: readonly RequestOp[] = ['sync', 'state', 'plan', 'targets', 'captured', 'check_edge'];
+export type RequestOp = 'sync' | 'state' | 'plan' | 'targets' | 'captured' | 'check_edge' | 'run';
+export const REQUEST_OPS: readonly RequestOp[] = ['sync', 'state', 'plan', 'targets', 'captured', 'check_edge', 'run'];
 
 /** The op of a message the kernel sends (a reply or an event). */
 export type MessageOp = 'state' | 'plan' | 'targets' | 'captured' | 'edge_ok' | 'error' | 'run' | 'event';
 export const MESSAGE_OPS: readonly MessageOp[] = ['state', 'plan', 'targets', 'captured', 'edge_ok', 'error', 'run', 'event'];
 
-/** One component in a `state` message (`parents` are component ids). */
+/** One component in a `state` message (`parents` are component ids). `blocked_by`: for a component without a current result (`not-run`, `stale`), the id of the nearest ancestor whose last run failed: it cannot run until that is fixed. */
 export interface IComponentState {
   name: string;
   status: StateStatus;
   reason: string | null;
   parents: string[];
   key?: string;
+  blocked_by?: string;
 }
 
 /** A pipeline parameter and its current value. */
@@ -128,6 +129,16 @@ export interface ICheckEdgeRequest {
   op: 'check_edge';
   parent: string;
   child: string;
+  request_id?: string;
+}
+
+/** Run `target` (a component id): its ancestors first, only its own output shown. Sent as the code of an execute request (`run_code`; `runCode` in src/protocol.ts), so the output reaches the cell being run; `parameters` are typed values (name -> value) for this run. Events: `run`, `event`, then `state`; a failure is the cell's error. */
+export interface IRunRequest {
+  op: 'run';
+  target: string;
+  parameters?: { [key: string]: any };
+  force?: boolean;
+  rerun_target?: boolean;
   request_id?: string;
 }
 
@@ -225,7 +236,8 @@ export type Request =
   | IPlanRequest
   | ITargetsRequest
   | ICapturedRequest
-  | ICheckEdgeRequest;
+  | ICheckEdgeRequest
+  | IRunRequest;
 
 /** Any message the kernel sends on the `cellpipe` comm. */
 export type KernelMessage =
@@ -238,3 +250,11 @@ export type KernelMessage =
   | IRunStartMessage
   | IRunEndMessage
   | IEventMessage;
+
+/** The magic that carries a run request as the code of an execute request. */
+export const RUN_MAGIC = '%cellpipe_request';
+
+/** The cell code that carries a run request: execute it in the cell being run. */
+export function runCode(request: IRunRequest): string {
+  return `${RUN_MAGIC} ${JSON.stringify(request)}`;
+}

@@ -1,7 +1,7 @@
 """Driving a real kernel with cellpipe loaded over the Jupyter protocol (`cellpipe run`, tests).
 
 This is the same path JupyterLab takes: `%load_ext cellpipe`, a `cellpipe` comm for
-sync/plan/captured and run events, and `%cellpipe run --id ID` executed like a cell.
+sync/plan/captured and run events, and the protocol's run request executed like a cell.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import KernelManager
 
-from cellpipe.kernel.protocol import COMM_TARGET
+from cellpipe.kernel.protocol import COMM_TARGET, RunRequest, run_code
 
 
 class KernelFailure(RuntimeError):
@@ -190,16 +190,12 @@ class PipelineKernel:
     def run(self, component_id: str, *, force: bool = False, rerun_target: bool = False,
             parameters: Mapping[str, Any] | None = None,
             on_message: MessageSink | None = None) -> Execution:
-        """`%cellpipe run --id ID` executed like a cell."""
-        flags = " --force" if force else ""
-        flags += " --rerun-target" if rerun_target else ""
-        for name, value in (parameters or {}).items():
-            flags += f" -p {_quote(f'{name}={value}')}"
-        return self.execute(f"%cellpipe run --id {_quote(component_id)}{flags}",
-                            on_message=on_message)
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(str(text))
+        """The protocol's run request executed like a cell (parameters: typed values)."""
+        request: RunRequest = {"op": "run", "target": component_id}
+        if parameters:
+            request["parameters"] = dict(parameters)
+        if force:
+            request["force"] = True
+        if rerun_target:
+            request["rerun_target"] = True
+        return self.execute(run_code(request), on_message=on_message)

@@ -1,4 +1,8 @@
-"""`cellpipe run`: run a notebook's pipeline headless in a real kernel."""
+"""`cellpipe run`: run a notebook's pipeline headless in a real kernel.
+
+The notebook is read once, here; the kernel gets its cells (`sync`) and plans each target
+once, when the run request (kernel/protocol.py) arrives, as when JupyterLab runs a cell.
+"""
 
 from __future__ import annotations
 
@@ -63,11 +67,12 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
     if inplace and output:
         raise click.UsageError("use either --inplace or -o/--output, not both")
     nb, pipeline = load_notebook(notebook)
-    parameters = parse_params(params)
-    try:
-        pipeline.parameter_values(parameters)
+    given = parse_params(params)
+    try:  # typed here, sent typed: the kernel reads no command-line text
+        values = pipeline.parameter_values(given)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
+    parameters = {name: values[name] for name in given}
     ids = resolve_targets(pipeline, targets)
     check_conflicts(notebook, nb, pipeline, ids)
     check_drawn_edges(pipeline, strict)
@@ -76,7 +81,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
             DiskStore(default_cache_dir()).check_private()
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from None
-    _check_workers(notebook, pipeline, ids, parameters, no_cache, force)
+    _check_workers(pipeline, ids)
     env = dict(os.environ)
     env["JPY_SESSION_NAME"] = str(Path(notebook).resolve())  # which notebook, as Jupyter says
     if no_cache:
@@ -136,24 +141,15 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
         sys.exit(1)
 
 
-def _check_workers(notebook: str, pipeline: Pipeline, ids: list[str],
-                   parameters: dict[str, str], no_cache: bool, force: bool) -> None:
-    """Before a kernel starts: every component that will run (as `cellpipe plan` sees it)
-    and is bound to a worker names a registered alias, or the run fails in one line."""
-    from cellpipe.cache import CacheStore
+def _check_workers(pipeline: Pipeline, ids: list[str]) -> None:
+    """Before a kernel starts: every component the targets need that is bound to a worker
+    names a registered alias, or the run fails in one line (the kernel plans; this does
+    not, so a cached component counts too)."""
     from cellpipe.cli.workers import check_workers
-    from cellpipe.engine import plan_runs
 
-    fresh = no_cache or force or not disk_cache_enabled()
-    store = CacheStore(None if fresh else default_cache_dir(),
-                       notebook=str(Path(notebook).resolve()))
-    values = pipeline.parameter_values(parameters)
-    try:
-        plans = plan_runs(pipeline, ids, store, values, force=fresh)
-    except PipelineError as exc:
-        raise click.ClickException(str(exc)) from None
-    for plan in plans:
-        check_workers(pipeline, [s for s in plan.steps if s.action == "run"])
+    graph = pipeline.graph()
+    needed = set(ids).union(*(dag.ancestors(graph, cid) for cid in ids))
+    check_workers(pipeline, [c for c in pipeline.components if c.id in needed])
 
 
 def _forced_steps(pipeline: Pipeline, cid: str, force: bool,
@@ -173,7 +169,7 @@ def _forced_steps(pipeline: Pipeline, cid: str, force: bool,
     return [*((sid, True) for sid in fresh), (cid, cid not in ran)]
 
 
-def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, str],
+def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str, Any],
              took_part: set[str], running: dict[str, str], ran: set[str], *,
              rerun_target: bool = False, quiet: bool = False) -> Any:
     """Run component cid for target name with a progress display; print its outputs as they

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cellpipe.cli.console import err, out, shown
 from cellpipe.engine.plan import Step
-from cellpipe.model import Pipeline
+from cellpipe.model import Component, Pipeline
 
 
 def register(main: click.Group) -> None:
@@ -135,9 +135,9 @@ def worker(alias: str, queue: str, store: str, concurrency: int, burst: bool) ->
         raise click.ClickException(str(exc)) from None
 
 
-def unknown_workers(pipeline: Pipeline, steps: Iterable[Step]) -> dict[str, str]:
-    """Step id -> the alias it is bound to, for the steps bound to an alias this user has
-    not registered (the registry is read once)."""
+def unknown_workers(pipeline: Pipeline, steps: Iterable[Step | Component]) -> dict[str, str]:
+    """Step (component) id -> the alias it is bound to, for those bound to an alias this
+    user has not registered (the registry is read once)."""
     from cellpipe.remote import LOCAL, RemoteError, WorkerRegistry
 
     bound = {s.id: pipeline.get(s.id).worker for s in steps if pipeline.get(s.id).worker}
@@ -150,8 +150,8 @@ def unknown_workers(pipeline: Pipeline, steps: Iterable[Step]) -> dict[str, str]
     return {sid: alias for sid, alias in bound.items() if alias != LOCAL and alias not in known}
 
 
-def check_workers(pipeline: Pipeline, steps: Iterable[Step]) -> None:
-    """Fail (exit 1, one line) when a step that will run is bound to an unknown alias, before
+def check_workers(pipeline: Pipeline, steps: Iterable[Step | Component]) -> None:
+    """Fail (exit 1, one line) when a step (component) is bound to an unknown alias, before
     a kernel starts: nothing runs, locally or elsewhere."""
     from cellpipe.remote import UnknownWorker
 

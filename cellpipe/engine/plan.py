@@ -184,7 +184,8 @@ def _step(pipeline: Pipeline, cid: str, keys: Mapping[str, str], params: Mapping
 def component_status(
     pipeline: Pipeline, results: ResultLookup, parameters: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Per component: status (not-run, cached, stale, error, invalid) and the reason."""
+    """Per component: status (not-run, cached, stale, error, invalid) and the reason;
+    `blocked_by`: the nearest ancestor whose last run failed, when that stops it."""
     params = dict(parameters if parameters is not None else pipeline.parameter_values())
     graph = pipeline.graph()
     bad: set[str] = {n for n, _ in dag.dangling_parents(graph)}
@@ -217,4 +218,12 @@ def component_status(
                 info.update(status="not-run", reason="never run")
             info["key"] = key
         result[comp.id] = info
+    # a component without a current result whose ancestor's last run failed cannot run
+    # until that is fixed: it is blocked by the nearest such ancestor
+    for cid, info in result.items():
+        if info["status"] in ("not-run", "stale"):
+            blocker = dag.nearest_ancestor(graph, cid,
+                                           lambda p: result[p]["status"] == "error")
+            if blocker is not None:
+                info["blocked_by"] = blocker
     return result

@@ -35,6 +35,9 @@ def handle_request(session: KernelSession, data: dict[str, Any]) -> KernelMessag
         elif op == "check_edge":
             check_edge(session.require_pipeline(), data["parent"], data["child"])
             reply = {"op": "edge_ok"}
+        elif op == "run":  # its output belongs to a cell: it comes as an execute request
+            reply = protocol.error("UnknownRequest", "send a run request as the code of an "
+                                   "execute request (protocol.run_code), not on the comm")
         else:
             reply = protocol.error("UnknownRequest", f"unknown request {op!r}")
     except KeyError as exc:

@@ -1,15 +1,18 @@
-"""`%cellpipe run|plan|status`: the pipeline for people who type."""
+"""`%cellpipe run|plan|status`: the pipeline for people who type; `%cellpipe_request`: the
+run request of the kernel protocol (kernel/protocol.py), as front ends send it."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 
 from cellpipe.engine import ComponentError, RunInterrupted
+from cellpipe.engine.errors import one_line
+from cellpipe.kernel import protocol
 from cellpipe.kernel.session import KernelSession
 from cellpipe.model import parse_assignments
 from cellpipe.model.errors import PipelineError
@@ -24,7 +27,7 @@ class MagicError(Exception):
     """A pipeline problem, shown by Jupyter as one line instead of a cellpipe traceback."""
 
     def _render_traceback_(self) -> list[str]:
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+        return [one_line(type(self).__name__, self)]
 
     @classmethod
     def named(cls, error: PipelineError) -> MagicError:
@@ -82,16 +85,23 @@ class CellpipeMagics(Magics):
                 self._print_plan(self.session.plan(ref, force=args.force, parameters=params))
             else:
                 self._print_status()
-        except ComponentError as error:
-            if error.on_stderr and error.target_name in (None, error.component_name):
-                # the target's own UsageError: IPython prints it on stderr, the cell fails
-                raise UsageError(error.evalue) from None
-            raise error.as_named() from None
-        except RunInterrupted as error:
-            raise error.as_named() from None
-        except PipelineError as error:
-            # raised, so the cell fails as a cell does (and `cellpipe run` exits non-zero)
-            raise MagicError.named(error) from None
+        except (ComponentError, RunInterrupted, PipelineError) as error:
+            _raise_as_cell_error(error)
+
+    @line_magic
+    @no_var_expand  # JSON, read as sent: no {expression} or $name expansion
+    def cellpipe_request(self, line: str) -> None:
+        """Run a component as a `run` request of the kernel protocol asks (its JSON)."""
+        try:
+            try:
+                request = protocol.read_run_request(line)
+            except ValueError as exc:
+                raise PipelineError(str(exc)) from None
+            self.session.run(request["target"], force=request.get("force", False),
+                             rerun_target=request.get("rerun_target", False),
+                             parameters=request.get("parameters"))
+        except (ComponentError, RunInterrupted, PipelineError) as error:
+            _raise_as_cell_error(error)
 
     def _print_plan(self, plan: dict[str, Any]) -> None:
         for step in plan["steps"]:
@@ -103,6 +113,19 @@ class CellpipeMagics(Magics):
             print(f"{info['status']:>8}  {info['name']}  ({info['reason']})")
         for problem in state["problems"]:
             print(f"problem: {problem}")
+
+
+def _raise_as_cell_error(error: Exception) -> NoReturn:
+    """Raise error as the cell's error, as Jupyter shows one (so the cell fails, and
+    `cellpipe run` exits non-zero)."""
+    if isinstance(error, ComponentError):
+        if error.on_stderr and error.target_name in (None, error.component_name):
+            # the target's own UsageError: IPython prints it on stderr, the cell fails
+            raise UsageError(error.evalue) from None
+        raise error.as_named() from None
+    if isinstance(error, RunInterrupted):
+        raise error.as_named() from None
+    raise MagicError.named(error) from None  # type: ignore[arg-type]
 
 
 CellpipeMagics.cellpipe.__doc__ = USAGE

@@ -14,10 +14,11 @@ protocol does not know, or when the kernel sends a message that does not fit its
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 import typing
-from typing import Any, Literal, TypedDict, Union, get_args, get_origin
+from typing import Any, Literal, TypedDict, Union, cast, get_args, get_origin
 
 COMM_TARGET = "cellpipe"
 
@@ -35,7 +36,7 @@ ParameterType = Literal["int", "float", "str", "bool", "json"]
 
 TargetsMode = Literal["pipeline", "downstream"]
 
-RequestOp = Literal["sync", "state", "plan", "targets", "captured", "check_edge"]
+RequestOp = Literal["sync", "state", "plan", "targets", "captured", "check_edge", "run"]
 
 MessageOp = Literal["state", "plan", "targets", "captured", "edge_ok", "error", "run", "event"]
 
@@ -55,9 +56,12 @@ class _ComponentState(TypedDict):
 
 
 class ComponentState(_ComponentState, total=False):
-    """One component in a `state` message (`parents` are component ids)."""
+    """One component in a `state` message (`parents` are component ids). `blocked_by`: for
+    a component without a current result (`not-run`, `stale`), the id of the nearest
+    ancestor whose last run failed: it cannot run until that is fixed."""
 
     key: str
+    blocked_by: str
 
 
 class Parameter(TypedDict):
@@ -163,6 +167,22 @@ class CheckEdgeRequest(_Request):
     op: Literal["check_edge"]
     parent: str
     child: str
+
+
+class _RunRequest(_Request):
+    op: Literal["run"]
+    target: str
+
+
+class RunRequest(_RunRequest, total=False):
+    """Run `target` (a component id): its ancestors first, only its own output shown.
+    Sent as the code of an execute request (`run_code`; `runCode` in src/protocol.ts), so
+    the output reaches the cell being run; `parameters` are typed values (name -> value)
+    for this run. Events: `run`, `event`, then `state`; a failure is the cell's error."""
+
+    parameters: dict[str, Any]
+    force: bool
+    rerun_target: bool
 
 
 # --- messages: kernel -> front end -------------------------------------------------------
@@ -272,7 +292,8 @@ class EventMessage(_Message):
 
 
 Request = Union[  # noqa: UP007 (a runtime union the generators read)
-    SyncRequest, StateRequest, PlanRequest, TargetsRequest, CapturedRequest, CheckEdgeRequest
+    SyncRequest, StateRequest, PlanRequest, TargetsRequest, CapturedRequest, CheckEdgeRequest,
+    RunRequest,
 ]
 KernelMessage = Union[  # noqa: UP007
     StateMessage, PlanMessage, TargetsMessage, CapturedMessage, EdgeOkMessage, ErrorMessage,
@@ -307,6 +328,28 @@ def error(kind: str, message: str) -> ErrorMessage:
 def request_op(data: dict[str, Any]) -> str | None:
     op = data.get("op")
     return op if isinstance(op, str) else None
+
+
+# a run request travels as the code of an execute request: this magic, then its JSON
+RUN_MAGIC = "%cellpipe_request"
+
+
+def run_code(request: RunRequest) -> str:
+    """The cell code that carries a run request (the front ends execute it like a cell)."""
+    return f"{RUN_MAGIC} {json.dumps(request, separators=(',', ':'))}"
+
+
+def read_run_request(text: str) -> RunRequest:
+    """The run request in what follows the magic; ValueError naming what is wrong."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"a run request must be JSON: {exc}") from None
+    found = (["not a run request"] if not isinstance(data, dict) or data.get("op") != "run"
+             else problems_of(data, RunRequest))
+    if found:
+        raise ValueError("; ".join(found))
+    return cast(RunRequest, data)
 
 
 # --- checking messages ---------------------------------------------------------------------
@@ -476,6 +519,14 @@ def typescript() -> str:
             "export type Request =\n  | " + "\n  | ".join(_ts_name(c) for c in REQUESTS) + ";", "",
             "/** Any message the kernel sends on the `cellpipe` comm. */",
             "export type KernelMessage =\n  | " + "\n  | ".join(_ts_name(c) for c in MESSAGES) + ";",
+            "",
+            "/** The magic that carries a run request as the code of an execute request. */",
+            f"export const RUN_MAGIC = '{RUN_MAGIC}';",
+            "",
+            "/** The cell code that carries a run request: execute it in the cell being run. */",
+            "export function runCode(request: IRunRequest): string {",
+            "  return `${RUN_MAGIC} ${JSON.stringify(request)}`;",
+            "}",
             ""]
     return "\n".join(out)
 

@@ -7,7 +7,7 @@ graph's keys, which is notebook order.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 Graph = Mapping[str, Sequence[str]]
 
@@ -41,6 +41,24 @@ def ancestors(graph: Graph, node: str) -> set[str]:
 def descendants(graph: Graph, node: str) -> set[str]:
     """Every id that depends on node, directly or not (node excluded)."""
     return _reach([node], children_of(graph))
+
+
+def nearest_ancestor(graph: Graph, node: str, match: Callable[[str], bool]) -> str | None:
+    """The closest ancestor of node for which match is true (breadth-first up the parents,
+    each node's parents in their order), or None."""
+    seen = {node}
+    frontier = list(graph.get(node, ()))
+    while frontier:
+        following: list[str] = []
+        for parent in frontier:
+            if parent in seen or parent not in graph:
+                continue
+            seen.add(parent)
+            if match(parent):
+                return parent
+            following.extend(graph[parent])
+        frontier = following
+    return None
 
 
 def downstream(graph: Graph, nodes: Iterable[str]) -> set[str]:
