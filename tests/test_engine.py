@@ -225,6 +225,9 @@ def test_error_in_ancestor_names_it_and_keeps_finished_results(counts):
     status = component_status(p, r.store)
     assert status["a"]["status"] == "cached" and status["b"]["status"] == "error"
     assert status["c"]["status"] == "not-run"
+    # Python says what blocks c (the UI shows it): the nearest ancestor whose run failed
+    assert status["c"]["blocked_by"] == "b"
+    assert "blocked_by" not in status["a"] and "blocked_by" not in status["b"]
 
 
 def test_bad_structure_is_refused_before_anything_runs(counts):

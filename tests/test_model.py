@@ -255,3 +255,12 @@ def test_parameter_assignments_parse_once_for_every_front_end():
     assert parse_assignments(["lr=0.1", " n =a=b", "s="]) == {"lr": "0.1", "n": "a=b", "s": ""}
     with pytest.raises(ParameterError, match="'lr' must be NAME=VALUE"):
         parse_assignments(["lr"])
+
+
+def test_nearest_ancestor_is_found_breadth_first():
+    from cellpipe.model import dag
+
+    graph = {"a": [], "b": ["a"], "c": ["b"], "d": ["a"], "e": ["c", "d"]}
+    assert dag.nearest_ancestor(graph, "e", lambda n: n in ("a", "b")) == "b"
+    assert dag.nearest_ancestor(graph, "e", lambda n: n == "a") == "a"
+    assert dag.nearest_ancestor(graph, "a", lambda n: True) is None

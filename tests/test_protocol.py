@@ -156,3 +156,16 @@ def test_every_message_the_kernel_sends_fits_the_protocol(kernel_messages):
     assert ("b", "error") in [(e["id"], e["status"]) for e in events if e["op"] == "event"]
     assert [e["status"] for e in events if e["op"] == "run" and e["phase"] == "end"] == [
         "error", "ok"]
+
+
+def test_a_run_request_travels_as_cell_code_and_is_checked_on_arrival():
+    request = {"op": "run", "target": "c", "parameters": {"lr": 0.1, "tag": "a b'\"{x}"},
+               "force": True}
+    code = protocol.run_code(request)
+    assert code.startswith(protocol.RUN_MAGIC + " ") and "\n" not in code
+    assert protocol.read_run_request(code[len(protocol.RUN_MAGIC) + 1:]) == request
+    for text, problem in (("{", "must be JSON"), ('{"op": "plan", "target": "c"}', "not a run"),
+                          ('{"op": "run"}', "missing field 'target'"),
+                          ('{"op": "run", "target": "c", "force": "yes"}', "'force'")):
+        with pytest.raises(ValueError, match=problem):
+            protocol.read_run_request(text)
