@@ -30,9 +30,9 @@ os.environ["CELLPIPE_CACHE_DIR"] = str(ROOT / "cache")
 
 from cellpipe.cache import CacheStore  # noqa: E402
 from cellpipe.engine import PipelineRunner, PythonExecutor  # noqa: E402
-from cellpipe.engine.remote_run import RemoteSteps  # noqa: E402
 from cellpipe.engine.sweep_run import SweepRunner  # noqa: E402
 from cellpipe.model import Component, Parameter, Pipeline  # noqa: E402
+from cellpipe.remote import WorkerSteps  # noqa: E402
 
 
 def pipeline(sleep: float) -> Pipeline:
@@ -45,7 +45,7 @@ def pipeline(sleep: float) -> Pipeline:
 
 def sweep_seconds(pipe: Pipeline, values: list[float], jobs: int, cache: Path) -> float:
     """Wall time of a sweep over lr with a fresh cache (the shared prep runs once)."""
-    runner = SweepRunner(pipe, "train", CacheStore(cache), RemoteSteps(jobs), jobs=jobs)
+    runner = SweepRunner(pipe, "train", CacheStore(cache), WorkerSteps(jobs), jobs=jobs)
     start = time.perf_counter()
     for lr in values:
         runner.add(pipe.parameter_values({"lr": lr}), {"lr": lr})

@@ -12,7 +12,8 @@ import time
 import nbformat
 import psutil
 import pytest
-from remoteutil import pipe_with_workers, start_worker, stop
+from processes import start_worker, stop
+from remoteutil import pipe_with_workers
 
 
 @pytest.fixture

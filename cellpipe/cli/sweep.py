@@ -130,9 +130,9 @@ def _check_workers(pipeline: Pipeline, target_id: str, store: CacheStore,
 
 def _runner(pipeline: Pipeline, target_id: str, store: CacheStore, jobs: int,
             report: list[str] | None, objective: str | None) -> SweepRunner:
-    from cellpipe.engine.remote_run import RemoteSteps
+    from cellpipe.remote import WorkerSteps
 
-    return SweepRunner(pipeline, target_id, store, RemoteSteps(jobs), jobs=jobs, report=report,
+    return SweepRunner(pipeline, target_id, store, WorkerSteps(jobs), jobs=jobs, report=report,
                        also_report=[objective] if objective else [])
 
 

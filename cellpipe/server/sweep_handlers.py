@@ -32,7 +32,7 @@ class SweepJob:
 
     def __init__(self, pipeline: model.Pipeline, target_id: str, body: dict[str, Any],
                  notebook_path: str) -> None:
-        from cellpipe.engine.remote_run import RemoteSteps
+        from cellpipe.remote import WorkerSteps
 
         self.id = uuid.uuid4().hex[:12]
         self.trials = body.get("trials")
@@ -48,7 +48,7 @@ class SweepJob:
         if root is not None:  # refuse a cache others could have written, as the CLI does
             DiskStore(root).check_private()
         self.store = CacheStore(root, notebook=notebook_path)
-        self.runner = SweepRunner(pipeline, target_id, self.store, RemoteSteps(jobs), jobs=jobs,
+        self.runner = SweepRunner(pipeline, target_id, self.store, WorkerSteps(jobs), jobs=jobs,
                                   also_report=[self.objective] if self.objective else [])
         self.state = "running"  # running, done, stopped, error
         self.message = ""
