@@ -186,6 +186,8 @@ def test_json_stays_the_default_format(tmp_path):
     nbformat.write(make_notebook([("x = 1", "a", [])]), tmp_path / "nb.ipynb")
     result = export(tmp_path / "nb.ipynb")
     assert result.exit_code == 0 and '"format": "cellpipe.pipeline"' in result.output
+    result = export(tmp_path / "nb.ipynb", "-p", "x=1")
+    assert result.exit_code == 2 and "options of --format py and kfp" in result.output
 
 
 def test_code_that_only_a_module_scope_allows_still_runs_as_written(tmp_path):

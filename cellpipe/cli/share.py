@@ -73,6 +73,8 @@ def export_pipeline(notebook: str, components: tuple[str, ...], with_ancestors: 
         production.export(fmt, notebook, output, _refs(components), with_ancestors, params,
                           store, image)
         return
+    if params or store is not None or image is not None:
+        raise click.UsageError("-p, --store and --image are options of --format py and kfp")
     if output and Path(output).is_dir():
         raise click.ClickException(f"{output} is a directory; name the file to write")
     _, pipeline = load_notebook(notebook)
