@@ -343,18 +343,16 @@ def _leading_comment(source: str) -> str | None:
 def _from_code(source: str, modules: tuple[tuple[str, str], ...]) -> str:
     a = analyse(source, modules)
     tree = parse(source)
-    bound = []
-    if tree is not None:
-        for stmt in tree.body:
-            for node in ast.walk(stmt):
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                    bound.append(node.id)
-                elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                    bound.append(node.name)
-                if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
-                    break
-    bound = [n for n in dict.fromkeys(bound) if n in a.binds]
-    bound += sorted(a.binds - set(bound) - {n for n, _ in modules})
+    text = source  # names appear in the raw text too (magics included)
+    imported = {n for n, _ in modules}
+
+    def first_seen(name: str) -> tuple[int, str]:
+        found = re.search(rf"\b{re.escape(name)}\b", text)
+        return (found.start() if found else len(text), name)
+
+    bound = sorted((n for n in a.binds if n not in imported and n not in a.maybe_binds),
+                   key=first_seen)
+    bound += sorted(a.binds & a.maybe_binds - imported, key=first_seen)
     imports = tree is not None and all(isinstance(s, (ast.Import, ast.ImportFrom))
                                        for s in tree.body) and tree.body
     if imports:
