@@ -17,7 +17,7 @@ from cellpipe.cli.console import err, out, shown
 from cellpipe.cli.notebooks import check_conflicts, load_notebook, resolve_targets
 from cellpipe.engine import ComponentError, plan_run
 from cellpipe.engine.sweep import Axis, Row, mark_best, split_axes
-from cellpipe.engine.sweep_run import SweepRunner, run_grid
+from cellpipe.engine.sweep_run import SweepRunner, failure_line, run_grid
 from cellpipe.model import Pipeline
 from cellpipe.model.errors import PipelineError
 
@@ -93,7 +93,7 @@ def sweep(notebook: str, target: str | None, params: tuple[str, ...], jobs: int,
         interrupted = True
         rows = [c.row for c in runner.combinations if c.row.status != "running"]
     except (PipelineError, ComponentError) as exc:
-        raise click.ClickException(_one_line(exc)) from None
+        raise click.ClickException(failure_line(exc)) from None
     finally:
         for problem in store.flush():
             err.print(f"[yellow]warning:[/] {problem}")
@@ -231,9 +231,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return shown(f"{value:.6g}")
     return shown(str(value))
-
-
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, ComponentError):
-        return f"{exc.component_name}: {exc.evalue}"
-    return str(exc)

@@ -5,49 +5,22 @@ against the cache, so a component whose key another combination already has (an 
 that reads no swept parameter) is not run again. The components to run become one graph
 of tasks keyed by cache key; ready tasks go to the workers (the component's own alias,
 else the sweep's: the target's alias or `local`), up to `jobs` at once, through the remote
-steps the caller hands in (the engine never imports a transport).
+steps the caller hands in (`engine.task.RemoteSteps`; the CLI and the server hand
+`cellpipe.remote.WorkerSteps`: the engine never imports a transport).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from cellpipe.cache import CacheEntry, CacheStore, disk_cache_enabled
 from cellpipe.engine.errors import ComponentError
 from cellpipe.engine.plan import Plan, Step, key_inputs, plan_run
 from cellpipe.engine.sweep import Axis, Row, grid, reported_values
+from cellpipe.engine.task import RemoteEvent, RemoteSteps
 from cellpipe.model import Component, Pipeline, dag
-
-
-class RemoteTasks(Protocol):
-    """What the sweep needs of the remote steps (cellpipe's RemoteSteps implements it)."""
-
-    inflight: dict[str, Any]
-
-    def backend(self, alias: str, component: Component) -> Any:
-        """The alias's backend, checked now (raises ComponentError naming the alias)."""
-        ...
-
-    def has_room(self, alias: str) -> bool:
-        ...
-
-    def submit(self, component: Component, key: str, inputs: list[str], store: CacheStore,
-               parameters: dict[str, Any], sources: dict[str, str]) -> None:
-        ...
-
-    def next_event(self, timeout: float) -> Any:
-        ...
-
-    def import_result(self, component: Component, result: Any) -> CacheEntry:
-        ...
-
-    def finish(self, step_id: str) -> None:
-        ...
-
-    def cancel_all(self) -> None:
-        ...
 
 
 @dataclass
@@ -79,7 +52,7 @@ class SweepRunner:
     """Runs combinations of one target; `add` plans one, `step` advances them all."""
 
     def __init__(self, pipeline: Pipeline, target_id: str, store: CacheStore,
-                 remote: RemoteTasks, *, jobs: int = 1, alias: str | None = None,
+                 remote: RemoteSteps, *, jobs: int = 1, alias: str | None = None,
                  report: Sequence[str] | None = None, also_report: Iterable[str] = ()) -> None:
         self.pipeline = pipeline
         self.target_id = target_id
@@ -214,7 +187,7 @@ class SweepRunner:
                                task.parameters, {})
             task.state = "running"
 
-    def _handle(self, event: Any) -> None:
+    def _handle(self, event: RemoteEvent) -> None:
         task = self.tasks[event.step_id]
         if event.kind in ("output", "status"):
             return  # a combination's prints stay in its cache entry
@@ -298,3 +271,10 @@ def run_grid(runner: SweepRunner, swept: Sequence[Axis], fixed: Mapping[str, Any
     for combo in grid(swept):
         runner.add(runner.pipeline.parameter_values({**fixed, **combo}), combo)
     return runner.run(on_row, stopped)
+
+
+def failure_line(exc: Exception) -> str:
+    """Why a whole sweep could not go on, in one line (a ComponentError names its component)."""
+    if isinstance(exc, ComponentError):
+        return f"{exc.component_name}: {exc.evalue}"
+    return str(exc)

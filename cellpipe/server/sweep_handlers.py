@@ -21,7 +21,7 @@ from cellpipe import model
 from cellpipe.cache import CacheStore, DiskStore, default_cache_dir, disk_cache_enabled
 from cellpipe.engine import ComponentError
 from cellpipe.engine.sweep import Row, mark_best, split_axes
-from cellpipe.engine.sweep_run import SweepRunner, run_grid
+from cellpipe.engine.sweep_run import SweepRunner, failure_line, run_grid
 from cellpipe.server.bodies import SHAPES, RequestError, parse
 
 MAX_KEPT = 20  # finished sweeps whose rows stay available
@@ -72,7 +72,7 @@ class SweepJob:
         except KeyboardInterrupt:
             self.state = "stopped"
         except (model.PipelineError, ComponentError) as exc:
-            self.state, self.message = "error", _one_line(exc)
+            self.state, self.message = "error", failure_line(exc)
         except Exception as exc:  # noqa: BLE001 - the thread reports, never dies silently
             self.state, self.message = "error", f"{type(exc).__name__}: {exc}"
         finally:
@@ -174,11 +174,6 @@ class SweepRowHandler(SweepBase):
             return self.fail(404, IndexError(f"sweep {sweep_id} has no row {index}"))
         self.finish(json.dumps(job.outputs(int(index)), default=repr))
 
-
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, ComponentError):
-        return f"{exc.component_name}: {exc.evalue}"
-    return str(exc)
 
 
 def setup_handlers(web_app: Any) -> None:
