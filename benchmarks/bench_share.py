@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 
 from cellpipe.cache import CacheStore, archive
-from cellpipe.engine import PipelineRunner, PythonExecutor
+from cellpipe.engine import PipelineRunner, PythonExecutor, sharing
 from cellpipe.model import Component, Parameter, Pipeline
 
 # Each component makes about `mb` MB of a kind of result data science pipelines keep.
@@ -126,7 +126,7 @@ def main() -> None:
         pipeline = build_cache(src, args.size_mb)
         size = du(src / "entries")
         print(f"cache: {len(list((src / 'entries').iterdir()))} entries, {size / 2**20:.0f} MB")
-        selection = archive.current_entries(pipeline, CacheStore(src, notebook="bench"),
+        selection = sharing.current_entries(pipeline, CacheStore(src, notebook="bench"),
                                             pipeline.parameter_values())
         assert not selection.missing and len(selection.entries) == len(pipeline.components)
         if args.levels_only:

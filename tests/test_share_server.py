@@ -199,6 +199,22 @@ def test_hostile_upload_is_refused_and_uploads_can_be_discarded(server, tmp_path
     assert status == 404
 
 
+def test_import_into_a_cache_others_can_write_is_refused_as_the_cli_does(server):
+    """The endpoint and `cellpipe cache import` open the cache the same way
+    (engine.sharing.open_store): one that others can write is refused first."""
+    status, up = server.call("POST", "cache/upload", b"not read: the cache is refused first")
+    assert status == 200
+    server.cache.mkdir(exist_ok=True)
+    mode = server.cache.stat().st_mode & 0o777
+    server.cache.chmod(0o777)
+    try:
+        status, reply = server.call("POST", "cache/import", {"upload": up["upload"],
+                                                             "trust": True})
+    finally:
+        server.cache.chmod(mode)
+    assert status == 400 and "can be written by other users" in reply["message"], reply
+
+
 def test_pipeline_export_as_a_program_and_for_kubeflow(server):
     """The panel's Export menu: the same program and KFP files as `cellpipe export`."""
     nbformat.write(sample(), server.root / "nb.ipynb")

@@ -202,46 +202,21 @@ def notebook_scope(notebook: str | Path | None) -> str:
     return str(Path(notebook).resolve()) if notebook is not None else ""
 
 
-scope_of = notebook_scope  # its earlier name, kept until every caller moves
-
-
-def current_entries(pipeline: Any, store: CacheStore, parameters: Mapping[str, Any],
-                    refs: Iterable[str] | None = None) -> Selection:
-    """The current entry (key as the engine plans it) of each chosen component (default: all)
-    and of its ancestors, in notebook order."""
-    from cellpipe.engine.plan import plan_run, plan_runs
-
-    targets = list(dict.fromkeys([pipeline.find(r).id for r in refs] if refs else pipeline.ids))
-    # plan only the targets no other target depends on: their plans hold the others (a
-    # chain of 1,500 is one plan, not 1,500 growing ones)
-    graph = pipeline.graph()
-    below: set[str] = set()
-    stack = [p for t in targets for p in graph.get(t, ())]
-    while stack:
-        node = stack.pop()
-        if node not in below:
-            below.add(node)
-            stack.extend(graph.get(node, ()))
-    outer = [t for t in targets if t not in below]
-    steps = {s.id: s for plan in plan_runs(pipeline, outer, store, parameters)
-             for s in plan.steps}
-    for target in targets:  # only in a cycle: plan_run says so
-        if target not in steps:
-            plan_run(pipeline, target, store, parameters)
-    selection = Selection([])
+def selection(store: CacheStore, steps: Iterable[Any]) -> Selection:
+    """The on-disk entries of planned steps (id, name, key, action, reason; in the order
+    given), one per key; the steps without a complete entry on disk are `missing`."""
+    chosen = Selection([])
     seen: set[str] = set()
-    for cid in pipeline.ids:
-        step = steps.get(cid)
-        if step is None or step.key in seen:  # same code and inputs: one entry serves both
+    for step in steps:
+        if step.key in seen:  # same code and inputs: one entry serves both
             continue
         seen.add(step.key)
-        folder = _disk(store).entry_dir(step.key)
-        files = _entry_files(folder)
+        files = _entry_files(_disk(store).entry_dir(step.key))
         if files is None:
-            selection.missing.append(Missing(cid, step.name, _why_missing(step)))
+            chosen.missing.append(Missing(step.id, step.name, _why_missing(step)))
         else:
-            selection.entries.append(ExportEntry(step.key, cid, step.name, files))
-    return selection
+            chosen.entries.append(ExportEntry(step.key, step.id, step.name, files))
+    return chosen
 
 
 def _why_missing(step: Any) -> str:
@@ -446,15 +421,6 @@ class ImportSummary:
         }
 
 
-def planned_keys(pipeline: Any, store: CacheStore,
-                 parameters: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """component id -> (name, current key) as the engine computes them (valid components)."""
-    from cellpipe.engine.plan import component_status
-
-    status = component_status(pipeline, store, parameters)
-    return {cid: (info["name"], info["key"]) for cid, info in status.items() if "key" in info}
-
-
 def _bad(member: str, why: str) -> UnsafeArchive:
     return UnsafeArchive(f"refused: member {member!r} {why}; nothing was imported")
 
@@ -633,8 +599,8 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
 
     confirm is asked (with the summary) before anything is written, unless the archive is
     signed with verify_key or this is a dry run; answering False imports nothing
-    (summary.cancelled). usage (component id -> (name, key), see planned_keys) fills in which
-    components the entries serve; scope is the notebook whose run history records the
+    (summary.cancelled). usage (component id -> (name, key), see
+    engine.sharing.planned_keys) fills in which components the entries serve; scope is the notebook whose run history records the
     imported entries (so `cache gc` keeps them). Raises UnsafeArchive or ArchiveError."""
     limits = limits or Limits.default()
     disk = _disk(store)

@@ -152,11 +152,12 @@ def cache_export(notebook: str, components: tuple[str, ...], params: tuple[str, 
                  output: str, level: int | None, no_sign: bool) -> None:
     """Write the cached results of NOTEBOOK's components to a .tar.gz archive."""
     from cellpipe.cache import archive
+    from cellpipe.engine import sharing
 
     _, pipeline = load_notebook(notebook)
     try:
         values = pipeline.parameter_values(parse_params(params))
-        chosen = archive.current_entries(pipeline, archive.open_store(notebook), values,
+        chosen = sharing.current_entries(pipeline, sharing.open_store(notebook), values,
                                          _refs(components))
     except (PipelineError, archive.ArchiveError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -200,6 +201,7 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
                  params: tuple[str, ...], max_size: str | None) -> None:
     """Import cached results from a .tar.gz archive into the cache ($CELLPIPE_CACHE_DIR)."""
     from cellpipe.cache import archive
+    from cellpipe.engine import sharing
 
     try:
         limits = archive.Limits.default()
@@ -210,17 +212,15 @@ def cache_import(archive_path: str, dry_run: bool, trust: bool, notebook: str | 
             limits.max_total_size = archive.parse_size(max_size)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--max-size") from None
-    store = archive.open_store(notebook)
     try:  # a cache others can write is refused before the archive is read
-        if store.disk is not None:
-            store.disk.check_private()
+        store = sharing.open_store(notebook)
     except PipelineError as exc:
         raise click.ClickException(f"{exc} (nothing was imported)") from None
     usage = None
     if notebook:
         _, pipeline = load_notebook(notebook)
         try:
-            usage = archive.planned_keys(pipeline, store,
+            usage = sharing.planned_keys(pipeline, store,
                                          pipeline.parameter_values(parse_params(params)))
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from None

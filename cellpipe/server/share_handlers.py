@@ -29,6 +29,7 @@ from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
 
 from cellpipe.cache import archive
+from cellpipe.engine import sharing
 from cellpipe.model import (
     exchange,
     notebook_from_dict,
@@ -265,7 +266,7 @@ class CacheExportHandler(ShareHandler):
         path = self.notebook_path(args.get("path"))
         pipeline = pipeline_from_notebook(read_notebook(path)[0])
         values = pipeline.parameter_values(_parameters(args.get("param", [])))
-        chosen = archive.current_entries(pipeline, archive.open_store(path), values,
+        chosen = sharing.current_entries(pipeline, sharing.open_store(path), values,
                                          _refs(args.get("components")))
         return path, chosen
 
@@ -368,11 +369,11 @@ class CacheImportHandler(ShareHandler):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         source = upload_path(body.get("upload"))
         notebook = self.notebook_path(body["path"]) if body.get("path") is not None else None
-        store = archive.open_store(notebook)
+        store = sharing.open_store(notebook)  # refused when others can write it
         usage = None
         if notebook is not None:
             pipeline = pipeline_from_notebook(read_notebook(notebook)[0])
-            usage = archive.planned_keys(pipeline, store, pipeline.parameter_values())
+            usage = sharing.planned_keys(pipeline, store, pipeline.parameter_values())
         # only JSON true trusts: the shape refused "false", 1 and [0] before we got here
         trust, dry_run = body.get("trust") is True, body.get("dry_run") is True
 
