@@ -2,7 +2,7 @@
  * The front end <-> kernel protocol (docs/protocol.md).
  *
  * GENERATED from cellpipe/kernel/protocol.py, do not edit:
- *   python -m cellpipe.kernel.protocol --typescript > src/protocol.ts
+ *   python -m cellpipe.kernel.protocol_gen --typescript > src/protocol.ts
  */
 
 /* eslint-disable */

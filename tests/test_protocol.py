@@ -9,11 +9,11 @@ from typing import get_args
 import pytest
 from nbutil import make_notebook
 
-from cellpipe.kernel import protocol
+from cellpipe.kernel import protocol, protocol_gen
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-REGENERATE = "python -m cellpipe.kernel.protocol --typescript > src/protocol.ts"
+REGENERATE = "python -m cellpipe.kernel.protocol_gen --typescript > src/protocol.ts"
 
 
 def _ts_sources() -> dict[Path, str]:
@@ -41,19 +41,19 @@ def _switch_cases(text: str, subject: str) -> list[str]:
 
 def test_typescript_types_are_generated_from_the_python_protocol():
     committed = (SRC / "protocol.ts").read_text()
-    assert committed == protocol.typescript(), (
+    assert committed == protocol_gen.typescript(), (
         f"src/protocol.ts is not what cellpipe/kernel/protocol.py generates: run `{REGENERATE}`"
     )
 
 
 def test_docs_reference_is_generated_from_the_python_protocol():
     text = (ROOT / "docs" / "protocol.md").read_text()
-    begin, end = text.find(protocol.MARKDOWN_BEGIN), text.find(protocol.MARKDOWN_END)
+    begin, end = text.find(protocol_gen.MARKDOWN_BEGIN), text.find(protocol_gen.MARKDOWN_END)
     assert begin >= 0 and end > begin, "docs/protocol.md lacks the generated section markers"
-    section = text[begin:end + len(protocol.MARKDOWN_END)] + "\n"
-    assert section == protocol.markdown(), (
+    section = text[begin:end + len(protocol_gen.MARKDOWN_END)] + "\n"
+    assert section == protocol_gen.markdown(), (
         "docs/protocol.md's generated section is out of date: replace it with the output of "
-        "`python -m cellpipe.kernel.protocol --markdown`"
+        "`python -m cellpipe.kernel.protocol_gen --markdown`"
     )
 
 
