@@ -233,6 +233,9 @@ export function SweepTable(props: {
   );
 }
 
+/** The latest sweep of each notebook (by path): the table comes back when the panel does. */
+const latest = new Map<string, string>();
+
 /** "Sweep": the Sweep… button and the table of the latest sweep of this notebook. */
 export function SweepSection(props: {
   model: PipelineModel;
@@ -243,6 +246,12 @@ export function SweepSection(props: {
   const [chosen, setChosen] = React.useState<number | null>(null);
   const [message, setMessage] = React.useState('');
   const running = sweep?.state === 'running';
+  React.useEffect(() => {
+    const id = latest.get(model.panel.context.path);
+    if (id && !sweep) {
+      sweeps.get(id).then(setSweep, () => latest.delete(model.panel.context.path));
+    }
+  }, [model]);
   React.useEffect(() => {
     if (!sweep || !running) {
       return;
@@ -269,7 +278,9 @@ export function SweepSection(props: {
       setMessage('');
       setChosen(null);
       const context = model.panel.context;
-      setSweep(await sweeps.start(nb.syncPayload(context.model), context.path, result.value));
+      const started = await sweeps.start(nb.syncPayload(context.model), context.path, result.value);
+      latest.set(context.path, started.id);
+      setSweep(started);
     } catch (error) {
       setMessage(error instanceof ServerError ? error.message : String(error));
     }
