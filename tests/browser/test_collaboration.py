@@ -3,8 +3,8 @@ users live, and opening a notebook never marks it modified. Two pages, one serve
 
 from __future__ import annotations
 
+import json
 import re
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,20 +76,42 @@ def test_run_statuses_reach_every_collaborator(room, browser):
         two.screenshot("collaborator-statuses")
 
 
+@pytest.fixture(scope="module")
+def kernel_metadata() -> dict:
+    """The kernelspec and language_info this machine's python3 kernel reports: what
+    JupyterLab writes into a notebook it opens (a notebook that differs is modified by
+    JupyterLab itself, cellpipe or not: the demo had a bare language_info)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        info = client.kernel_info(reply=True, timeout=60)["content"]["language_info"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    return {"kernelspec": {"display_name": spec.display_name, "language": spec.language,
+                           "name": "python3"},
+            "language_info": info}
+
+
 @pytest.mark.parametrize("shared", [True, False], ids=["shared-room", "own-copy"])
-def test_opening_a_notebook_never_marks_it_modified(lab, room, browser, shared):
+def test_opening_a_notebook_never_marks_it_modified(lab, room, browser, kernel_metadata, shared):
     server = room if shared else lab
-    shutil.copy(ROOT / "examples" / "demo.ipynb", server.root / "demo.ipynb")
-    shutil.copy(ROOT / "tests" / "fixtures" / "link_nbformat45.ipynb", server.root / "link.ipynb")
-    for name in ("demo.ipynb", "link.ipynb"):
+    for name, source in (("demo.ipynb", ROOT / "examples" / "demo.ipynb"),
+                         ("link.ipynb", ROOT / "tests" / "fixtures" / "link_nbformat45.ipynb")):
+        notebook = json.loads(source.read_text())
+        notebook["metadata"].update(kernel_metadata)
+        (server.root / name).write_text(json.dumps(notebook, indent=1))
         context = browser.new_context(viewport={"width": 1500, "height": 950})
         page = context.new_page()
         page.set_default_timeout(30_000)
         try:
-            ui = NotebookUI(page, server, name).open()
+            ui = NotebookUI(page, server, name).open()  # graph, kernel link, sync, state
             expect(ui.panel.locator(".react-flow__node").first).to_be_visible()
             page.wait_for_timeout(2500)  # syncs, state and badges have come and gone
             assert page.locator(DIRTY).count() == 0, f"{name} is marked modified on open"
-            ui.screenshot("opened-clean")
+            ui.screenshot(f"opened-clean-{'shared' if shared else 'own'}")
         finally:
             context.close()
