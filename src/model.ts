@@ -599,8 +599,10 @@ export class PipelineModel implements IDisposable {
   /** The status of a component in the graph, computed once per change of the model. */
   private _graphStatus(id: string): IGraphStatus {
     if (!this._statuses) {
-      this._statuses = graphStatuses(this._components, c =>
-        ownStatus(this._live.get(c), this._state?.components[c]?.status, this._running)
+      this._statuses = graphStatuses(
+        this._components,
+        c => ownStatus(this._live.get(c), this._state?.components[c]?.status, this._running),
+        c => this._state?.components[c]?.blocked_by
       );
     }
     return (

@@ -36,51 +36,30 @@ export interface IGraphStatus {
 }
 
 /**
- * Every component's status, with `blocked` for a component without a current result
- * whose ancestor's last run failed (`error`): it cannot run until that is fixed.
+ * Every component's status, with `blocked` for a component without a current result whose
+ * ancestor's last run failed: it cannot run until that is fixed. Which ancestor blocks it
+ * is Python's answer (`blocked_by` in the kernel's state); the front end only shows it.
  *
- * @param components id, name and parent ids of each component
+ * @param components id and name of each component
  * @param own the component's own status (ownStatus)
+ * @param blockedBy the id of the failed ancestor the kernel named for a component, if any
  */
 export function graphStatuses(
-  components: ReadonlyArray<{ id: string; name: string; parents: string[] }>,
-  own: (id: string) => NodeStatus
+  components: ReadonlyArray<{ id: string; name: string }>,
+  own: (id: string) => NodeStatus,
+  blockedBy: (id: string) => string | undefined
 ): Map<string, IGraphStatus> {
-  const byId = new Map(components.map(c => [c.id, c]));
-  const mine = new Map(components.map(c => [c.id, own(c.id)]));
+  const names = new Map(components.map(c => [c.id, c.name]));
   const result = new Map<string, IGraphStatus>();
   for (const component of components) {
-    const status = mine.get(component.id)!;
-    const failed = BLOCKABLE.has(status) ? nearestFailed(component.id, byId, mine) : null;
+    const status = own(component.id);
+    const blocker = BLOCKABLE.has(status) ? blockedBy(component.id) : undefined;
     result.set(
       component.id,
-      failed ? { status: 'blocked', blockedBy: byId.get(failed)!.name } : { status }
+      blocker && names.has(blocker)
+        ? { status: 'blocked', blockedBy: names.get(blocker)! }
+        : { status }
     );
   }
   return result;
-}
-
-/** Breadth-first up the parents: the closest ancestor whose status is `error`. */
-function nearestFailed(
-  id: string,
-  byId: Map<string, { parents: string[] }>,
-  status: Map<string, NodeStatus>
-): string | null {
-  const seen = new Set<string>([id]);
-  let frontier = byId.get(id)?.parents ?? [];
-  while (frontier.length) {
-    const next: string[] = [];
-    for (const parent of frontier) {
-      if (seen.has(parent) || !byId.has(parent)) {
-        continue;
-      }
-      seen.add(parent);
-      if (status.get(parent) === 'error') {
-        return parent;
-      }
-      next.push(...byId.get(parent)!.parents);
-    }
-    frontier = next;
-  }
-  return null;
 }
