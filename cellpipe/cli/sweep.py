@@ -12,12 +12,12 @@ import click
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cellpipe.cache import CacheStore, DiskStore, default_cache_dir, disk_cache_enabled
+from cellpipe.cache import CacheStore
 from cellpipe.cli.console import err, out, shown
 from cellpipe.cli.notebooks import check_conflicts, load_notebook, resolve_targets
 from cellpipe.engine import ComponentError, plan_run
 from cellpipe.engine.sweep import Axis, Row, mark_best, split_axes
-from cellpipe.engine.sweep_run import SweepRunner, failure_line, run_grid
+from cellpipe.engine.sweep_run import SweepRunner, failure_line, open_sweep_store, run_grid
 from cellpipe.model import Pipeline
 from cellpipe.model.errors import PipelineError
 
@@ -109,13 +109,10 @@ def sweep(notebook: str, target: str | None, params: tuple[str, ...], jobs: int,
 
 
 def _store(notebook: str) -> CacheStore:
-    if disk_cache_enabled():
-        try:  # refuse a cache others could have written before anything runs
-            DiskStore(default_cache_dir()).check_private()
-        except PipelineError as exc:
-            raise click.ClickException(str(exc)) from None
-    root = default_cache_dir() if disk_cache_enabled() else None
-    return CacheStore(root, notebook=str(Path(notebook).resolve()))
+    try:  # refuse a cache others could have written before anything runs
+        return open_sweep_store(notebook)
+    except PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _check_workers(pipeline: Pipeline, target_id: str, store: CacheStore,

@@ -273,6 +273,14 @@ def run_grid(runner: SweepRunner, swept: Sequence[Axis], fixed: Mapping[str, Any
     return runner.run(on_row, stopped)
 
 
+def open_sweep_store(notebook: str) -> CacheStore:
+    """The user's cache for a sweep of notebook, refused when others can write it (as every
+    command opens it); memory only when the disk cache is off ($CELLPIPE_CACHE=memory)."""
+    from cellpipe.engine.sharing import open_store
+
+    return open_store(notebook) if disk_cache_enabled() else CacheStore(None)
+
+
 def failure_line(exc: Exception) -> str:
     """Why a whole sweep could not go on, in one line (a ComponentError names its component)."""
     if isinstance(exc, ComponentError):

@@ -18,10 +18,10 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from cellpipe import model
-from cellpipe.cache import CacheStore, DiskStore, default_cache_dir, disk_cache_enabled
+from cellpipe.cache import CacheStore
 from cellpipe.engine import ComponentError
 from cellpipe.engine.sweep import Row, mark_best, split_axes
-from cellpipe.engine.sweep_run import SweepRunner, failure_line, run_grid
+from cellpipe.engine.sweep_run import SweepRunner, failure_line, open_sweep_store, run_grid
 from cellpipe.server.bodies import SHAPES, RequestError, parse
 
 MAX_KEPT = 20  # finished sweeps whose rows stay available
@@ -44,10 +44,7 @@ class SweepJob:
         if self.trials is not None and not self.objective:
             raise model.ParameterError("a search (trials) needs an objective")
         jobs = max(1, int(body.get("jobs") or 1))
-        root = default_cache_dir() if disk_cache_enabled() else None
-        if root is not None:  # refuse a cache others could have written, as the CLI does
-            DiskStore(root).check_private()
-        self.store = CacheStore(root, notebook=notebook_path)
+        self.store = open_sweep_store(notebook_path)
         self.runner = SweepRunner(pipeline, target_id, self.store, WorkerSteps(jobs), jobs=jobs,
                                   also_report=[self.objective] if self.objective else [])
         self.state = "running"  # running, done, stopped, error
