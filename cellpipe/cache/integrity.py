@@ -1,8 +1,8 @@
 """Checking a cache file against its manifest before anything in it is used.
 
-The one hash is the value's fingerprint (cache/values.py: xxh3-128 over the pickle and its
-buffers, big buffers as a tree of 32 MB pieces hashed in parallel), computed once when the
-value is stored and recorded in the manifest; reading recomputes it over the file's parts.
+The one hash is the value's fingerprint (cache/values/fingerprint.py: xxh3-128 over the
+pickle and its buffers, big buffers as a tree of 32 MB pieces hashed in parallel), computed
+once when the value is stored and recorded in the manifest; reading recomputes it over the file's parts.
 xxh3 costs a small fraction of loading the file (SHA-256 costs more than the load itself;
 benchmarks/bench_verify.py measures both). Values whose fingerprint is not a content hash
 (modules, functions: small files) carry a `digest` of their file instead; entries written
