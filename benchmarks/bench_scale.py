@@ -13,6 +13,8 @@ engine, not timed). Best of --repeats runs.
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import io
 import os
 import tempfile
@@ -61,6 +63,15 @@ def chain(path: Path, length: int, cache: Path) -> Path:
     return path
 
 
+def forget_memoized() -> None:
+    """Empty every functools cache (code analysis memoizes per code text), so each run
+    starts cold as a new `cellpipe` process does: a small size must not run warm from the
+    repeat before while a big one outgrows the caches."""
+    for obj in gc.get_objects():
+        if isinstance(obj, functools._lru_cache_wrapper):
+            obj.cache_clear()
+
+
 def timed(runs: list[tuple[list[str], Path]], repeats: int) -> list[float]:
     """Best CPU seconds of each `cellpipe ARGS` (with its cache) run in this process, the runs
     interleaved (their output discarded). CPU time, not wall time: on a machine shared with
@@ -69,6 +80,7 @@ def timed(runs: list[tuple[list[str], Path]], repeats: int) -> list[float]:
     for _ in range(repeats):
         for i, (args, cache) in enumerate(runs):
             env = {"CELLPIPE_CACHE_DIR": str(cache), "COLUMNS": "120"}
+            forget_memoized()
             with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
                 start = time.process_time()
                 result = CliRunner(env=env).invoke(main, args)
@@ -83,10 +95,10 @@ def main_(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--sinks", type=int, default=500, help="sinks at 1x (default 500)")
     parser.add_argument("--chain", type=int, default=150, help="chain length at 1x (150)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="1x: 100 sinks, a chain of 30")
+    parser.add_argument("--quick", action="store_true", help="1x: 100 sinks, a chain of 30, 2 repeats")
     opts = parser.parse_args(argv)
     if opts.quick:
-        opts.sinks, opts.chain, opts.repeats = 100, 30, 3
+        opts.sinks, opts.chain, opts.repeats = 100, 30, 2
     ratios = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         root = Path(tmp)
