@@ -200,6 +200,9 @@ def test_a_search_stopped_with_ctrl_c_resumes_its_study(env, tmp_path):
     r = sweep(env, *args, "--json")
     assert r.returncode == 0, r.stderr
     assert len(rows_of(r)) == 6 - kept
+    assert "study best: loss=" in r.stderr  # over the whole study
+    wrong = sweep(env, *args, "--maximize")
+    assert wrong.returncode == 1 and "made to minimize" in wrong.stderr
     after = optuna.load_study(study_name="s1", storage=storage).get_trials()
     assert sum(t.state == complete for t in after) == 6
     numbers = [t.number for t in after]

@@ -164,14 +164,27 @@ def _search(runner: SweepRunner, pipeline: Pipeline, notebook: str, swept: list[
 
     name = study_name or _default_study(notebook, pipeline.get(runner.target_id).name)
     url = storage or default_storage()
-    search = Search(runner, swept, fixed, objective=objective, direction=direction,
-                    storage=url, study_name=name, seed=seed)
+    try:
+        search = Search(runner, swept, fixed, objective=objective, direction=direction,
+                        storage=url, study_name=name, seed=seed)
+    except PipelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Optuna and SQLAlchemy raise many kinds
+        raise click.ClickException(f"study {name!r} in {url}: {type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     todo = search.remaining(trials)
     err.print(f"study {shown(repr(name), False)} ({search.complete} complete trial(s); {todo} "
               f"to run): resume it with --study {shown(name, False)}", markup=False,
               highlight=False)
     task = progress.add_task("search", total=todo)
-    return search.run(trials, on_row=lambda _row: progress.advance(task))
+    rows = search.run(trials, on_row=lambda _row: progress.advance(task))
+    best = search.best()
+    if best is not None:  # over every trial of the study, earlier runs' included
+        number, value, params = best
+        chosen = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        err.print(f"study best: {objective}={value:.6g} with {chosen} (trial {number})",
+                  markup=False, highlight=False)
+    return rows
 
 
 def _default_study(notebook: str, target: str) -> str:

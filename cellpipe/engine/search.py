@@ -83,6 +83,18 @@ class Search:
         self.study = optuna.create_study(storage=storage, study_name=study_name,
                                          direction=direction, sampler=sampler,
                                          load_if_exists=True)
+        kept = self.study.direction.name.lower()
+        if kept != direction:  # Optuna keeps a loaded study's direction without a word
+            raise ParameterError(f"study {study_name!r} was made to {kept} its objective: "
+                                 f"use --{kept[:3]}imize or another --study")
+
+    def best(self) -> tuple[int, float, dict[str, Any]] | None:
+        """(trial number, objective value, params) of the study's best complete trial."""
+        try:
+            trial = self.study.best_trial
+        except ValueError:  # no complete trial yet
+            return None
+        return trial.number, float(trial.value), dict(trial.params)
 
     @property
     def complete(self) -> int:
