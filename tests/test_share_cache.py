@@ -530,7 +530,7 @@ def test_export_and_import_stream_instead_of_holding_the_archive(place):
     (folder / "var0.bin").write_bytes(big)
     (folder / "manifest.json").write_text(json.dumps(inner))
     del big
-    selection = arc.Selection([arc.ExportEntry(KEY, "load", "load", arc._entry_files(folder))])
+    selection = arc.Selection([arc.ExportEntry(KEY, "load", "load", arc.entry_files(folder))])
     out = place / "big.tar.gz"
     arc.manifest_schema()  # module imports are not what is measured
     arc.import_archive(build(place / "warm.tar.gz", manifest_for({KEY: entry_files()}),

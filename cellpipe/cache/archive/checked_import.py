@@ -1,20 +1,6 @@
-"""Cache archives (.tar.gz): export the entries a notebook needs, import them elsewhere.
-
-Layout: `manifest.json` (first member: entries, their files' sizes and sha256, the
-producing Python and packages), optionally `manifest.json.sig` (HMAC-SHA256 of the manifest
-bytes with the user's key), then `entries/<key>/<file>` exactly as the disk store keeps them.
-
-Import checks the manifest (schema, limits, free space) before writing anything, then
-streams every member: a name, type or size the manifest does not announce, or a checksum
-that differs, refuses the whole archive (`UnsafeArchive`, naming the member). Entries are
-staged inside the cache's `tmp/` and renamed into place only once the whole archive,
-gzip trailer included, has been read and verified: nothing outside the cache is touched and
-nothing is half-imported.
-
-The gzip stream is a series of gzip members (RFC 1952 allows it; gzip, tar and Python read
-it as one stream), one per chunk of about 1 MiB, each stored (level 0) when a sample of it
-does not compress and deflated at `level` otherwise; docs/sharing.md has the measurements.
-"""
+"""Importing an archive, checked: the manifest (schema, limits, free space) before anything
+is written, every member as it streams, the entries' own manifests as the disk store reads
+them; staged in the cache's tmp/ and renamed into place only when all of it verified."""
 
 from __future__ import annotations
 
@@ -24,352 +10,38 @@ import hmac
 import io
 import json
 import os
-import platform
 import re
 import shutil
 import tarfile
-import time
-import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-import platformdirs
-
+from cellpipe.cache.archive.format import (
+    CHUNK,
+    FORMAT,
+    MANIFEST,
+    MAX_SIZE_ENV,
+    MEMBER_NAME,
+    SIGNATURE,
+    VERSION,
+    ArchiveError,
+    Limits,
+    Progress,
+    UnsafeArchive,
+    manifest_schema,
+)
+from cellpipe.cache.archive.keys import sign
+from cellpipe.cache.archive.store import disk_of
 from cellpipe.cache.disk import MANIFEST_FORMAT as ENTRY_FORMAT
-from cellpipe.cache.disk import CorruptEntry, _package_versions, default_cache_dir, read_manifest
+from cellpipe.cache.disk import CorruptEntry, read_manifest
 from cellpipe.cache.entry import CacheEntry
 from cellpipe.cache.history import RunHistory
 from cellpipe.cache.integrity import FINGERPRINT, verify_file
-from cellpipe.cache.privacy import make_private_dir, secret_problem
+from cellpipe.cache.privacy import make_private_dir
 from cellpipe.cache.store import CacheStore
-
-FORMAT = "cellpipe.cache-archive"
-VERSION = 1
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.json.sig"
-DEFAULT_LEVEL = 1
-KEY_ENV = "CELLPIPE_ARCHIVE_KEY"
-MAX_SIZE_ENV = "CELLPIPE_ARCHIVE_MAX_SIZE"
-
-_CHUNK = 1 << 20  # gzip member size, and read/write size
-_SAMPLE = 64 << 10  # bytes of a chunk compressed to decide whether the chunk compresses
-_COMPRESSES = 0.9  # a sample that shrinks below this ratio is deflated, else stored
-_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
-
-Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
-
-
-class ArchiveError(Exception):
-    """The archive cannot be written or read as asked (the message says why)."""
-
-
-class UnsafeArchive(ArchiveError):
-    """The archive is refused: its manifest or a member is not what it must be."""
-
-
-class UnsafeKey(ArchiveError):
-    """The archive key file could be read or changed by others: it proves nothing."""
-
-
-@dataclass
-class Limits:
-    """What an archive may hold; beyond these it is refused before anything is written."""
-
-    max_entries: int = 100_000
-    max_members: int = 100_000  # files in all entries (each is a tar member, staged as a file)
-    max_total_size: int = 8 << 30
-    max_manifest_size: int = 64 << 20
-
-    @classmethod
-    def default(cls) -> Limits:
-        """The defaults, with $CELLPIPE_ARCHIVE_MAX_SIZE (e.g. 20G) applied."""
-        limits = cls()
-        raw = os.environ.get(MAX_SIZE_ENV, "").strip()
-        if raw:
-            try:
-                limits.max_total_size = parse_size(raw)
-            except ValueError as exc:
-                raise ArchiveError(f"${MAX_SIZE_ENV}: {exc}") from None
-        return limits
-
-
-def parse_size(text: str) -> int:
-    """'8G', '500M', '1024' -> bytes."""
-    raw = text.strip().upper().removesuffix("B")
-    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(raw[-1:], 1)
-    try:
-        return int(float(raw.rstrip("KMGT")) * scale)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a size (use e.g. 500M, 8G)") from None
-
-
-# --- signing -------------------------------------------------------------------------------
-
-def key_file() -> Path:
-    """Where the archive key is configured when $CELLPIPE_ARCHIVE_KEY is not set: in
-    $CELLPIPE_CONFIG_DIR, else the user config dir (as the worker registry)."""
-    env = os.environ.get("CELLPIPE_CONFIG_DIR")
-    folder = Path(env) if env else Path(platformdirs.user_config_dir("cellpipe"))
-    return folder / "archive-key"
-
-
-def configured_key() -> bytes | None:
-    """The user's archive signing key: $CELLPIPE_ARCHIVE_KEY, else the key file, else None.
-    Raises UnsafeKey when the key file is another user's or others can read or write it."""
-    env = os.environ.get(KEY_ENV)
-    if env:
-        return env.encode()
-    path = key_file()
-    try:  # checked on the open file: what is read is what was checked
-        with open(path, "rb") as f:
-            problem = secret_problem(os.fstat(f.fileno()))
-            if problem is not None:
-                raise UnsafeKey(
-                    f"refusing the archive key {path}: it {problem}, so archives signed with "
-                    "it prove nothing. Make a new key only you can read (`cellpipe cache "
-                    f"keygen --force`) and give it to your team only, or set ${KEY_ENV}"
-                )
-            text = f.read(4096).decode("utf-8", "replace").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        raise UnsafeKey(f"the archive key {path} cannot be read ({exc.strerror or exc})") from None
-    return text.encode() or None
-
-
-def sign(manifest: bytes, key: bytes) -> str:
-    """HMAC-SHA256 of the manifest bytes, hex."""
-    return hmac.new(key, manifest, hashlib.sha256).hexdigest()
-
-
-# --- choosing what to export ---------------------------------------------------------------
-
-@dataclass
-class ArchiveFile:
-    name: str
-    path: Path
-    size: int
-    sha256: str = ""
-
-
-@dataclass
-class ExportEntry:
-    """An on-disk entry to put in an archive."""
-
-    key: str
-    component_id: str
-    name: str
-    files: list[ArchiveFile]
-
-    @property
-    def size(self) -> int:
-        return sum(f.size for f in self.files)
-
-
-@dataclass
-class Missing:
-    """A chosen component without a current result on disk."""
-
-    component_id: str
-    name: str
-    reason: str
-
-
-@dataclass
-class Selection:
-    """The entries an export writes, and the chosen components it cannot include."""
-
-    entries: list[ExportEntry]
-    missing: list[Missing] = field(default_factory=list)
-
-    @property
-    def total_size(self) -> int:
-        return sum(e.size for e in self.entries)
-
-
-def open_store(notebook: str | Path | None = None) -> CacheStore:
-    """The user's cache ($CELLPIPE_CACHE_DIR or the platform cache dir), scoped to notebook."""
-    return CacheStore(default_cache_dir(), notebook=notebook_scope(notebook))
-
-
-def notebook_scope(notebook: str | Path | None) -> str:
-    """The run-history scope of a notebook: its resolved path ('' for none)."""
-    return str(Path(notebook).resolve()) if notebook is not None else ""
-
-
-def selection(store: CacheStore, steps: Iterable[Any]) -> Selection:
-    """The on-disk entries of planned steps (id, name, key, action, reason; in the order
-    given), one per key; the steps without a complete entry on disk are `missing`."""
-    chosen = Selection([])
-    seen: set[str] = set()
-    for step in steps:
-        if step.key in seen:  # same code and inputs: one entry serves both
-            continue
-        seen.add(step.key)
-        files = _entry_files(_disk(store).entry_dir(step.key))
-        if files is None:
-            chosen.missing.append(Missing(step.id, step.name, _why_missing(step)))
-        else:
-            chosen.entries.append(ExportEntry(step.key, step.id, step.name, files))
-    return chosen
-
-
-def _why_missing(step: Any) -> str:
-    if step.action == "cache":  # in memory only: another process holds it
-        return "its result is not on disk (not cacheable, or persist is off)"
-    return f"no current result on disk ({step.reason}); run it first"
-
-
-def _entry_files(folder: Path) -> list[ArchiveFile] | None:
-    """The files of a complete entry directory (manifest first), or None."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        names = [MANIFEST, *(v["file"] for v in manifest["variables"])]
-        return [ArchiveFile(n, folder / n, (folder / n).stat().st_size) for n in names]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _disk(store: CacheStore) -> Any:
-    disk = getattr(store, "disk", None)
-    if disk is None:
-        raise ArchiveError("the cache is in memory only (CELLPIPE_CACHE=memory or no cache "
-                           "directory); set CELLPIPE_CACHE_DIR to a directory")
-    return disk
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-class ChunkedGzipWriter(io.RawIOBase):
-    """A gzip stream written as one member per chunk: stored where a sample does not
-    compress, deflated at level where it does (see the module docstring)."""
-
-    def __init__(self, raw: IO[bytes], level: int = DEFAULT_LEVEL) -> None:
-        self.raw = raw
-        self.level = level
-        self.buffer = bytearray()
-        self.written = 0  # compressed bytes
-        self.position = 0  # uncompressed bytes
-
-    def writable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        self.position += view.nbytes
-        self.buffer += view
-        while len(self.buffer) >= _CHUNK:
-            self._emit(bytes(self.buffer[:_CHUNK]))
-            del self.buffer[:_CHUNK]
-        return view.nbytes
-
-    def _emit(self, chunk: bytes) -> None:
-        level = self.level
-        if level and len(chunk) > _SAMPLE:
-            sample = chunk[:_SAMPLE]
-            if len(zlib.compress(sample, 1)) > _COMPRESSES * len(sample):
-                level = 0
-        member = gzip.compress(chunk, compresslevel=level, mtime=0)
-        self.raw.write(member)
-        self.written += len(member)
-
-    def close(self) -> None:
-        if not self.closed:
-            if self.buffer:
-                self._emit(bytes(self.buffer))
-                self.buffer.clear()
-            super().close()
-
-
-def _sha256_files(entries: list[ExportEntry], progress: Progress | None, total: int) -> None:
-    done = 0
-    for entry in entries:
-        for f in entry.files:
-            h = hashlib.sha256()
-            with open(f.path, "rb", buffering=0) as src:
-                while block := src.read(_CHUNK):
-                    h.update(block)
-            f.sha256 = h.hexdigest()
-            done += f.size
-            if progress:
-                progress(done, total)
-
-
-def archive_manifest(selection: Selection, notebook_name: str | None,
-                     level: int) -> dict[str, Any]:
-    """The top-level manifest of an archive of selection (checksums already computed)."""
-    return {
-        "format": FORMAT, "version": VERSION, "created": time.time(),
-        "python": platform.python_version(), "packages": _package_versions(),
-        "notebook": notebook_name, "compression": {"gzip": level},
-        "total_size": selection.total_size, "entry_count": len(selection.entries),
-        "entries": [
-            {"key": e.key, "component_id": e.component_id, "name": e.name, "size": e.size,
-             "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in e.files]}
-            for e in selection.entries
-        ],
-    }
-
-
-def _member(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = size, 0o644, 0
-    return info
-
-
-def export_archive(selection: Selection, out: Path, *, level: int = DEFAULT_LEVEL,
-                   sign_key: bytes | None = None, notebook_name: str | None = None,
-                   progress: Progress | None = None) -> int:
-    """Write selection to out (.tar.gz, atomically); return the archive's size in bytes."""
-    total = selection.total_size
-    # checksums first (the manifest leads the archive), then the data: 2 passes, 1 progress
-    _sha256_files(selection.entries, (lambda d, t: progress(d // 8, total)) if progress else None,
-                  total)
-    manifest = json.dumps(archive_manifest(selection, notebook_name, level), sort_keys=True,
-                          indent=1).encode()
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as raw:
-            gz = ChunkedGzipWriter(raw, level)
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
-                              copybufsize=_CHUNK) as tar:
-                tar.addfile(_member(MANIFEST, len(manifest)), io.BytesIO(manifest))
-                if sign_key:
-                    signature = sign(manifest, sign_key).encode()
-                    tar.addfile(_member(SIGNATURE, len(signature)), io.BytesIO(signature))
-                done = 0
-                for entry in selection.entries:
-                    for f in entry.files:
-                        with open(f.path, "rb") as src:
-                            tar.addfile(_member(f"entries/{entry.key}/{f.name}", f.size), src)
-                        done += f.size
-                        if progress:
-                            progress(total // 8 + done * 7 // 8, total)
-            gz.close()
-            written = gz.written
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return written
-
-
-# --- reading -------------------------------------------------------------------------------
-
-@lru_cache(maxsize=1)
-def manifest_schema() -> dict[str, Any]:
-    """The JSON Schema of an archive's top-level manifest, version 1."""
-    text = resources.files("cellpipe.cache").joinpath("schemas/archive-v1.schema.json")
-    return json.loads(text.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -449,7 +121,7 @@ class _HeaderBudget(io.RawIOBase):
     parses a member's headers: tarfile reads a pax or GNU long-name header whole into
     memory, so a header announcing gigabytes would be a memory bomb."""
 
-    HEADER_LIMIT = 4 * _CHUNK  # tarfile reads ahead in _CHUNK blocks; headers are tiny
+    HEADER_LIMIT = 4 * CHUNK  # tarfile reads ahead in CHUNK blocks; headers are tiny
 
     def __init__(self, gz: IO[bytes]) -> None:
         self.gz = gz
@@ -471,13 +143,13 @@ class _HeaderBudget(io.RawIOBase):
 class _Reader:
     """Reads an archive member by member from a gzip stream (no whole archive in memory)."""
 
-    TRAILING_LIMIT = _CHUNK  # tar pads its end to a 10 KiB record
+    TRAILING_LIMIT = CHUNK  # tar pads its end to a 10 KiB record
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.gz = gzip.GzipFile(fileobj=raw, mode="rb")
         self.stream = _HeaderBudget(self.gz)
         self.tar = tarfile.open(fileobj=self.stream, mode="r|",  # type: ignore[call-overload]
-                                bufsize=_CHUNK)
+                                bufsize=CHUNK)
 
     def members(self) -> Iterator[tarfile.TarInfo]:
         while True:
@@ -495,7 +167,7 @@ class _Reader:
         assert src is not None
         left = info.size
         while left:
-            block = src.read(min(_CHUNK, left))
+            block = src.read(min(CHUNK, left))
             if not block:
                 raise ArchiveError(f"the archive ends inside {info.name!r} (truncated)")
             left -= len(block)
@@ -509,7 +181,7 @@ class _Reader:
     def finish(self) -> None:
         """Read to the end of the gzip stream, so its checksum and length are verified."""
         trailing = 0
-        while block := self.gz.read(_CHUNK):
+        while block := self.gz.read(CHUNK):
             trailing += len(block)
             if trailing > self.TRAILING_LIMIT:  # never extracted, but no reason to inflate it
                 raise UnsafeArchive("refused: more than 1 MiB of data follows the end of the "
@@ -551,7 +223,7 @@ def _parse_manifest(data: bytes, limits: Limits) -> dict[str, Any]:
         if len(set(names)) != len(names) or MANIFEST not in names:
             raise _bad(where, "lists a file twice, or no manifest.json")
         for name in names:
-            if not _NAME.match(name):
+            if not MEMBER_NAME.match(name):
                 raise _bad(f"{where}/{name}", "has a file name that is not allowed")
         size = sum(f["size"] for f in entry["files"])
         if size != entry["size"]:
@@ -603,7 +275,7 @@ def import_archive(path: Path, store: CacheStore, *, dry_run: bool = False,
     engine.sharing.planned_keys) fills in which components the entries serve; scope is the notebook whose run history records the
     imported entries (so `cache gc` keeps them). Raises UnsafeArchive or ArchiveError."""
     limits = limits or Limits.default()
-    disk = _disk(store)
+    disk = disk_of(store)
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed in finally
     except OSError as exc:
