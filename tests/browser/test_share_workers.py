@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 
 import pytest
@@ -106,7 +107,11 @@ def test_export_and_import_pipeline_and_cache_from_the_panel(lab, page, tmp_path
     assert archive.name.endswith(".cache.tar.gz") and tarfile.is_tarfile(archive)
     expect(ui.panel.locator(".jp-cellpipe-message")).to_contain_text("Exported 2 results")
 
-    # into a new, empty notebook: the pipeline, then its results (asks first: unsigned)
+    # into a new, empty notebook: the pipeline, then its results (asks first: unsigned).
+    # The lab's kernels share one cache directory: as on another machine, the results
+    # come only from the archive.
+    for entry in (lab.root.parent / "cache" / "entries").glob("*"):
+        shutil.rmtree(entry)
     lab.write_notebook("share_dst.ipynb", ["# empty"])
     dst = NotebookUI(page, lab, "share_dst.ipynb").open()
     dst.panel.locator(".jp-cellpipe-share-section summary").click()
