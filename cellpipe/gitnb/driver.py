@@ -19,8 +19,6 @@ import os  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from rich.console import Console  # noqa: E402
-
 from cellpipe.gitnb.files import (  # noqa: E402
     EXIT_REFUSED,
     FileDiff,
@@ -29,7 +27,6 @@ from cellpipe.gitnb.files import (  # noqa: E402
     strategy_from_env,
 )
 from cellpipe.gitnb.load import parse_notebook  # noqa: E402
-from cellpipe.gitnb.render import print_diff, text_view  # noqa: E402
 
 USAGE = __doc__ or ""
 
@@ -76,6 +73,12 @@ def _colour() -> bool:
 
 def run_git_diff(path: str, old: str, new: str) -> int:
     """git's external diff: print cellpipe's diff of one notebook; always exits 0."""
+    # rich and the renderer load here, not at start-up: git starts this module for every
+    # merged notebook too, where they are not needed
+    from rich.console import Console
+
+    from cellpipe.gitnb.render import print_diff
+
     def read(p: str) -> bytes | None:
         return None if p == "/dev/null" else Path(p).read_bytes()
 
@@ -100,6 +103,8 @@ def run_git_diff(path: str, old: str, new: str) -> int:
 
 def run_textconv(path: str) -> int:
     """Print the text view of a notebook (raw content when it is not one)."""
+    from cellpipe.gitnb.render import text_view
+
     data = Path(path).read_bytes()
     try:
         view = text_view(parse_notebook(data.decode("utf-8"), path).nb)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cellpipe.gitnb.cells import dumps_notebook
-from cellpipe.gitnb.diff import NotebookDiff, diff_notebooks
 from cellpipe.gitnb.load import (
     LoadedNotebook,
     NotebookInputError,
@@ -23,6 +22,9 @@ from cellpipe.gitnb.load import (
 )
 from cellpipe.gitnb.merge import Conflict, merge_notebooks
 from cellpipe.gitnb.threeway import merge_text
+
+if TYPE_CHECKING:
+    from cellpipe.gitnb.diff import NotebookDiff
 
 STRATEGY_ENV = "CELLPIPE_MERGE_STRATEGY"
 EXIT_CLEAN, EXIT_CONFLICT, EXIT_REFUSED = 0, 1, 2
@@ -178,4 +180,6 @@ def diff_files(old: str | bytes | None, new: str | bytes | None,
     except NotebookInputError as exc:
         return FileDiff(None, str(exc))
     align_pair(a, b)
+    from cellpipe.gitnb.diff import diff_notebooks  # not on the merge driver's path
+
     return FileDiff(diff_notebooks(a.nb, b.nb))

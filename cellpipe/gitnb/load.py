@@ -17,7 +17,8 @@ from typing import Any
 
 from cellpipe.gitnb.align import align
 from cellpipe.gitnb.cells import CONFLICT_KEY, component_of, source_of
-from cellpipe.model import NotebookFormatError, jsontext, notebook_from_dict
+from cellpipe.model import jsontext
+from cellpipe.model.errors import NotebookFormatError
 
 
 class NotebookInputError(NotebookFormatError):
@@ -58,6 +59,8 @@ def parse_notebook(text: str | bytes, label: str) -> LoadedNotebook:
             if minor < 5:
                 cell.pop("id", None)
         return LoadedNotebook(raw, missing, version=(4, minor))
+    from cellpipe.model.notebook import notebook_from_dict  # rare: not on the start-up path
+
     try:  # nbformat 3 (or an unusual version field): nbformat converts it to 4.5
         nb, notices = notebook_from_dict(raw, source=label)
     except NotebookFormatError as exc:

@@ -42,6 +42,29 @@ def loads(text: str | bytes, source: str, *, strict: bool = False) -> Any:
     """Parse text; raise JSONTextError naming source and the field's path for a huge integer
     or too deep nesting and, if strict, for NaN/Infinity, a float overflowing to infinity
     and a duplicate key. A malformed text raises json.JSONDecodeError as json does."""
+    if not strict:  # notebooks: json's C parser alone; the hooks only to name a problem
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise _nested_too_deeply(source) from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer past the digit limit: parse again to say where
+            return _loads_checked(text, source, strict)
+        if not _nesting_within(text, MAX_DEPTH) and _too_deep(value):
+            _check(value, source)
+        return value
+    return _loads_checked(text, source, strict)
+
+
+def _nested_too_deeply(source: str) -> JSONTextError:
+    return JSONTextError(f"{source}: JSON nested too deeply (more than Python can read); "
+                         "refused")
+
+
+def _loads_checked(text: str | bytes, source: str, strict: bool) -> Any:
+    """The slow parse: every integer (and, if strict, float, constant and object) through a
+    hook that puts a marker where a value is refused, so its path can be named."""
     refused = False
 
     def parse_int(digits: str) -> Any:
@@ -84,11 +107,40 @@ def loads(text: str | bytes, source: str, *, strict: bool = False) -> Any:
     try:
         value = json.loads(text, **kwargs)
     except RecursionError:
-        raise JSONTextError(f"{source}: JSON nested too deeply (more than Python can "
-                            "read); refused") from None
+        raise _nested_too_deeply(source) from None
     if refused or _too_deep(value):
         _check(value, source)
     return value
+
+
+# every byte but the quote and the brackets goes, and braces become brackets: what is left
+# of a valid JSON text tells how deep it nests
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+
+
+def _nesting_within(text: str | bytes, limit: int) -> bool:
+    """Whether the containers of a *valid* JSON text nest at most limit + 1 levels (the top
+    one at depth 0), read from the text with bytes methods (C loops, no Python per value).
+    False can also mean "cannot tell" (a UTF-16/32 text): the caller then walks the value."""
+    if isinstance(text, str):
+        data = text.encode("utf-8", "surrogatepass")
+    elif json.detect_encoding(text).startswith("utf-8"):
+        data = text
+    else:
+        return False
+    if b'\\"' in data:  # escaped quotes: drop every escape pair first (left to right)
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # quotes and brackets only; an empty string "" goes (removing two adjacent quotes keeps
+    # every other character inside or outside a string as it was), then what strings hold
+    skeleton = data.translate(_BRACES_AS_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    for _ in range(limit + 1):  # each pass removes the innermost containers, one level
+        if not skeleton:
+            return True
+        skeleton = skeleton.replace(b"[]", b"")
+    return not skeleton
 
 
 def _too_deep(value: Any) -> bool:

@@ -1,0 +1,66 @@
+"""Issue 27: the cheap paths stay cheap and keep their guarantees.
+
+The merge driver's start-up imports only what a merge needs, and the hostile-JSON check's
+fast path (C parser, depth read from the text) refuses exactly what the slow path refuses.
+"""
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from cellpipe.model import jsontext
+from cellpipe.model.jsontext import MAX_DEPTH, _nesting_within, _too_deep
+
+
+def test_merge_driver_imports_only_the_merge_path():
+    code = ("import sys\nimport cellpipe.gitnb.driver\n"
+            "print(' '.join(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    loaded = set(proc.stdout.split())
+    for heavy in ("rich", "nbformat", "jsonschema", "cellpipe.model.notebook",
+                  "cellpipe.model.link_convert", "cellpipe.model.code", "cellpipe.gitnb.diff"):
+        assert heavy not in loaded, f"{heavy} is imported at the merge driver's start-up"
+
+
+def _random_value(rnd: random.Random, depth: int):
+    alphabet = ["[", "]", "{", "}", '"', "\\", "a", "\n", '\\"', "\\\\", "é"]
+    text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 5)))
+    roll = rnd.random()
+    if depth > 0 and roll < 0.4:
+        return [_random_value(rnd, depth - 1) for _ in range(rnd.randint(0, 3))]
+    if depth > 0 and roll < 0.7:
+        return {text + str(k): _random_value(rnd, depth - 1) for k in range(rnd.randint(0, 3))}
+    return rnd.choice([text, 1, 2.5, None, True])
+
+
+def test_depth_read_from_the_text_agrees_with_the_walk():
+    rnd = random.Random(27)
+    for i in range(400):
+        value = _random_value(rnd, 5)
+        for _ in range(rnd.randint(MAX_DEPTH - 4, MAX_DEPTH + 4) if i % 2 else 0):
+            value = [value, _random_value(rnd, 1)] if rnd.random() < 0.5 else \
+                {str(_random_value(rnd, 0)): value, "k": "]\\\"["}
+        deep = _too_deep(value)
+        for text in (json.dumps(value), json.dumps(value, indent=1, ensure_ascii=False),
+                     json.dumps(value, ensure_ascii=False).encode()):
+            assert _nesting_within(text, MAX_DEPTH) is not deep, text[:200]
+    assert _nesting_within(json.dumps([[1]]).encode("utf-16"), MAX_DEPTH) is False  # can't tell
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[" * (MAX_DEPTH + 2) + "]" * (MAX_DEPTH + 2), "nested more than 100 levels deep"),
+    ('{"cells": [{"n": ' + "9" * 5000 + "}]}", "cells[0].n: an integer of 5000 digits"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_fast_path_refuses_what_the_slow_path_refused(text, message):
+    for data in (text, text.encode()):
+        with pytest.raises(jsontext.JSONTextError, match=message.replace("[", r"\[")):
+            jsontext.loads(data, "nb.ipynb")
+    ok = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    assert jsontext.loads(ok, "nb.ipynb") is not None
+    with pytest.raises(json.JSONDecodeError):
+        jsontext.loads('{"a": [1,', "nb.ipynb")
