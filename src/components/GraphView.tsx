@@ -349,7 +349,6 @@ function Graph(props: IGraphViewProps): JSX.Element {
   React.useEffect(() => {
     let cancelled = false;
     const started = performance.now();
-    performance.mark('cellpipe-layout-start');
     const edges = components.flatMap(c =>
       c.parents.filter(p => known.has(p)).map(p => ({ source: p, target: c.id }))
     );
@@ -359,7 +358,6 @@ function Graph(props: IGraphViewProps): JSX.Element {
       direction
     ).then(result => {
       if (!cancelled) {
-        performance.mark('cellpipe-layout-end');
         setLayout({ ...result, key: structureKey, ms: performance.now() - started });
       }
     });

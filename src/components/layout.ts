@@ -50,11 +50,37 @@ const OPTIONS = {
 
 let elk: InstanceType<typeof ELK> | null = null;
 
+/** Layouts by graph, newest last: the views of one notebook (beside it and in the sidebar)
+ * and a view opened again share one computation. */
+const recent = new Map<string, Promise<ILayout>>();
+const RECENT = 8;
+
 /**
  * Lay out `ids` (in notebook order) and `edges`. Edges to unknown ids are ignored; a
- * cycle (an invalid pipeline) is still drawn.
+ * cycle (an invalid pipeline) is still drawn. The same graph asked again gets the same
+ * (pending or finished) layout.
  */
-export async function layoutGraph(
+export function layoutGraph(
+  ids: string[],
+  edges: { source: string; target: string }[],
+  direction: 'TB' | 'LR' = 'TB'
+): Promise<ILayout> {
+  const key = JSON.stringify([ids, edges.map(e => [e.source, e.target]), direction]);
+  let layout = recent.get(key);
+  if (layout) {
+    recent.delete(key); // newest last
+  } else {
+    layout = computeLayout(ids, edges, direction);
+    layout.catch(() => recent.delete(key));
+  }
+  recent.set(key, layout);
+  while (recent.size > RECENT) {
+    recent.delete(recent.keys().next().value as string);
+  }
+  return layout;
+}
+
+async function computeLayout(
   ids: string[],
   edges: { source: string; target: string }[],
   direction: 'TB' | 'LR' = 'TB'

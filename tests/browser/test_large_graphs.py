@@ -211,10 +211,15 @@ def test_a_run_log_and_notices_leave_the_graph_most_of_the_view(lab, page, noteb
 # finished layout: the time that took, in ms (-1 after 30 s).
 DRAW_TIME = """
 count => new Promise(resolve => {
+  window.__drawSteps = {};
   const check = () => {
     const elapsed = performance.now() - window.__drawStart;
     const canvas = document.querySelector('#cellpipe-graph .jp-cellpipe-graph-canvas');
     const nodes = document.querySelectorAll('#cellpipe-graph .react-flow__node');
+    const steps = window.__drawSteps;
+    if (canvas && !steps.canvas) steps.canvas = Math.round(elapsed);
+    if (canvas && canvas.dataset.layout === 'ready' && !steps.layout) steps.layout = Math.round(elapsed);
+    if (nodes.length === count && !steps.nodes) steps.nodes = Math.round(elapsed);
     if (canvas && canvas.dataset.layout === 'ready' && nodes.length === count
         && [...nodes].every(n => getComputedStyle(n).visibility === 'visible')) {
       resolve(elapsed);
@@ -230,20 +235,27 @@ count => new Promise(resolve => {
 
 
 def test_two_hundred_components_draw_in_under_three_seconds(lab, page, notebooks):
-    ui = NotebookUI(page, lab, "layered200.ipynb").open()
-    ui.wait_layout(200, timeout=60_000)
-    close_view(ui)
+    # a fresh page (its workspace reset): the view has never been drawn here
+    page.goto(lab.notebook_url("layered200.ipynb"))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    ui = NotebookUI(page, lab, "layered200.ipynb")
+    expect(ui.panel).to_have_count(0)
     button = page.locator('.jp-NotebookPanel-toolbar [data-command="cellpipe:show-graph"]').first
     button.hover()
     page.evaluate("window.__drawStart = performance.now()")
     button.click()
     drawn_ms = page.evaluate(DRAW_TIME, 200)
     layout_ms = int(ui.canvas.get_attribute("data-layout-ms"))
-    print(page.evaluate("""() => performance.getEntriesByType('mark')
-        .filter(m => m.name.startsWith('cellpipe')).slice(-2)
-        .map(m => [m.name, Math.round(m.startTime - window.__drawStart)])"""))
     ui.wait_layout(200)
     ui.screenshot("drawn")
-    print(f"200 components: drawn in {drawn_ms:.0f} ms, of which layout {layout_ms} ms")
+    print(f"200 components: drawn in {drawn_ms:.0f} ms, of which layout {layout_ms} ms",
+          page.evaluate("window.__drawSteps"))
     assert 0 < drawn_ms < 3000, (drawn_ms, layout_ms)
     assert ui.panel.evaluate(EDGES_THROUGH_NODES) == []
+    # closed and opened again: the same layout, drawn at once
+    close_view(ui)
+    page.evaluate("window.__drawStart = performance.now()")
+    button.click()
+    again_ms = page.evaluate(DRAW_TIME, 200)
+    print(f"200 components: drawn again in {again_ms:.0f} ms")
+    assert 0 < again_ms < drawn_ms
