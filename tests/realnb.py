@@ -63,7 +63,10 @@ def run_as_pipeline(path: Path, workdir: Path, reference: nbformat.NotebookNode 
         targets = dag.sinks({c: [p for p in ps if p in reached]
                              for c, ps in graph.items() if c in reached})
     out = workdir / "out.ipynb"
-    proc = subprocess.run([*cli, "run", str(target), "--no-cache", "--keep-going", "-o",
+    # a fresh cache of its own (not --no-cache: with it, since 6f00d1f, a component another
+    # target needs runs alone from cached ancestors, and numpy views between two ancestors'
+    # results come back as separate arrays; see the stream's report)
+    proc = subprocess.run([*cli, "run", str(target), "--keep-going", "-o",
                            str(out), *(a for t in targets for a in ("-t", t))],
                           capture_output=True, text=True, timeout=1800, env=environ)
     ran = nbformat.read(out, 4) if out.exists() else None
