@@ -138,6 +138,8 @@ def outputs(paths: list[Path]) -> None:
         total += len(stable)
         print(f"{path.stem[:48]:48} identical {same}/{len(stable)} stable cells "
               f"({len(left_out)} left out)")
+        for diff in diffs:
+            print("    differs: " + diff.splitlines()[0])
     print(f"all: identical {total_same}/{total} stable cells")
 
 
