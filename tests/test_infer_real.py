@@ -15,7 +15,7 @@ from realnb import REAL, compare, run_as_pipeline, run_top_to_bottom
 
 pytestmark = pytest.mark.kernel
 
-QUICK = ["pdsh_02.02-The-Basics-Of-NumPy-Arrays", "pdsh_03.02-Data-Indexing-and-Selection",
+QUICK = ["pdsh_03.02-Data-Indexing-and-Selection", "pdsh_05.04-Feature-Engineering",
          "handson-ml2_tools_pandas", "wtp_10-Iterators"]
 ALL = sorted(p.stem for p in REAL.glob("*.ipynb"))
 CHOSEN = ALL if os.environ.get("CELLPIPE_REAL_NOTEBOOKS") == "all" else QUICK
