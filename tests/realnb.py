@@ -78,10 +78,14 @@ def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 
 def outputs(cell: nbformat.NotebookNode) -> list[dict]:
-    """A cell's outputs minus what differs between runs (see normalise), and the cell label
-    of a traceback (Jupyter's In[7], cellpipe's In[name])."""
+    """A cell's outputs minus what differs between runs (see normalise), the cell label
+    of a traceback (Jupyter's In[7], cellpipe's In[name]) and the Out[n] prompt of a value."""
     norm = normalise(cell.outputs)
     for o in norm:
+        # a target served from the cache shows its value as display_data (no Out[n] prompt
+        # to give it); two cells with the same code and parents share one cache entry
+        if o.get("output_type") == "execute_result":
+            o["output_type"] = "display_data"
         if "text/html" in o.get("data", {}):
             o["data"]["text/html"] = _SKLEARN_IDS.sub(r"sk-\1-id-N", o["data"]["text/html"])
         if o.get("output_type") == "error":
