@@ -16,8 +16,14 @@ SRC = ROOT / "src"
 REGENERATE = "python -m cellpipe.kernel.protocol_gen --typescript > src/protocol.ts"
 
 
+# REST replies (src/rest.ts, over cellpipe/server/) carry ops of their own, not kernel messages
+_NOT_KERNEL = {"protocol.ts", "rest.ts", "server.ts"}
+
+
 def _ts_sources() -> dict[Path, str]:
-    return {p: p.read_text() for p in sorted(SRC.rglob("*.ts*")) if p.name != "protocol.ts"}
+    """The front end's sources that talk to the kernel (not the REST layer, not unit tests)."""
+    return {p: p.read_text() for p in sorted(SRC.rglob("*.ts*"))
+            if p.name not in _NOT_KERNEL and "__tests__" not in p.parts}
 
 
 def _literal_union(text: str, name: str) -> set[str]:

@@ -54,7 +54,8 @@ NB = {"cells": [], "metadata": {}}
 POSTS: dict[str, tuple[dict, dict[str, list]]] = {
     "share/pipeline/export": ({"notebook": NB}, {
         "path": NOT_STRINGS, "notebook": NOT_OBJECTS, "components": [5, True, [1, "a"], {}],
-        "with_ancestors": NOT_BOOLEANS}),
+        "with_ancestors": NOT_BOOLEANS, "format": NOT_STRINGS, "store": NOT_STRINGS,
+        "image": NOT_STRINGS}),
     "share/pipeline/import": ({"text": "{}", "notebook": NB}, {
         "text": NOT_STRINGS, "pipeline": NOT_OBJECTS, "source": NOT_STRINGS,
         "notebook": NOT_OBJECTS, "into": NOT_STRINGS, "new_path": NOT_STRINGS,
@@ -76,6 +77,11 @@ POSTS: dict[str, tuple[dict, dict[str, list]]] = {
     "pipeline/check": ({"notebook": NB}, {"notebook": NOT_OBJECTS + [None]}),
     "pipeline/lineage": ({"notebook": NB, "id": "a"}, {"notebook": NOT_OBJECTS + [None],
                                                       "id": NOT_STRINGS + [None]}),
+    "sweeps": ({"notebook": NB, "target": "t", "params": {"lr": [0.1, 0.2]}}, {
+        "notebook": NOT_OBJECTS + [None], "path": NOT_STRINGS, "target": NOT_STRINGS + [None],
+        "params": NOT_OBJECTS + [None], "jobs": ["2", 2.5, True, [2], None],
+        "trials": ["10", 1.5, False, [1]], "objective": NOT_STRINGS,
+        "maximize": NOT_BOOLEANS}),
     "workers": ({"alias": "box", "queue": "redis://127.0.0.1:1", "store": "file:///tmp/x"}, {
         "alias": NOT_STRINGS + [None], "queue": NOT_STRINGS + [None],
         "store": NOT_STRINGS + [None], "options": ["x", 5, True, [1]]}),
@@ -139,3 +145,11 @@ def test_paths_are_checked_before_use(server, endpoint, body, message):
 def test_query_arguments_are_checked_too(server, query, message):
     status, reply = server.call("GET", query)
     assert status == 400 and message in reply["message"], reply
+
+
+def test_a_cache_busting_timestamp_argument_is_tolerated(server):
+    """JupyterLab's ServerConnection appends `&<milliseconds>` to GETs unless told not to."""
+    status, reply = server.call("GET", "cache/export?path=nope.ipynb&dry_run=1&1733580000000")
+    assert status == 404 and "no such notebook" in reply["message"], reply
+    status, reply = server.call("GET", "cache/export?path=nope.ipynb&dry_run=1&1733=x")
+    assert status == 400 and "unknown argument '1733'" in reply["message"], reply

@@ -136,6 +136,9 @@ def parse(shape: Shape, raw: bytes | None) -> dict[str, Any]:
 
 def query(shape: Shape, arguments: Mapping[str, Iterable[bytes]]) -> dict[str, Any]:
     """Query arguments checked against shape: each known key once (string_list keys repeat)."""
+    # JupyterLab's ServerConnection appends `&<milliseconds>` (no value) to defeat caches
+    arguments = {k: v for k, v in arguments.items()
+                 if not (k.isdecimal() and all(not x for x in v))}
     unknown = sorted(set(arguments) - set(shape.fields) - shape.extra)
     if unknown:
         raise RequestError(f"{shape.name}: unknown argument{'s' if len(unknown) > 1 else ''} "
