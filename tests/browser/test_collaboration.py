@@ -58,6 +58,20 @@ def test_edges_and_names_reach_a_second_user(room, browser):
         two.screenshot("second-user")
 
 
+def test_run_statuses_of_a_twelve_component_pipeline_reach_a_collaborator(room, browser):
+    components = room.write_layered("layered12.ipynb", 12)
+    target = components[11][0]
+    with two_users(browser, room, "layered12.ipynb") as (one, two):
+        one.run_node(target)
+        one.expect_status(target, "done")
+        expect(two.component_cell(target).locator(".jp-OutputArea-output")).to_have_count(
+            0)  # an assignment shows nothing; its status is what the second user sees
+        two.expect_status(target, "done", timeout=15_000)
+        for parent in components[11][1]:
+            two.expect_status(components[parent][0], re.compile("done|cached"), timeout=15_000)
+        two.screenshot("collaborator-statuses-12")
+
+
 def test_run_statuses_reach_every_collaborator(room, browser):
     room.write_notebook(
         "statuses.ipynb", ["a = 2", "print('b is', a * 21)", "c = 1 / 0"],

@@ -129,6 +129,26 @@ def test_twelve_components_fit_with_readable_labels(lab, page, notebooks):
     ui.screenshot("fit")
 
 
+def test_the_worker_picker_offers_the_local_worker_apart_from_this_kernel(lab, page, notebooks):
+    ui = NotebookUI(page, lab, "layered12.ipynb").open()
+    ui.wait_layout(12)
+    name = notebooks[12][4][0]
+    ui.search(name)
+    ui.node_menu(name, "Set Component Worker")
+    dialog = page.locator(".jp-Dialog")
+    options = dialog.locator("select option").all_inner_texts()
+    assert options[:2] == ["this kernel (no worker)", "local (a fresh process on this machine)"]
+    dialog.locator("select").select_option("local")
+    dialog.locator(".jp-mod-accept").click()
+    expect(ui.node(name).locator(".jp-cellpipe-badge-remote")).to_have_text("remote: local")
+    ui.screenshot("local-worker")
+    # and back to this kernel: no worker in the metadata
+    ui.node_menu(name, "Set Component Worker")
+    dialog.locator("select").select_option("")
+    dialog.locator(".jp-mod-accept").click()
+    expect(ui.node(name).locator(".jp-cellpipe-badge-remote")).to_have_count(0)
+
+
 def test_sixty_components_search_focus_selection(lab, page, notebooks):
     components = notebooks[60]
     ui = NotebookUI(page, lab, "layered60.ipynb").open()
