@@ -264,3 +264,18 @@ def test_nearest_ancestor_is_found_breadth_first():
     assert dag.nearest_ancestor(graph, "e", lambda n: n in ("a", "b")) == "b"
     assert dag.nearest_ancestor(graph, "e", lambda n: n == "a") == "a"
     assert dag.nearest_ancestor(graph, "a", lambda n: True) is None
+
+
+@pytest.mark.parametrize("content", [b'{"cells": [], "title": "caf\xe9"}', b'{"cells": [1',
+                                     b'{"cells": ' + b"[" * 200 + b"]" * 200 + b"}"])
+def test_a_notebook_file_and_a_git_side_are_refused_in_the_same_words(tmp_path, content):
+    from cellpipe.gitnb.load import NotebookInputError, parse_notebook
+    from cellpipe.model import read_notebook
+
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(NotebookFormatError) as from_file:
+        read_notebook(path)
+    with pytest.raises(NotebookInputError) as from_git:
+        parse_notebook(content, str(path))
+    assert str(from_file.value) == f"{from_git.value}; the file is left as it is"

@@ -42,7 +42,7 @@ def nb45(cells, metadata=None):
 
 BAD_FILES = {
     "non-utf8": (b'{"cells": [], "metadata": {"title": "caf\xe9"}, "nbformat": 4}',
-                 "not UTF-8 text (byte 0xe9"),
+                 "is not valid UTF-8 (byte 0xe9"),
     "empty": (b"", "the file is empty"),
     "blank": (b"  \n", "the file is empty"),
     "cells-not-dicts": (json.dumps(nb45([1, "x"])).encode(), "cell 1 must be an object"),

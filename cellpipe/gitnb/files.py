@@ -22,6 +22,7 @@ from cellpipe.gitnb.load import (
 )
 from cellpipe.gitnb.merge import Conflict, merge_notebooks
 from cellpipe.gitnb.threeway import merge_text
+from cellpipe.model.jsontext import notebook_text
 
 if TYPE_CHECKING:
     from cellpipe.gitnb.diff import NotebookDiff
@@ -62,25 +63,8 @@ def _decode(data: str | bytes) -> str:
     return data.decode("utf-8", errors="surrogateescape") if isinstance(data, bytes) else data
 
 
-def _strict_text(data: str | bytes, label: str) -> str:
-    """The file's text; a file that is not UTF-8 (as nbformat requires) is refused."""
-    if isinstance(data, str):
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise NotebookInputError(f"{label} is not valid UTF-8 (character {exc.start})") \
-                from None
-        return data
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise NotebookInputError(
-            f"{label} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
-
-
 def _load(data: str | bytes, label: str) -> LoadedNotebook:
-    text = _strict_text(data, label)
+    text = notebook_text(data, label, NotebookInputError)
     if not text.strip():
         return LoadedNotebook(empty_notebook(), [], empty=True)
     return parse_notebook(text, label)

@@ -17,8 +17,8 @@ from typing import Any
 
 from cellpipe.gitnb.align import align
 from cellpipe.gitnb.cells import CONFLICT_KEY, component_of, source_of
-from cellpipe.model import jsontext
 from cellpipe.model.errors import NotebookFormatError
+from cellpipe.model.jsontext import notebook_json, notebook_text
 
 
 class NotebookInputError(NotebookFormatError):
@@ -38,13 +38,7 @@ class LoadedNotebook:
 
 def parse_notebook(text: str | bytes, label: str) -> LoadedNotebook:
     """Parse a notebook file's text; upgrade old formats; mark cells that had no id."""
-    try:
-        raw = jsontext.loads(text, label)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
-        raise NotebookInputError(f"{label} is not valid JSON{where}: {exc}") from None
-    except jsontext.JSONTextError as exc:
-        raise NotebookInputError(str(exc)) from None
+    raw = notebook_json(notebook_text(text, label, NotebookInputError), label, NotebookInputError)
     if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
         raise NotebookInputError(f"{label} is not a Jupyter notebook (no list of 'cells')")
     minor = raw.get("nbformat_minor")

@@ -11,7 +11,7 @@ import math
 import sys
 from typing import Any
 
-from cellpipe.model.errors import PipelineError
+from cellpipe.model.errors import NotebookFormatError, PipelineError
 
 MAX_DEPTH = 100  # far deeper than notebooks nest; far from what overflows Python's stack
 
@@ -183,3 +183,33 @@ def path_text(parts: tuple[Any, ...] | list[Any]) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
+
+
+def notebook_text(data: str | bytes, source: str,
+                  error: type[PipelineError] = NotebookFormatError) -> str:
+    """A notebook file's text: UTF-8, as nbformat requires (a byte-order mark is skipped);
+    else error, one line naming source and the first byte (or character) that is not."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise error(f"{source} is not valid UTF-8 (character {exc.start})") from None
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{source} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                    f"{exc.start}): a notebook is UTF-8 JSON") from None
+
+
+def notebook_json(text: str, source: str,
+                  error: type[PipelineError] = NotebookFormatError) -> Any:
+    """A notebook file's JSON (model.jsontext's limits); else error, one line naming source
+    and the place."""
+    try:
+        return loads(text, source)
+    except json.JSONDecodeError as exc:
+        raise error(f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                    f"{exc.msg})") from None
+    except JSONTextError as exc:
+        raise error(str(exc)) from None

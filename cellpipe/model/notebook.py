@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,20 +51,8 @@ def read_notebook(path: str | Path) -> tuple[NotebookNode, list[str]]:
     if not data.strip():
         raise NotebookFormatError(f"{path}: the file is empty, not a notebook")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise NotebookFormatError(
-            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "a notebook is UTF-8 JSON. The file is left as it is"
-        ) from None
-    try:
-        raw = jsontext.loads(text, str(path))
-    except json.JSONDecodeError as exc:
-        raise NotebookFormatError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "the file is left as it is"
-        ) from None
-    except jsontext.JSONTextError as exc:
+        raw = jsontext.notebook_json(jsontext.notebook_text(data, str(path)), str(path))
+    except NotebookFormatError as exc:
         raise NotebookFormatError(f"{exc}; the file is left as it is") from None
     return notebook_from_dict(raw, source=str(path))
 
