@@ -6,6 +6,7 @@ fast path (C parser, depth read from the text) refuses exactly what the slow pat
 
 import json
 import random
+import re
 import subprocess
 import sys
 
@@ -64,3 +65,48 @@ def test_fast_path_refuses_what_the_slow_path_refused(text, message):
     assert jsontext.loads(ok, "nb.ipynb") is not None
     with pytest.raises(json.JSONDecodeError):
         jsontext.loads('{"a": [1,', "nb.ipynb")
+
+
+def test_cli_command_table_names_every_command():
+    """cellpipe.cli.COMMANDS says which module adds which command (loaded when invoked)."""
+    import importlib
+
+    import click
+
+    from cellpipe.cli import COMMAND_MODULES, COMMANDS
+
+    group = click.Group()
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"cellpipe.cli.{module}").register(group)
+    assert set(group.commands) == set(COMMANDS)
+    for name, modules in COMMANDS.items():
+        lone = click.Group()
+        for module in modules:
+            importlib.import_module(f"cellpipe.cli.{module}").register(lone)
+        assert name in lone.commands
+        if isinstance(group.commands[name], click.Group):  # subcommands from other modules
+            assert set(lone.commands[name].commands) == set(group.commands[name].commands)
+
+
+def test_cellpipe_run_does_not_import_other_commands():
+    code = ("import sys\nfrom cellpipe.cli import main\n"
+            "main.get_command(None, 'run')\nprint(' '.join(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    loaded = set(proc.stdout.split())
+    for other in ("cellpipe.cli.git", "cellpipe.cli.sweep", "cellpipe.cli.share",
+                  "cellpipe.gitnb.merge", "optuna"):
+        assert other not in loaded, f"{other} is imported by `cellpipe run`"
+
+
+def test_perf_benchmark_prints_its_ratios():
+    """A smoke run of benchmarks/bench_perf.py (row 4 at 50 cells: two short processes)."""
+    from pathlib import Path
+
+    bench = Path(__file__).parent.parent / "benchmarks" / "bench_perf.py"
+    proc = subprocess.run([sys.executable, str(bench), "--quick", "--rows", "4",
+                           "--cells", "50"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "load average" in proc.stdout
+    assert re.search(r"cellpipe merge driver +min +[\d.]+ s +median +[\d.]+ s +ratio +[\d.]+x",
+                     proc.stdout) or "nbmerge not installed" in proc.stdout
