@@ -35,12 +35,12 @@ FILES = "file:*"  # a file whose name is not a literal (or a shell command)
 # methods that return a new object or a view and leave the receiver as it is; any other
 # method call on a name may change it in place (lst.append, model.fit, df.drop(inplace=True))
 PURE_METHODS = frozenset("""
-head tail describe info sample_not copy count sum mean median mode std var min max
+head tail describe info copy count sum mean median mode std var min max
 idxmin idxmax argmin argmax argsort abs round cumsum cumprod prod quantile corr cov
 nunique unique value_counts isnull isna notnull notna any all astype to_numpy tolist
 to_list to_dict to_string to_frame to_records to_markdown to_html to_latex items keys
-values get groupby agg aggregate apply applymap map transform_not filter query where
-mask merge join_not concat pivot pivot_table melt stack unstack reset_index set_index
+values get groupby agg aggregate apply applymap map filter query where
+mask merge concat pivot pivot_table melt stack unstack reset_index set_index
 sort_values sort_index rename drop_duplicates dropna fillna replace drop reindex
 select_dtypes iterrows itertuples memory_usage duplicated between clip diff pct_change
 shift rolling expanding ewm resample nlargest nsmallest rank explode dot reshape ravel
@@ -77,7 +77,7 @@ ITERATOR_CALLS = frozenset({"iter", "map", "filter", "zip", "enumerate", "revers
                             "count", "cycle", "repeat", "chain", "islice", "permutations",
                             "combinations", "product", "groupby", "accumulate", "starmap",
                             "takewhile", "dropwhile", "tee", "zip_longest", "finditer",
-                            "reader", "DictReader", "iterrows", "itertuples", "items_not"})
+                            "reader", "DictReader", "iterrows", "itertuples"})
 # calls that draw from numpy's global generator unless given a random_state
 RNG_IMPLICIT = frozenset({"sample", "train_test_split", "cross_val_score", "cross_validate",
                           "cross_val_predict", "make_classification", "make_regression",
@@ -108,7 +108,7 @@ RNG_FUNCTIONS_NEW = frozenset({"default_rng", "RandomState", "Generator", "PCG64
                                "MT19937", "SeedSequence", "Philox", "SFC64", "BitGenerator"})
 SETTINGS_CALLS = {
     # module -> functions that change process-wide settings
-    "pandas": {"set_option", "reset_option", "option_context_not"},
+    "pandas": {"set_option", "reset_option"},
     "numpy": {"set_printoptions", "seterr", "seterrcall"},
     "warnings": {"filterwarnings", "simplefilter", "resetwarnings"},
     "matplotlib": {"rc", "rcdefaults", "use", "rc_file", "style"},
@@ -144,11 +144,11 @@ _CODE_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 _DISPLAY_MAGICS = frozenset({"html", "HTML", "latex", "javascript", "js", "markdown", "svg",
                              "md", "pinfo", "pinfo2", "psearch", "pdoc", "pdef", "psource",
                              "pfile", "history", "lsmagic", "magic", "page", "pwd", "ls",
-                             "dhist", "who_ls_not", "alias_magic_not", "time_not", "doctest_mode"})
+                             "dhist", "doctest_mode"})
 _SETTINGS_MAGICS = frozenset({"matplotlib", "config", "precision", "load_ext", "reload_ext",
                               "unload_ext", "autoreload", "aimport", "env", "cd", "pylab",
                               "pip", "conda", "xmode", "colors", "autocall", "automagic",
-                              "pdb", "alias", "autosave", "sx_not", "set_env", "gui"})
+                              "pdb", "alias", "autosave", "set_env", "gui"})
 _SHELL_MAGICS = frozenset({"bash", "sh", "script", "system", "sx", "perl", "ruby", "python",
                            "python3", "pypy", "cmd", "powershell"})
 _READ_ALL_MAGICS = frozenset({"who", "whos", "who_ls", "store", "save", "pastebin", "edit",
@@ -330,18 +330,15 @@ def _state_of_call(full: str, call: ast.Call) -> tuple[set[str], set[str], str |
         if (module == mod or module.startswith(mod + ".")) and (
                 func in funcs or module.endswith(".style")):
             return reads, {SETTINGS}, f"{full}() changes a process-wide setting"
-        if module == mod.rpartition(".")[0] and mod.rpartition(".")[2] in ("style",):
-            pass
     if module in ("matplotlib.style", "matplotlib.pyplot.style"):
         return reads, {SETTINGS}, f"{full}() changes the plot style"
     if full in ("sys.path.append", "sys.path.insert", "sys.path.extend", "os.environ.update",
-                "os.environ.setdefault", "pandas.options.display", "warnings.warn_not"):
+                "os.environ.setdefault"):
         return reads, {SETTINGS}, f"{full}() changes a process-wide setting"
     if any(module == m or module.startswith(m + ".") for m in ("numpy.random", "random")):
-        if func in RNG_FUNCTIONS_NEW:
+        if func in RNG_FUNCTIONS_NEW:  # a generator of its own: a name like any other
             return reads, writes, None
-        if func in ("shuffle", "permutation", "seed", "set_state") or True:
-            return {RNG}, {RNG}, f"{full}() uses the global random generator"
+        return {RNG}, {RNG}, f"{full}() uses the global random generator"
     if full in ("torch.manual_seed", "tensorflow.random.set_seed", "tf.random.set_seed",
                 "torch.cuda.manual_seed", "torch.cuda.manual_seed_all", "keras.utils.set_random_seed"):
         return {RNG}, {RNG}, f"{full}() seeds a global random generator"
