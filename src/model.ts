@@ -16,7 +16,7 @@ import { PipelineChecks } from './checks';
 import { KernelLink } from './kernel';
 import * as nb from './notebookpipeline';
 import { IConverted, pipeline } from './rest';
-import { executeInCell, runMagic } from './runner';
+import { executeInCell, runRequestCode } from './runner';
 import { ServerError } from './server';
 import { graphStatuses, IGraphStatus, ownStatus } from './status';
 import {
@@ -422,7 +422,7 @@ export class PipelineModel implements IDisposable {
     this._live.set(id, 'queued');
     this._emit();
     try {
-      return await executeInCell(cell, runMagic(id, force), this.panel.sessionContext);
+      return await executeInCell(cell, runRequestCode(id, force), this.panel.sessionContext);
     } catch (error) {
       this._refuse((error as Error).message);
       return 'abort';

@@ -1,5 +1,5 @@
 /**
- * Running `%cellpipe run` through a cell's own output area, the way JupyterLab runs
+ * Running a component through a cell's own output area, the way JupyterLab runs
  * a cell: outputs, errors and the execution count land in that cell.
  */
 import { ISessionContext } from '@jupyterlab/apputils';
@@ -7,9 +7,11 @@ import { CodeCell } from '@jupyterlab/cells';
 import { OutputArea } from '@jupyterlab/outputarea';
 import { KernelMessage } from '@jupyterlab/services';
 
-/** The magic line that runs component `id` (docs/protocol.md, "Running"). */
-export function runMagic(id: string, force: boolean): string {
-  return `%cellpipe run --id ${id}${force ? ' --force' : ''}`;
+import { runCode } from './protocol';
+
+/** The code that runs component `id`: the protocol's run request (docs/protocol.md, "Running"). */
+export function runRequestCode(id: string, force: boolean): string {
+  return runCode({ op: 'run', target: id, ...(force ? { force: true } : {}) });
 }
 
 /** Execute `code` in `cell`'s output area; resolve with the reply's status. */

@@ -74,6 +74,24 @@ def test_targets_and_no_cache(tmp_path):
     assert proc.returncode == 0 and not (tmp_path / "nocache").exists()
 
 
+@pytest.mark.kernel
+def test_no_cache_with_two_targets_runs_each_lineage_live(tmp_path):
+    """A view of an array changed by a descendant is seen by every sink with --no-cache:
+    the second target does not take the first one's ancestors back from a cache."""
+    nb = make_notebook([
+        ("import numpy as np\nx = np.arange(4)", "make", []),
+        ("v = x[:2]", "view", ["make"]),
+        ("v[0] = 99", "change", ["view"]),
+        ("print('first', x.tolist())", "first", ["change"]),
+        ("print('second', x.tolist())", "second", ["change"]),
+    ])
+    path = write(nb, tmp_path / "nb.ipynb")
+    proc = cellpipe("run", path, "--no-cache", "-t", "first", "-t", "second",
+                    cache=tmp_path / "nocache")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "first [99, 1, 2, 3]\nsecond [99, 1, 2, 3]\n"
+
+
 @pytest.mark.parametrize(
     "notebook, message",
     [

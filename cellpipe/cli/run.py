@@ -106,7 +106,7 @@ def run(notebook: str, targets: tuple[str, ...], params: tuple[str, ...], no_cac
                     err.print(f"[bold]▶ {shown(name)}[/]")
                     running.clear()
                     running["target:" + cid] = name
-                    for sid, rerun in _forced_steps(pipeline, cid, force or no_cache, ran):
+                    for sid, rerun in _forced_steps(pipeline, cid, force, no_cache, ran):
                         quiet = sid != cid
                         execution = _run_one(kernel, sid, name, rerun is None, parameters,
                                              took_part, running, ran,
@@ -152,13 +152,18 @@ def _check_workers(pipeline: Pipeline, ids: list[str]) -> None:
     check_workers(pipeline, [c for c in pipeline.components if c.id in needed])
 
 
-def _forced_steps(pipeline: Pipeline, cid: str, force: bool,
+def _forced_steps(pipeline: Pipeline, cid: str, force: bool, no_cache: bool,
                   ran: set[str]) -> list[tuple[str, bool | None]]:
     """The kernel runs that make target cid, as (component, rerun): rerun None is a forced
     run of the target and its ancestors; True re-runs that component alone (its ancestors
     come from the cache); False takes what the cache has. With --force, a component an
     earlier target of this invocation already ran is not run again: the components of
-    cid's lineage not run yet go first, each alone, in order (quietly), then cid."""
+    cid's lineage not run yet go first, each alone, in order (quietly), then cid.
+    With --no-cache every target runs its whole lineage live: nothing is read from a cache,
+    not even what this invocation put there (a value restored from it loses what it shared
+    with another ancestor's value, e.g. a numpy view of an array)."""
+    if no_cache:
+        return [(cid, None)]
     if not force:
         return [(cid, False)]
     graph = pipeline.graph()
