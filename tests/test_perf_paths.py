@@ -110,3 +110,37 @@ def test_perf_benchmark_prints_its_ratios():
     assert "load average" in proc.stdout
     assert re.search(r"cellpipe merge driver +min +[\d.]+ s +median +[\d.]+ s +ratio +[\d.]+x",
                      proc.stdout) or "nbmerge not installed" in proc.stdout
+
+
+def test_file_store_inputs_are_the_files_mapped_copy_on_write(tmp_path):
+    """A task's big input from a file:// store is the store's file mapped privately: no copy
+    is made, the task may write to it, the file never changes, and a damaged file is still
+    refused (the checksum reads the mapping)."""
+    np = pytest.importorskip("numpy")
+    from cellpipe.remote import DataStore, Task
+    from cellpipe.remote.taskrun import run_task
+
+    store = DataStore((tmp_path / "store").as_uri())
+    code = "import numpy as np\na = np.arange(500_000, dtype='float64')"
+    assert run_task(Task("t", "c", "k", code, "k", [], {}), store).status == "ok"
+    var = next(p for p in (tmp_path / "store" / "entries" / "k").glob("var*.bin")
+               if p.stat().st_size > 1 << 20)
+    before = var.read_bytes()
+    entry = store.get("k", private=True)
+    buffers = entry.variables["a"].buffers
+    with open("/proc/self/maps") as maps:
+        assert str(var) in maps.read()
+    view = memoryview(buffers[0]).cast("B")
+    assert not view.readonly
+    arr = np.frombuffer(view, dtype="float64")
+    assert arr[12_345] == 12_345.0
+    arr[:] = -1.0  # the task's own pages
+    assert var.read_bytes() == before
+    del arr, view, buffers, entry
+    damaged = bytearray(before)
+    damaged[-1] ^= 0xFF
+    var.write_bytes(bytes(damaged))
+    from cellpipe.remote import DataStoreError
+
+    with pytest.raises(DataStoreError, match="'a' is damaged"):
+        store.get("k", private=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import platform
 import time
 import uuid
@@ -167,6 +168,13 @@ class DataStore:
 
 
     def _read(self, path: str, size: int) -> Any:
+        if self._local and size >= 1 << 20:
+            # a file:// store: the file itself, mapped copy-on-write (writable, private to
+            # this process, never copied; variable files are written once, never in place)
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size == size:
+                    return mmap.mmap(f.fileno(), size, flags=mmap.MAP_PRIVATE,
+                                     prot=mmap.PROT_READ | mmap.PROT_WRITE)
         # an anonymous mapping: no zero-filling pass over the bytes before they are read
         buf: Any = mmap.mmap(-1, size) if size >= 1 << 20 else bytearray(size)
         view, got = memoryview(buf), 0
