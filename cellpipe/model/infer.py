@@ -435,7 +435,7 @@ def check_edges(components: Sequence[tuple[str, str, str, Sequence[str]]],
     edge_names: dict[tuple[str, str], tuple[str, ...]] = {}
     for cid, name, _, ps in components:
         use = uses[cid]
-        ancestors = dag.ancestors(graph, cid)
+        ancestors: set[str] | None = None  # walked only for a read no parent binds
         for p in ps:
             edge_names[(p, cid)] = tuple(sorted(
                 n for n in use.reads | use.mutates if p in changers.get(n, ())))
@@ -443,7 +443,11 @@ def check_edges(components: Sequence[tuple[str, str, str, Sequence[str]]],
             if n in BUILTIN_NAMES or _HISTORY.match(n):
                 continue
             others = [b for b in binders.get(n, []) if b != cid]
-            if not others or any(b in ancestors for b in others):
+            if not others or any(b in ps for b in others):
+                continue
+            if ancestors is None:
+                ancestors = dag.ancestors(graph, cid)
+            if any(b in ancestors for b in others):
                 continue
             before = [b for b in others if order[b] < order[cid]] or others
             warnings.append(EdgeWarning(cid, name, n, tuple(before),
