@@ -16,6 +16,8 @@
    vs marimo's `mo.persistent_cache` on the same value, when a Python with marimo is given
    (--marimo-python, default /tmp/marimo-venv/bin/python; never a cellpipe dependency);
    both sides have numpy and pandas imported before the clock starts
+5b. after a restart, the time to decide that a 10-step chain is fully cached, vs marimo's
+   app of ten persistent_cache blocks
 
 Sides are interleaved (which goes first alternates) and repeated; each row prints min and
 median of both and the ratios of medians and of mins. Process rows report wall time and CPU
@@ -336,9 +338,78 @@ def row_cached(root: Path, repeat: int, marimo_python: str) -> None:
           f"{statistics.median(theirs) / statistics.median(touch):5.2f}x")
 
 
+def marimo_chain_app(n: int) -> str:
+    """A marimo app of n cells, each step in its own persistent_cache block; prints the
+    seconds from before the first block to after the last."""
+    cells = ['@app.cell\ndef _():\n    import os\n    import time\n\n    import marimo as mo\n'
+             '    t0 = time.perf_counter()\n    return mo, os, t0, time\n']
+    for i in range(n):
+        prev = f", x{i - 1}" if i else ""
+        value = f"x{i - 1} + 1" if i else "0"
+        cells.append(f"@app.cell\ndef _(mo, os{prev}):\n"
+                     f"    with mo.persistent_cache(name='step{i}', "
+                     f"save_path=os.environ['BENCH_SAVE']):\n"
+                     f"        x{i} = {value}\n    return (x{i},)\n")
+    cells.append(f"@app.cell\ndef _(t0, time, x{n - 1}):\n"
+                 f"    print('TOOK', time.perf_counter() - t0, x{n - 1})\n    return\n")
+    return ("import marimo\n\napp = marimo.App()\n\n\n" + "\n\n".join(cells)
+            + '\n\nif __name__ == "__main__":\n    app.run()\n')
+
+
+def row_decide(root: Path, repeat: int, marimo_python: str, n: int = 10) -> None:
+    """The peer benchmark's second figure: after a restart, the time to find that every step
+    of a 10-step chain is cached (cellpipe: `%cellpipe run` of the sink; marimo: the app's
+    ten persistent_cache blocks)."""
+    nb = chain_nb(n)
+    env = dict(os.environ, CELLPIPE_CACHE_DIR=str(root / "cache5b"))
+    env.pop("CELLPIPE_CACHE", None)
+    sink = str(nb.cells[-1].id)
+    with PipelineKernel(cwd=str(root), env=env) as kernel:
+        kernel.sync(nb)
+        kernel.run(sink)
+        kernel.request({"op": "state", "flush": True})
+
+    def cellpipe() -> float:
+        with PipelineKernel(cwd=str(root), env=env) as kernel:
+            kernel.sync(nb)
+            start = time.perf_counter()
+            if kernel.run(sink).status != "ok":
+                raise RuntimeError("cached chain failed")
+            took = time.perf_counter() - start
+            done = {e["id"]: e["status"] for e in kernel.events if e.get("op") == "event"}
+            if any(status != "cached" for status in done.values()):
+                raise RuntimeError(f"not all cached: {done}")
+        return took
+
+    print(f"5b. after a restart, deciding that a {n}-step chain is fully cached "
+          f"({repeat} restarts) ({load()})")
+    have_marimo = Path(marimo_python).exists()
+    if not have_marimo:
+        print(f"   marimo: skipped (no Python with marimo at {marimo_python})")
+        print(f"   cellpipe (%cellpipe run of the sink)   {stats([cellpipe() for _ in range(repeat)])}")
+        return
+    app = root / "marimo_chain.py"
+    app.write_text(marimo_chain_app(n))
+    marimo_env = dict(os.environ, BENCH_SAVE=str(root / "marimo-chain"))
+
+    def marimo() -> float:
+        proc = subprocess.run([marimo_python, str(app)], capture_output=True, text=True,
+                              cwd=str(root), env=marimo_env)
+        took = [line for line in proc.stdout.splitlines() if line.startswith("TOOK ")]
+        if proc.returncode != 0 or not took:
+            raise RuntimeError(proc.stdout[-1000:] + proc.stderr[-2000:])
+        return float(took[-1].split()[1])
+
+    marimo()  # fills its cache
+    pair = interleaved(repeat, marimo, cellpipe)
+    print(f"   marimo (ten persistent_cache blocks)   {stats(pair.plain)}")
+    print(f"   cellpipe (%cellpipe run of the sink)   {stats(pair.cellpipe)}   ratio marimo / "
+          f"cellpipe {statistics.median(pair.plain) / statistics.median(pair.cellpipe):5.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,4,5", help="comma-separated rows 1-5")
+    parser.add_argument("--rows", default="1,4,5,5b", help="comma-separated rows 1-5, 5b")
     parser.add_argument("--repeat", type=int, default=None, help="runs per side (default 5; "
                         "quick 1)")
     parser.add_argument("--cells", type=int, default=None, help="row 4 size (default 2000)")
@@ -356,6 +427,7 @@ def main() -> None:
         "3": lambda: row_remote(args.quick, repeat, root),
         "4": lambda: row_merge(root, repeat, cells),
         "5": lambda: row_cached(root, repeat, args.marimo_python),
+        "5b": lambda: row_decide(root, repeat, args.marimo_python),
     }
     try:
         for row in args.rows.split(","):
