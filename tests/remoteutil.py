@@ -4,6 +4,8 @@ state. The processes (redis-server, workers, moto_server) start in tests/process
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,3 +117,17 @@ def busy_worker(redis, alias: str, timeout: float = 30):
                 return w
         time.sleep(0.05)
     raise AssertionError("no worker started the task")
+
+
+def interrupt_once_written(path: Path, within: float) -> None:
+    """In the background: SIGINT this process (Ctrl-C) once a task has written path."""
+
+    def wait_then_interrupt() -> None:
+        deadline = time.monotonic() + within
+        while not path.exists() or not path.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=wait_then_interrupt, daemon=True).start()

@@ -15,6 +15,7 @@ from remoteutil import (
     SPAWN_PROCESSES,
     RedisServer,
     busy_worker,
+    interrupt_once_written,
     pipe_with_workers,
     private_config,
     process_gone,
@@ -115,7 +116,6 @@ def test_processes_a_task_started_end_with_it(solo, alias, tmp_path):
 def test_processes_of_a_stopped_task_end_with_it(solo, alias, tmp_path):
     """Ctrl-C in the client stops the task (local: its process is terminated; RQ: stop-job
     kills the work horse's group) and the processes it started, new sessions included."""
-    import threading
 
     from cellpipe.engine import RunInterrupted
 
@@ -124,15 +124,7 @@ def test_processes_of_a_stopped_task_end_with_it(solo, alias, tmp_path):
                               "time.sleep(60)")
     pipeline, _ = pipe_with_workers([(code, "stuck", [])], {"stuck": alias})
 
-    def interrupt_when_started():
-        deadline = time.monotonic() + 60
-        while not pidfile.exists() or not pidfile.read_text():
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    interrupt_once_written(pidfile, 60)
     with pytest.raises(RunInterrupted, match="stuck"):
         runner(tmp_path).run(pipeline, "stuck")
     pids = [int(p) for p in pidfile.read_text().split()]

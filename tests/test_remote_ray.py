@@ -2,12 +2,10 @@
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from remoteutil import (
     StdoutRecorder,
     chain,
     free_port,
+    interrupt_once_written,
     pipe_with_workers,
     private_config,
     process_gone,
@@ -154,15 +153,7 @@ def test_interrupt_cancels_the_ray_task_and_kills_its_process(ray_head, tmp_path
     ], {"forever": "rayw"})
     r = runner(tmp_path)
 
-    def interrupt_when_started():
-        deadline = time.monotonic() + 30
-        while not pidfile.exists() or not pidfile.read_text():
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    interrupt_once_written(pidfile, 120)  # the first task of a cold Ray head can take over 30 s
     with pytest.raises(RunInterrupted, match="forever"):
         r.run(pipeline, "forever")
     assert process_gone(int(pidfile.read_text()), 15), "the Ray task kept running"

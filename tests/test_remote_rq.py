@@ -11,7 +11,14 @@ import psutil
 import pytest
 from processes import RedisServer, start_worker, stop
 from redis import Redis
-from remoteutil import StdoutRecorder, busy_worker, chain, pipe_with_workers, private_config
+from remoteutil import (
+    StdoutRecorder,
+    busy_worker,
+    chain,
+    interrupt_once_written,
+    pipe_with_workers,
+    private_config,
+)
 
 from cellpipe.cache import CacheStore, load_value
 from cellpipe.engine import ComponentError, PipelineRunner, PythonExecutor
@@ -327,7 +334,6 @@ def test_s3_store_on_moto_server(redis_server, config, tmp_path, monkeypatch):
 
 def test_interrupt_stops_the_remote_task(rqw, tmp_path):
     """Ctrl-C in the client stops the worker's task process (RQ stop-job), within seconds."""
-    import threading
 
     from cellpipe.engine import RunInterrupted
 
@@ -338,15 +344,7 @@ def test_interrupt_stops_the_remote_task(rqw, tmp_path):
     ], {"forever": "rqw"})
     r = runner(tmp_path)
 
-    def interrupt_when_started():
-        deadline = time.monotonic() + 20
-        while not pidfile.exists() or not pidfile.read_text():
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    interrupt_once_written(pidfile, 20)
     with pytest.raises(RunInterrupted, match="forever"):
         r.run(pipeline, "forever")
     pid = int(pidfile.read_text())
