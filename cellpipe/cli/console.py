@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 from rich.markup import escape
 
 from cellpipe.model.text import printable
 
 err = Console(stderr=True, highlight=False)
+
+# the colour codes of a rendered traceback, dropped where plain text is printed
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 out = Console(highlight=False)
 
 

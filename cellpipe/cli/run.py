@@ -7,7 +7,6 @@ once, when the run request (kernel/protocol.py) arrives, as when JupyterLab runs
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import nbformat
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cellpipe.cache import DiskStore, default_cache_dir, disk_cache_enabled
-from cellpipe.cli.console import err, shown
+from cellpipe.cli.console import ANSI_COLOUR, err, shown
 from cellpipe.cli.notebooks import (
     check_conflicts,
     check_drawn_edges,
@@ -28,8 +27,6 @@ from cellpipe.cli.notebooks import (
 )
 from cellpipe.model import Pipeline, dag
 from cellpipe.model.errors import PipelineError
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def register(main: click.Group) -> None:
@@ -230,7 +227,7 @@ def _run_one(kernel: Any, cid: str, name: str, force: bool, parameters: dict[str
         elif kind == "error":
             text = "\n".join(content["traceback"]) + "\n"
             if not sys.stderr.isatty():  # colours only on a terminal, as git does
-                text = _ANSI.sub("", text)
+                text = ANSI_COLOUR.sub("", text)
             sys.stderr.write(text)
             sys.stderr.flush()
 

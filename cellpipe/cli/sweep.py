@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,13 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from cellpipe.cache import CacheStore
-from cellpipe.cli.console import err, out, shown
+from cellpipe.cli.console import ANSI_COLOUR, err, out, shown
 from cellpipe.cli.notebooks import check_conflicts, load_notebook, resolve_targets
 from cellpipe.engine import ComponentError, plan_run
 from cellpipe.engine.sweep import Axis, Row, mark_best, split_axes
 from cellpipe.engine.sweep_run import SweepRunner, failure_line, open_sweep_store, run_grid
 from cellpipe.model import Pipeline
 from cellpipe.model.errors import PipelineError
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def register(main: click.Group) -> None:
@@ -229,7 +226,7 @@ def _show_tracebacks(rows: list[Row]) -> None:
         params = ", ".join(f"{k}={v!r}" for k, v in row.params.items())
         text = "\n".join(row.traceback) + "\n"
         if not sys.stderr.isatty():  # colours only on a terminal, as git does
-            text = _ANSI.sub("", text)
+            text = ANSI_COLOUR.sub("", text)
         err.print(f"[red]error[/] with {shown(params) or 'the set parameters'}:")
         sys.stderr.write(text)
         sys.stderr.flush()
