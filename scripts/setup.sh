@@ -8,6 +8,8 @@ PYTHON="${PYTHON:-python3}"
 
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
+# the C compiler builds cellpipe's NumPy memory handler (optional: without it arrays are copied)
+command -v cc >/dev/null || need_apt+=(gcc libc6-dev)
 if [[ "${CELLPIPE_SETUP_SYSTEM:-1}" == "1" ]]; then
   command -v redis-server >/dev/null || need_apt+=(redis-server)
   [[ -x /usr/bin/chromium ]] || need_apt+=(chromium)

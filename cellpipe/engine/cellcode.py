@@ -8,6 +8,8 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
+from cellpipe.cache.values import alloc
+
 Parse = Callable[[str, str], ast.Module]
 Compile = Callable[[ast.AST, str, str], CodeType]
 
@@ -39,7 +41,13 @@ def run_cell_code(source: str, filename: str, namespace: dict[str, Any], *,
     body, last = split_last_expression(tree)
     if ends_with_semicolon(source):
         body, last = tree, None
-    exec(compiler(body, filename, "exec"), namespace)
-    if last is None:
-        return None
-    return eval(compiler(last, filename, "eval"), namespace)
+    # big new arrays are made where keeping them costs no copy (no frame of ours is added
+    # to the user's traceback: a try block, not a context manager)
+    previous = alloc.switch_on()
+    try:
+        exec(compiler(body, filename, "exec"), namespace)
+        if last is None:
+            return None
+        return eval(compiler(last, filename, "eval"), namespace)
+    finally:
+        alloc.switch_back(previous)

@@ -21,6 +21,7 @@ from cellpipe.cache.values import (
     identity_matters,
     load_values,
     move_array,
+    seal_array,
     shared_groups,
     store_group,
     watch,
@@ -109,6 +110,11 @@ class RunNamespace:
         # values that may share objects with another: keep what they refer to (one check)
         memo = len(set(bound) | reach) > 1
         for name in bound:
+            kept = seal_array(self.ns[name])
+            if kept is not None:  # made in a memfd: that memfd is the stored copy, and the
+                stored_now[name] = kept  # array, where it was, maps it copy-on-write
+                moved.add(name)
+                continue
             kept = move_array(name, self.ns[name]) if _sole_array(self.ns[name], False) else None
             if kept is not None:  # its bytes now live only in the stored copy: bind that
                 self.ns[name] = load_value(kept, self.ns)

@@ -11,7 +11,7 @@ from typing import Any
 
 import xxhash
 
-from cellpipe.cache.values.pagemap import MAPPINGS, clean_token
+from cellpipe.cache.values.pagemap import clean_token, watched
 from cellpipe.cache.values.pickling import pickle_parts
 
 CHUNK = 32 << 20  # buffers above this are hashed in parallel chunks (xxhash drops the GIL)
@@ -48,9 +48,10 @@ def fingerprint_parts(data: bytes, buffers: list[Any], clean_ok: bool = False) -
     written since (see clean_token) counts by its place instead of its bytes. Such a
     fingerprint only tells whether a value changed; it is not a content hash."""
     h = xxhash.xxh3_128(data)
+    clean_ok = clean_ok and bool(buffers) and watched()
     for buf in buffers:
         raw = buf.raw() if isinstance(buf, pickle.PickleBuffer) else memoryview(buf).cast("B")
-        token = clean_token(raw) if clean_ok and MAPPINGS else None
+        token = clean_token(raw) if clean_ok else None
         if token is not None:
             h.update(token.encode())
             continue

@@ -56,7 +56,8 @@ def clean_token(raw: memoryview) -> str | None:
     except (TypeError, ValueError):
         return None
     end = start + raw.nbytes
-    if not any(lo <= start and end <= hi for lo, hi in list(MAPPINGS.values())):
+    if not any(lo <= start and end <= hi for lo, hi in list(MAPPINGS.values())) and \
+            not _in_sealed_region(start, end):
         return None
     page = mmap.PAGESIZE
     first, last = start // page, (end - 1) // page
@@ -72,6 +73,24 @@ def clean_token(raw: memoryview) -> str | None:
                                                      | swapped)):
         return None
     return f"clean:{start}:{raw.nbytes}"
+
+
+def _in_sealed_region(start: int, end: int) -> bool:
+    """Whether [start, end) lies in a sealed memfd region (alloc.py): a copy-on-write
+    mapping of a stored value too."""
+    from cellpipe.cache.values import alloc
+
+    region = alloc.region_of(start)
+    return region is not None and region.sealed == 1 and end <= region.base + region.size
+
+
+def watched() -> bool:
+    """Whether any mapping may hold clean buffers (else clean_token is always None)."""
+    if MAPPINGS:
+        return True
+    from cellpipe.cache.values import alloc
+
+    return alloc.regions_made() > 0
 
 
 def mapping_clean(mapping: mmap.mmap, size: int) -> bool:

@@ -12,10 +12,12 @@ from typing import Any
 
 import cloudpickle
 
+from cellpipe.cache.values import alloc
 from cellpipe.cache.values.backing import Backing, fresh_copy
 from cellpipe.cache.values.fingerprint import fingerprint_parts, is_function_of
 from cellpipe.cache.values.frames import cow_frame
 from cellpipe.cache.values.functions import rebind_function
+from cellpipe.cache.values.pagemap import clean_token
 from cellpipe.cache.values.pickling import pickle_parts, type_name_of
 
 _IMMUTABLE_SCALARS = (int, float, complex, str, bytes, bool, type(None), range)
@@ -48,6 +50,43 @@ def move_array(name: str, arr: Any) -> StoredValue | None:
     finally:
         for b in pbuffers:
             b.release()
+
+
+def seal_array(arr: Any) -> StoredValue | None:
+    """Store a big numpy array made in a memfd (alloc.py) without copying it: its memfd
+    becomes the stored value and the array, at the same address, a copy-on-write mapping
+    of it (views and aliases included). None when arr was not made there (or no longer
+    matches its memfd: written since an earlier seal)."""
+    if type(arr).__name__ != "ndarray" or type(arr).__module__ != "numpy" or \
+            arr.dtype.hasobject or arr.nbytes < _SHARE_MIN or \
+            not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        return None
+    address = int(arr.__array_interface__["data"][0])
+    region = alloc.region_of(address)
+    # a small view of a big buffer is copied (its memfd would keep all of it); a region
+    # made private in a forked child may still change in the parent
+    if region is None or region.sealed == 2 or arr.nbytes * 2 < region.size:
+        return None
+    try:
+        data, pbuffers = pickle_parts(arr)
+    except Exception:  # noqa: BLE001
+        return None
+    try:
+        raws = [b.raw() for b in pbuffers]
+        if len(raws) != 1 or raws[0].nbytes != arr.nbytes:
+            return None
+        if region.sealed and clean_token(raws[0]) is None:
+            return None  # written since it was sealed: the memfd no longer holds this content
+        if not region.sealed:
+            alloc.seal(address)
+        offset = address - region.base
+        backing = Backing(os.dup(region.fd), offset + arr.nbytes, [offset], [arr.nbytes])
+    except OSError:
+        return None
+    finally:
+        for b in pbuffers:
+            b.release()
+    return StoredValue("pickle", None, data=data, type_name=type_name_of(arr), backing=backing)
 
 
 class StoredValue:
