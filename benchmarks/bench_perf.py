@@ -28,6 +28,7 @@ which moves less on a loaded machine. The load average is printed with every row
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -37,7 +38,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +135,51 @@ def row_chain(root: Path, repeat: int) -> None:
 
 
 # --- row 2 and 3: the existing benchmarks' cases --------------------------------------------
-def row_array(quick: bool, repeat: int) -> None:
+SHMEM_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
+
+
+@contextlib.contextmanager
+def shmem_policy(policy: str | None) -> Iterator[bool]:
+    """The kernel's huge page policy for memfds set to policy for the block (as root), put
+    back afterwards; None leaves the machine's. Yields whether it holds."""
+    from cellpipe.cache.values.alloc import shmem_huge_pages
+
+    before = shmem_huge_pages()
+    if policy is None or policy == before:
+        yield True
+        return
+    try:
+        SHMEM_ENABLED.write_text(policy)
+    except OSError as exc:
+        print(f"   cannot set {SHMEM_ENABLED} to {policy} ({exc.strerror}; it takes root)")
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        SHMEM_ENABLED.write_text(before)
+
+
+def row_array(quick: bool, repeat: int, huge: str) -> None:
     from bench_datapath import Bench
 
+    from cellpipe.cache.values import alloc
+
     mb = 30 if quick else 300
-    print(f"2. {mb} MB array made by one component, read by 5, vs plain Jupyter "
-          f"(bench_datapath's array case; goal <= 1.3x on the fastest runs) ({load()})")
-    bench = Bench(argparse.Namespace(repeat=repeat, array_mb=mb))
-    try:
-        bench.array()
-    finally:
-        bench.close()
+    for policy in {"keep": [None], "advise": ["advise"], "both": [None, "advise"]}[huge]:
+        with shmem_policy(policy) as held:
+            if not held:
+                continue
+            print(f"2. {mb} MB array made by one component, read by 5, vs plain Jupyter "
+                  f"(bench_datapath's array case; goal <= 1.3x on the fastest runs) "
+                  f"({load()})\n   memfds' huge pages (shmem_enabled): "
+                  f"{alloc.shmem_huge_pages()}; big arrays made in memfds: "
+                  f"{'yes' if alloc.huge_pages_possible() else 'no (copied once instead)'}")
+            bench = Bench(argparse.Namespace(repeat=repeat, array_mb=mb))
+            try:
+                bench.array()
+            finally:
+                bench.close()
 
 
 def row_remote(quick: bool, repeat: int, root: Path) -> None:
@@ -415,6 +450,9 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=None, help="row 4 size (default 2000)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
     parser.add_argument("--marimo-python", default=MARIMO_PYTHON)
+    parser.add_argument("--shmem-huge", choices=("keep", "advise", "both"), default="keep",
+                        help="row 2 with the machine's huge page policy for memfds (keep), "
+                        "with 'advise' (set for the row and put back; root), or both")
     args = parser.parse_args()
     repeat = args.repeat or (1 if args.quick else 5)
     cells = args.cells or (200 if args.quick else 2000)
@@ -423,7 +461,7 @@ def main() -> None:
           f"(and of mins)\n")
     rows: dict[str, Callable[[], Any]] = {
         "1": lambda: row_chain(root, repeat),
-        "2": lambda: row_array(args.quick, repeat),
+        "2": lambda: row_array(args.quick, repeat, args.shmem_huge),
         "3": lambda: row_remote(args.quick, repeat, root),
         "4": lambda: row_merge(root, repeat, cells),
         "5": lambda: row_cached(root, repeat, args.marimo_python),

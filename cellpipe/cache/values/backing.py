@@ -36,6 +36,13 @@ class Backing:
         are given back as soon as they are copied, so moving a value never holds it twice."""
         offsets, size = buffer_layout(0, [p.nbytes for p in parts])
         fd = os.memfd_create("cellpipe-value", os.MFD_CLOEXEC)
+        if size >= _HUGE_COPY_MIN and _copy_through_huge_pages():
+            try:
+                _copy_mapped(fd, size, parts, offsets, move)
+            except BaseException:
+                os.close(fd)
+                raise
+            return cls(fd, size, offsets, [p.nbytes for p in parts])
         try:
             try:  # pages allocated in one go: about twice as fast as page by page in pwrite
                 if move:  # ...but a move allocates as it gives pages back: never two copies
@@ -201,17 +208,65 @@ def _madvise() -> Any:
 def _move_job(job: tuple[int, memoryview, int]) -> None:
     """pwrite a chunk, then give its whole pages back to the system (MADV_DONTNEED)."""
     _pwrite_job(job)
-    import sys
+    _give_back(job[1])
 
+
+def _give_back(part: memoryview) -> None:
+    """Give the whole pages of a moved chunk back to the system (MADV_DONTNEED)."""
     np = sys.modules.get("numpy")
-    part = job[1]
-    if np is None or part.readonly:
+    if np is None or part.readonly or _madvise() is None:
         return
     start = int(np.frombuffer(part, dtype=np.uint8).__array_interface__["data"][0])
     page = mmap.PAGESIZE
     lo, hi = -(-start // page) * page, (start + part.nbytes) // page * page
     if hi > lo:
         _madvise()(lo, hi - lo, getattr(mmap, "MADV_DONTNEED", 4))
+
+
+_HUGE_COPY_MIN = 8 << 20
+_HUGE: list[bool] = []
+
+
+def _copy_through_huge_pages() -> bool:
+    """Whether memfd pages are huge only for mappings that ask (shmem_enabled 'advise'):
+    then a copy through such a mapping is several times faster than pwrite's 4 KiB pages."""
+    if not _HUGE:
+        from cellpipe.cache.values.alloc import shmem_huge_pages
+
+        _HUGE.append(shmem_huge_pages() == "advise" and sys.modules.get("numpy") is not None
+                     and hasattr(mmap, "MADV_HUGEPAGE"))
+    return _HUGE[0] and sys.modules.get("numpy") is not None
+
+
+def _copy_mapped(fd: int, size: int, parts: list[memoryview], offsets: list[int],
+                 move: bool) -> None:
+    """Copy parts into the memfd through a shared mapping asking for huge pages (chunks in
+    parallel: numpy's copy drops the GIL); moved chunks' pages are given back as they go."""
+    import numpy as np
+
+    os.ftruncate(fd, size)
+    mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    try:
+        mapping.madvise(mmap.MADV_HUGEPAGE)
+        target = [np.frombuffer(mapping, dtype=np.uint8)]  # dropped before the unmapping
+
+        def copy(job: tuple[int, memoryview, int]) -> None:
+            _, part, off = job
+            source = np.frombuffer(part.cast("B") if part.format != "B" or part.ndim != 1
+                                   else part, dtype=np.uint8)
+            target[0][off:off + source.nbytes] = source
+            if move:
+                _give_back(part)
+
+        jobs = _chunked([(fd, part, off) for part, off in zip(parts, offsets, strict=True)])
+        if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
+            in_pool(copy, jobs)
+        else:
+            for job in jobs:
+                copy(job)
+        target.clear()
+    finally:
+        mapping.close()
 
 
 _BIG = 1 << 20
