@@ -163,3 +163,35 @@ def test_in_a_kernel_the_array_is_the_one_the_component_made(tmp_path):
         read = kernel.execute(PROBE + "print(first, total, memfd_of(arr) == made_in, copies)")
         # one copy in all: w's changed array, a new value (its write made it w's own)
         assert streams(read).split() == ["0.0", str(float(sum(range(1 << 18)))), "True", "1"]
+
+
+def test_a_copy_through_a_huge_page_mapping_keeps_every_byte(monkeypatch):
+    """The copy used where memfds get huge pages only on request (shmem_enabled advise):
+    forced here, whatever this machine's setting; chunked, in parallel, moved or copied."""
+    from cellpipe.cache.values import backing
+
+    monkeypatch.setattr(backing, "_HUGE", [True])
+    rng = np.random.default_rng(7)
+    parts = [rng.integers(0, 255, (40 << 20) + 13, dtype=np.uint8),
+             rng.random((3 << 20) // 8 + 5)]
+    kept = backing.Backing.in_memory([memoryview(p).cast("B") for p in parts])
+    for view, part in zip(kept.views(), parts, strict=True):
+        assert bytes(view) == part.tobytes()
+    moved_from = np.arange(9 << 20, dtype=np.float64)
+    expected = moved_from.copy()
+    moved = backing.Backing.in_memory([memoryview(moved_from).cast("B")], move=True)
+    assert np.array_equal(np.frombuffer(moved.views()[0], dtype=np.float64), expected)
+    assert moved.fingerprint(b"") == backing.Backing.in_memory(
+        [memoryview(expected).cast("B")]).fingerprint(b"")
+
+
+@pytest.mark.parametrize("kind", ["numpy-big", "nested-arrays"])
+def test_sibling_isolation_with_copies_through_huge_page_mappings(monkeypatch, kind):
+    from cellpipe.cache.values import backing
+
+    monkeypatch.setattr(backing, "_HUGE_COPY_MIN", 1 << 20)
+    monkeypatch.setattr(backing, "_HUGE", [True])
+    p = kind_pipeline(kind)
+    r = runner()
+    assert r.run(p, "child").namespace["after"] == 7
+    assert r.run(p, "reader").namespace["seen"] == 0
