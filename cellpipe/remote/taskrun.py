@@ -117,9 +117,10 @@ def _changes(live: RunNamespace, before: dict[str, Any],
     """RunNamespace.changes, except that big numpy arrays the task bound are stored as they
     are: a long-lived namespace must copy them, but this process ends with the task."""
     # (held by the namespace alone: one another variable refers to is kept with it)
-    big = {name: value for name, value in live.ns.items()
-           if _plain_array(value) and (name not in before or before[name] is not value)
-           and sys.getrefcount(value) <= 3}
+    big = {name: live.ns[name] for name in list(live.ns)
+           if _plain_array(live.ns[name])
+           and (name not in before or before[name] is not live.ns[name])
+           and _held_once(live.ns, name)}
     for name in big:
         del live.ns[name]
     try:
@@ -133,6 +134,12 @@ def _changes(live: RunNamespace, before: dict[str, Any],
                                       buffers=[b.raw() for b in pbuffers],
                                       type_name=f"{type(arr).__module__}.{type(arr).__qualname__}")
     return variables, deleted
+
+
+def _held_once(ns: dict[str, Any], name: str) -> bool:
+    """Whether nothing but ns refers to the value of name (references: ns and getrefcount's
+    argument; a loop over ns.items() would add its own, the items tuple it reuses)."""
+    return sys.getrefcount(ns[name]) <= 2
 
 
 def _plain_array(value: Any) -> bool:
