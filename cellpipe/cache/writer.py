@@ -20,6 +20,7 @@ class BackgroundWriter:
         self._thread: threading.Thread | None = None
         self._errors: list[str] = []
         self._submitted = 0.0
+        self._waited_for = threading.Event()  # someone waits for the writes: no delay
 
     def submit(self, entries: Iterable[CacheEntry]) -> None:
         """Queue entries for writing (starts the thread on first use)."""
@@ -43,7 +44,11 @@ class BackgroundWriter:
     def wait(self) -> None:
         """Wait for queued writes (their errors stay for take_errors)."""
         if self._thread is not None:
-            self._queue.join()
+            self._waited_for.set()
+            try:
+                self._queue.join()
+            finally:
+                self._waited_for.clear()
 
     def report(self, error: str) -> None:
         """Keep an error met outside the thread, to show with the others."""
@@ -56,6 +61,7 @@ class BackgroundWriter:
 
     # a kernel answers its client right after a run: start writing a little later, so the
     # writer (which holds the GIL while it pickles Python objects) does not delay that answer
+    # (unless someone already waits for the writes: flush, wait)
     delay = 0.2
 
     def _loop(self) -> None:
@@ -63,7 +69,7 @@ class BackgroundWriter:
             entry = self._queue.get()
             wait = self._submitted + self.delay - time.monotonic()
             if wait > 0:
-                time.sleep(wait)
+                self._waited_for.wait(wait)
             try:
                 self._write(entry)
             except Exception as exc:  # disk full, permissions: report, keep running
