@@ -3,6 +3,7 @@
 
 import json
 import os
+import pickle
 import stat
 import time
 
@@ -83,6 +84,52 @@ def test_store_detects_a_damaged_variable(tmp_path):
     var.write_bytes(bytes(raw))
     with pytest.raises(DataStoreError, match="'x' is damaged"):
         store.get("k3")
+
+
+def _fetched(tmp_path, key, code):
+    """A file:// store with key's entry (by a real task), and a private disk store to fetch
+    it into (a client's import directory)."""
+    from cellpipe.cache import DiskStore
+
+    store = DataStore((tmp_path / "store").as_uri())
+    _entry(key, code, store=store)
+    return store, DiskStore(tmp_path / "import")
+
+
+def test_fetch_from_a_file_store_links_checks_and_refuses_a_damaged_file(tmp_path):
+    np = pytest.importorskip("numpy")
+    store, into = _fetched(tmp_path, "k4", "import numpy as np\na = np.arange(300_000.0)")
+    var = next((tmp_path / "store" / "entries" / "k4").glob("var1.*.bin"))  # a
+    entry = store.fetch("k4", into)
+    kept = into.entry_dir("k4") / "var1.bin"  # the store's file itself: no copy
+    assert os.stat(kept).st_ino == os.stat(var).st_ino
+    a = entry.variables["a"]
+    arr = pickle.loads(a.data, buffers=a.backing.views(private=True))
+    assert np.array_equal(arr, np.arange(300_000.0)) and arr.flags.aligned
+    into.remove("k4")
+    with open(var, "r+b") as f:  # one byte of the array changed, same size
+        f.seek(-5, os.SEEK_END)
+        byte = f.read(1)
+        f.seek(-5, os.SEEK_END)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(DataStoreError, match="'a' is damaged"):
+        store.fetch("k4", into)
+    assert not into.has("k4") and not any((tmp_path / "import" / "tmp").iterdir())
+
+
+def test_fetch_copies_a_file_others_may_write_and_checks_the_copy(tmp_path):
+    np = pytest.importorskip("numpy")
+    store, into = _fetched(tmp_path, "k5", "import numpy as np\nb = np.arange(300_000.0)")
+    var = next((tmp_path / "store" / "entries" / "k5").glob("var1.*.bin"))  # b
+    var.chmod(0o664)  # group-writable: the cache must not share it
+    entry = store.fetch("k5", into)
+    kept = into.entry_dir("k5") / "var1.bin"
+    assert os.stat(kept).st_ino != os.stat(var).st_ino
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+    b = entry.variables["b"]
+    got = pickle.loads(b.data, buffers=b.backing.views(private=True))
+    assert np.array_equal(got, np.arange(300_000.0))
+    assert into.get("k5", verify="full") is not None  # the copy matches its manifest
 
 
 def test_task_with_a_missing_input_fails_clearly():

@@ -371,3 +371,37 @@ def test_a_worker_refuses_another_task_protocol_naming_itself(rqw, tmp_path):
     assert result.status == "error" and result.internal
     assert result.ename == "VersionMismatch" and "same cellpipe version" in result.evalue
     assert not backend.store.has(task.key)
+
+
+def test_a_result_linked_from_the_store_is_still_checked(rqw, config, tmp_path):
+    """A worker's result reaches the disk cache as the store's own file (hard-linked, no
+    copy); a byte changed in that file afterwards is refused by the next client that
+    fetches it and by the first client's cache, which share it."""
+    np = pytest.importorskip("numpy")  # noqa: F841
+    pipeline, _ = pipe_with_workers([
+        ("import numpy as np\narr = np.arange(1 << 18, dtype='float64')", "big", []),
+        ("total = float(arr.sum())", "use", ["big"]),
+    ], {"big": "rqw"})
+    first = runner(tmp_path / "a")
+    res = first.run(pipeline, "use")
+    assert res.namespace["total"] == float(sum(range(1 << 18)))
+    first.store.flush()
+    key = res.plan.step("big").key
+    manifest = json.loads((config / "store-rqw" / "entries" / key / "manifest.json").read_text())
+    record = next(v for v in manifest["variables"] if v["name"] == "arr")
+    stored = config / "store-rqw" / "entries" / key / record["file"]
+    cached = next(v for v in json.loads(
+        (first.store.disk.entry_dir(key) / "manifest.json").read_text())["variables"]
+        if v["name"] == "arr")
+    assert os.stat(first.store.disk.entry_dir(key) / cached["file"]).st_ino == \
+        os.stat(stored).st_ino
+    with open(stored, "r+b") as f:  # in place: the inode both share
+        f.seek(record["offsets"][1] + 8)
+        f.write(b"\x01")
+    second = runner(tmp_path / "b")
+    with pytest.raises(ComponentError, match="'arr' is damaged"):
+        second.run(pipeline, "use")  # the worker runs it again; its store entry is kept
+    assert not second.store.has(key)
+    again = CacheStore(tmp_path / "a" / "cache")
+    assert again.get(key) is None
+    assert any("damaged" in n for n in again.take_notices())

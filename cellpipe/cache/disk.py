@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import platformdirs
 
 from cellpipe.cache.entry import CacheEntry
+from cellpipe.cache.filecopy import copy_buffers, write_all
 from cellpipe.cache.integrity import FINGERPRINT, digest, verify_file
 from cellpipe.cache.privacy import (
     DIR_MODE,
@@ -157,26 +159,10 @@ class DiskStore:
             for i, (name, value) in enumerate(entry.variables.items()):
                 fname = f"var{i}.bin"
                 fields = _write_value(os.path.join(tmp, fname), value)
-                variables.append({"name": name, "serializer": value.serializer, "file": fname,
-                                  **fields, "fingerprint": value.fingerprint,
-                                  "type": value.type_name,
-                                  "written": _file_stamp(os.stat(os.path.join(tmp, fname)))})
-            manifest = {
-                "format": MANIFEST_FORMAT, "version": format_version(entry.variables),
-                "digest": FINGERPRINT,
-                "key": entry.key, "component_id": entry.component_id, "name": entry.name,
-                "inputs": entry.parent_keys, "key_inputs": entry.inputs,
-                "variables": variables, "deleted": entry.deleted,
-                "outputs": entry.outputs, "elapsed": entry.elapsed, "created": entry.created,
-                "run_of": entry.run_of, "source_file": entry.source_file,
-                "python": platform.python_version(), "packages": _package_versions(),
-            }
-            body = json.loads(json.dumps(manifest, default=repr))
-            body["checksum"] = manifest_checksum(body)
-            fd = os.open(os.path.join(tmp, "manifest.json"),
-                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with open(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(body))
+                variables.append(variable_fields(name, value.serializer, fname,
+                                                 value.fingerprint, value.type_name, fields,
+                                                 os.stat(os.path.join(tmp, fname))))
+            write_manifest(Path(tmp), entry, variables)
             self._put_in_place(tmp, final, entry.key)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -194,10 +180,14 @@ class DiskStore:
         self.remove(key)  # a damaged entry: replaced by the new one
         os.rename(tmp, final)
 
-    def get(self, key: str) -> CacheEntry | None:
+    def get(self, key: str, verify: str | None = None) -> CacheEntry | None:
         """The entry read from disk, every file checked against its manifest; None if
         absent or of another format. Raises CorruptEntry if a file changed, and
-        UnsafeCacheError if another user could have written the directory."""
+        UnsafeCacheError if another user could have written the directory.
+
+        verify: this read's rule instead of the store's ("full", "stamp"; "off" only for
+        an entry this process has just written and checked itself)."""
+        verify = verify or self.verify
         folder = self.entry_dir(key)
         self.check_private()
         if not (folder / "manifest.json").exists():
@@ -212,7 +202,7 @@ class DiskStore:
             raise CorruptEntry(key, name, "its manifest is another entry's")
         algorithm = manifest.get("digest", "sha256")  # older entries have sha256 only
         variables: dict[str, StoredValue] = {}
-        checked, checked_at = _read_checked(folder) if self.verify == "stamp" else ({}, 0)
+        checked, checked_at = _read_checked(folder) if verify == "stamp" else ({}, 0)
         written_at = os.stat(folder / "manifest.json").st_ctime_ns
         newly_checked: dict[str, list[int]] = {}
         try:
@@ -223,7 +213,7 @@ class DiskStore:
                 stamp: tuple[int, int, int] | None = (now[0], now[1], now[2])
                 # a stamp taken in the same clock tick as the file's last change proves
                 # nothing (a write in that tick would not change it): such files are hashed
-                if self.verify == "off" or self.verify == "stamp" and (
+                if verify == "off" or verify == "stamp" and (
                         (now == var.get("written") and now[3] < written_at)
                         or (now == checked.get(var["file"]) and now[3] < checked_at)):
                     pass  # untouched since its content was checked
@@ -233,7 +223,7 @@ class DiskStore:
                 else:
                     newly_checked[var["file"]] = now
                 variables[var["name"]] = _read_value(path, var, stamp)
-            if newly_checked and self.verify == "stamp":
+            if newly_checked and verify == "stamp":
                 _write_checked(folder, {**checked, **newly_checked})
             return CacheEntry(
                 key=manifest["key"], component_id=manifest["component_id"], name=name,
@@ -286,7 +276,12 @@ class DiskStore:
         """A new empty directory under tmp/ for entries made elsewhere (archive imports)."""
         self._make_dirs()
         path = self.root / "tmp" / f"staged-{uuid.uuid4().hex}"
-        path.mkdir(mode=DIR_MODE)
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileNotFoundError:  # tmp/ was removed meanwhile (gc, the last remove)
+            self._dirs_made = False
+            self._make_dirs()
+            path.mkdir(mode=DIR_MODE)
         return path
 
     def adopt(self, folder: Path, key: str) -> bool:
@@ -314,6 +309,34 @@ class DiskStore:
         shutil.rmtree(self.root / "entries", ignore_errors=True)
         self._sound.clear()
         self.remove_unfinished()
+
+
+def variable_fields(name: str, serializer: str, fname: str, fingerprint: str | None,
+                    type_name: str, layout: dict[str, Any], st: os.stat_result) -> dict[str, Any]:
+    """A manifest's record of one variable file (layout: sizes, offsets, digest?), stamped
+    as written now: its content is what this process wrote, or checked after writing."""
+    return {"name": name, "serializer": serializer, "file": fname, **layout,
+            "fingerprint": fingerprint, "type": type_name, "written": _file_stamp(st)}
+
+
+def write_manifest(folder: Path, entry: CacheEntry, variables: list[dict[str, Any]]) -> None:
+    """The manifest of entry (its variables' records from variable_fields), checksummed,
+    written into folder (an entry being made under tmp/: renamed into place afterwards)."""
+    manifest = {
+        "format": MANIFEST_FORMAT, "version": format_version(entry.variables),
+        "digest": FINGERPRINT,
+        "key": entry.key, "component_id": entry.component_id, "name": entry.name,
+        "inputs": entry.parent_keys, "key_inputs": entry.inputs,
+        "variables": variables, "deleted": entry.deleted,
+        "outputs": entry.outputs, "elapsed": entry.elapsed, "created": entry.created,
+        "run_of": entry.run_of, "source_file": entry.source_file,
+        "python": platform.python_version(), "packages": _package_versions(),
+    }
+    body = json.loads(json.dumps(manifest, default=repr))
+    body["checksum"] = manifest_checksum(body)
+    fd = os.open(folder / "manifest.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(body))
 
 
 def check_entry_private(folder: Path) -> None:
@@ -418,6 +441,18 @@ def _write_value(path: str, value: StoredValue) -> dict[str, Any]:
     """Write a value's pickle data, then its buffers at aligned offsets (so a restore can
     map them in place); return the manifest fields that describe the file."""
     data, buffers = value.parts()
+    if len(buffers) == 1 and isinstance(buffers[0], Backing) and \
+            isinstance(buffers[0].source, str):
+        fields = _write_from_file(path, data, buffers[0])
+    else:
+        fields = _write_parts(path, data, buffers)
+    if not _content_hashed(value.fingerprint):  # modules, functions: hash the (small) file
+        with open(path, "rb") as f:
+            fields["digest"] = digest(f.read())
+    return fields
+
+
+def _write_parts(path: str, data: bytes, buffers: list[Any]) -> dict[str, Any]:
     sizes = [len(data)]
     offsets = [0]
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as f:
@@ -440,11 +475,45 @@ def _write_value(path: str, value: StoredValue) -> dict[str, Any]:
             offsets.append(start)
             sizes.append(view.nbytes)
             pos = start + view.nbytes
-    fields: dict[str, Any] = {"sizes": sizes, "offsets": offsets}
-    if not _content_hashed(value.fingerprint):  # modules, functions: hash the (small) file
-        with open(path, "rb") as f:
-            fields["digest"] = digest(f.read())
-    return fields
+    return {"sizes": sizes, "offsets": offsets}
+
+
+def _write_from_file(path: str, data: bytes, backing: Backing) -> dict[str, Any]:
+    """A value whose buffers are in a verified file (a result imported from a data store,
+    a spilled one): that file itself, hard-linked, when it is laid out as this cache lays
+    out values, private and on this file system; else its buffers copied by the kernel."""
+    offsets, end = buffer_layout(len(data), backing.sizes)
+    sizes = [len(data), *backing.sizes]
+    if offsets == backing.offsets and end == backing.size and \
+            _link_verified(backing, data, path):
+        return {"sizes": sizes, "offsets": [0, *offsets]}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    try:
+        write_all(fd, data, 0)
+        copy_buffers(backing, fd, offsets)
+        os.ftruncate(fd, end)
+    finally:
+        os.close(fd)
+    return {"sizes": sizes, "offsets": [0, *offsets]}
+
+
+def _link_verified(backing: Backing, data: bytes, path: str) -> bool:
+    """Hard-link backing's file to path if it is this user's, private, unchanged since it
+    was verified and starts with data (the link shares its bytes: nothing is copied)."""
+    source = str(backing.source)
+    try:
+        st = os.lstat(source)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or \
+                st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or backing.stamp is None or \
+                (st.st_ino, st.st_size, st.st_mtime_ns) != backing.stamp:
+            return False
+        with open(source, "rb") as f:
+            if f.read(len(data)) != data:
+                return False
+        os.link(source, path)
+    except OSError:  # another file system, links not supported: copied instead
+        return False
+    return True
 
 
 def _content_hashed(fingerprint: str | None) -> bool:

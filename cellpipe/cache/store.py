@@ -209,6 +209,12 @@ class CacheStore:
             self._spill = DiskStore(Path(root))
         return self._spill
 
+    def import_store(self) -> DiskStore | None:
+        """Where results made elsewhere (a worker's, from a data store) are kept on arrival:
+        this process's private spill directory, from which one the disk cache takes them
+        by hard link when it is on the same file system; None for a memory-only cache."""
+        return self._spill_store() if self.disk is not None else None
+
     def take_spill_notice(self) -> str | None:
         """What the memory limit forced to disk since the last call, for the user: only
         results that reached the disk (a spill a full disk refused kept them in memory)."""

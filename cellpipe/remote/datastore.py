@@ -13,20 +13,29 @@ import json
 import mmap
 import os
 import platform
+import shutil
+import stat
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import fsspec
 import xxhash
 
-from cellpipe.cache import CacheEntry, StoredValue
-from cellpipe.cache.values import Backing, fingerprint_parts, format_version
+from cellpipe.cache import CacheEntry, DiskStore, StoredValue
+from cellpipe.cache.disk import CorruptEntry, variable_fields, write_manifest
+from cellpipe.cache.filecopy import copy_buffers, copy_range, write_all
+from cellpipe.cache.values import Backing, buffer_layout, fingerprint_parts
 from cellpipe.remote.errors import DataStoreError
 
 ENTRY_FORMAT = "cellpipe.store-entry"
-ENTRY_VERSION = 1
-ENTRY_VERSIONS = (1, 2)  # 2: variables kept as a group (values.format_version)
+# 2: variables kept as a group (values.format_version); 3: buffers at aligned offsets
+# (`offsets`), as the disk cache lays them out (a fetch can link the file: no copy)
+ENTRY_VERSION = 3
+ENTRY_VERSIONS = (1, 2, 3)
 
 
 class DataStore:
@@ -94,23 +103,30 @@ class DataStore:
         variables = []
         for i, (name, value) in enumerate(entry.variables.items()):
             fname = f"var{i}.{write_id}.bin"
-            data, buffers = _parts(value)
             fp = value.fingerprint
             # a content fingerprint (xxh3 of the parts) is the checksum; others get one
             h = None if _content_hashed(fp) else xxhash.xxh3_128()
-            with self.fs.open(f"{folder}/{fname}", "wb") as f:
-                for part in (data, *buffers):
-                    f.write(part)
-                    if h is not None:
-                        h.update(part)
+            if self._local and h is None:
+                sizes = _write_local(f"{folder}/{fname}", *value.parts())
+            else:
+                data, buffers = _parts(value)
+                sizes = [len(data), *(_nbytes(b) for b in buffers)]
+                with self.fs.open(f"{folder}/{fname}", "wb") as f:
+                    pos = 0
+                    for part, offset in zip((data, *buffers), _layout(sizes), strict=True):
+                        f.write(b"\0" * (offset - pos))
+                        f.write(part)
+                        pos = offset + _nbytes(part)
+                        if h is not None:
+                            h.update(part)
             var = {"name": name, "serializer": value.serializer, "file": fname,
-                   "sizes": [len(data), *(_nbytes(b) for b in buffers)], "fingerprint": fp,
+                   "sizes": sizes, "offsets": _layout(sizes), "fingerprint": fp,
                    "type": value.type_name}
             if h is not None:
                 var["xxh3"] = h.hexdigest()
             variables.append(var)
         manifest = {
-            "format": ENTRY_FORMAT, "version": format_version(entry.variables),
+            "format": ENTRY_FORMAT, "version": ENTRY_VERSION,
             "key": entry.key,
             "component_id": entry.component_id, "name": entry.name,
             "inputs": entry.parent_keys, "key_inputs": entry.inputs, "variables": variables,
@@ -127,45 +143,112 @@ class DataStore:
         else:
             self.fs.pipe_file(final, text)  # an object PUT is atomic
 
+    def _manifest(self, key: str) -> dict[str, Any]:
+        try:
+            manifest = json.loads(self.fs.cat_file(f"{self._dir(key)}/manifest.json"))
+        except FileNotFoundError:
+            raise DataStoreError(f"the data store {self.url} has no entry {key[:12]}") from None
+        if manifest.get("format") != ENTRY_FORMAT or manifest.get("version") not in ENTRY_VERSIONS:
+            raise DataStoreError(f"entry {key[:12]} in {self.url} has an unknown format")
+        return manifest
+
+    def _damaged(self, key: str, var: dict[str, Any]) -> DataStoreError:
+        return DataStoreError(f"entry {key[:12]} in {self.url}: variable {var['name']!r} is "
+                              "damaged (size or checksum)")
+
     def get(self, key: str, private: bool = False) -> CacheEntry:
         """The entry for key; raises DataStoreError when it is missing or damaged.
 
         private: read each variable into a writable buffer of its own, so a task process
         can unpickle arrays on it without a copy."""
         folder = self._dir(key)
-        try:
-            manifest = json.loads(self.fs.cat_file(f"{folder}/manifest.json"))
-        except FileNotFoundError:
-            raise DataStoreError(f"the data store {self.url} has no entry {key[:12]}") from None
-        if manifest.get("format") != ENTRY_FORMAT or manifest.get("version") not in ENTRY_VERSIONS:
-            raise DataStoreError(f"entry {key[:12]} in {self.url} has an unknown format")
+        manifest = self._manifest(key)
         variables: dict[str, StoredValue] = {}
         for var in manifest["variables"]:
-            sizes = var["sizes"]
-            raw = self._read(f"{folder}/{var['file']}", sum(sizes)) if private else \
+            sizes, offsets = var["sizes"], _offsets(var)
+            end = offsets[-1] + sizes[-1]
+            raw = self._read(f"{folder}/{var['file']}", end) if private else \
                 self.fs.cat_file(f"{folder}/{var['file']}")
             view = memoryview(raw)
-            parts, offset = [], 0
-            for size in sizes:
-                parts.append(view[offset:offset + size])
-                offset += size
-            intact = len(raw) == sum(sizes) and (
-                xxhash.xxh3_128_hexdigest(raw) == var["xxh3"] if "xxh3" in var
-                else fingerprint_parts(bytes(parts[0]), parts[1:]) == var["fingerprint"])
-            if not intact:
-                raise DataStoreError(f"entry {key[:12]} in {self.url}: variable "
-                                     f"{var['name']!r} is damaged (size or checksum)")
+            parts = [view[o:o + n] for o, n in zip(offsets, sizes, strict=True)]
+            if len(raw) != end or not _intact(parts, var):
+                raise self._damaged(key, var)
             variables[var["name"]] = StoredValue(
                 kind=var["serializer"], fingerprint=var["fingerprint"], data=bytes(parts[0]),
                 buffers=parts[1:], type_name=var.get("type", ""))  # type: ignore[arg-type]
-        return CacheEntry(
-            key=manifest["key"], component_id=manifest["component_id"], name=manifest["name"],
-            parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
-            outputs=manifest["outputs"], elapsed=manifest["elapsed"],
-            created=manifest["created"], run_of=manifest.get("run_of"),
-            inputs=manifest.get("key_inputs", {}), source_file=manifest.get("source_file"),
-        )
+        return _entry(manifest, variables)
 
+    def fetch(self, key: str, into: DiskStore) -> CacheEntry:
+        """The entry for key as an entry of into (a private disk store of this process):
+        from a file:// store, each variable file is copied by the kernel, checked there
+        against its checksum and mapped from there by consumers (never read into this
+        process's memory); from other stores, read as get() does. Raises DataStoreError
+        when it is missing or damaged."""
+        if not self._local:
+            return self.get(key)
+        if into.has(key):
+            try:
+                kept = into.get(key)
+            except CorruptEntry:
+                into.remove(key)
+            else:
+                if kept is not None:
+                    return kept
+        manifest = self._manifest(key)
+        if manifest["key"] != key:
+            raise DataStoreError(f"entry {key[:12]} in {self.url} is another entry's")
+        staging = into.staging_dir()
+        try:
+            records, kinds = [], {}
+            for i, var in enumerate(manifest["variables"]):
+                fname = f"var{i}.bin"
+                layout = self._stage(key, var, staging / fname)
+                records.append(variable_fields(var["name"], var["serializer"], fname,
+                                               var["fingerprint"], var.get("type", ""), layout,
+                                               os.stat(staging / fname)))
+                kinds[var["name"]] = StoredValue(var["serializer"], var["fingerprint"])
+            write_manifest(staging, _entry(manifest, kinds), records)
+            if not into.adopt(staging, key):  # fetched meanwhile
+                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        entry = into.get(key, verify="off")  # checked above, in this process's directory
+        if entry is None:
+            raise DataStoreError(f"entry {key[:12]} from {self.url} could not be kept")
+        return entry
+
+    def _stage(self, key: str, var: dict[str, Any], path: Path) -> dict[str, Any]:
+        """One variable file of a file:// store at path, laid out as the disk cache lays out
+        values: the store's file itself, hard-linked, when it is laid out so and is this
+        user's, else copied by the kernel; then checked there. Returns its layout fields."""
+        source = f"{self._dir(key)}/{var['file']}"
+        sizes, src_offsets = var["sizes"], _offsets(var)
+        offsets, end = _layout(sizes), _end(sizes)
+        if os.stat(source).st_size != src_offsets[-1] + sizes[-1]:
+            raise self._damaged(key, var)
+        if src_offsets != offsets or not _link_own(source, path, end):
+            _copy_parts(source, path, sizes, src_offsets, offsets, end)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if os.fstat(fd).st_size != end:
+                raise self._damaged(key, var)
+            with _mapped(fd, end) as whole:
+                parts = [whole[o:o + n] for o, n in zip(offsets, sizes, strict=True)]
+                try:
+                    if not _intact(parts, var):
+                        raise self._damaged(key, var)
+                    file_digest = None if _content_hashed(var["fingerprint"]) else \
+                        xxhash.xxh3_128_hexdigest(whole)
+                finally:
+                    for part in parts:
+                        part.release()
+        finally:
+            os.close(fd)
+        layout: dict[str, Any] = {"sizes": sizes, "offsets": offsets}
+        if file_digest is not None:  # the disk cache's check of such (small) files
+            layout["digest"] = file_digest
+        return layout
 
     def _read(self, path: str, size: int) -> Any:
         if self._local and size >= 1 << 20:
@@ -185,6 +268,109 @@ class DataStore:
                     break
                 got += n
         return buf if got == size else bytes(view[:got])
+
+
+def _write_local(path: str, data: bytes, buffers: list[Any]) -> list[int]:
+    """A variable file of a file:// store, laid out by _layout; a value kept in a memfd or
+    a cache file is copied by the kernel (never mapped here). Returns the parts' sizes."""
+    sizes = [len(data)]
+    for buf in buffers:
+        sizes.extend(buf.sizes if isinstance(buf, Backing) else [_nbytes(buf)])
+    offsets = iter(_layout(sizes)[1:])
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        write_all(fd, data, 0)
+        for buf in buffers:
+            if isinstance(buf, Backing):
+                copy_buffers(buf, fd, [next(offsets) for _ in buf.sizes])
+            else:
+                write_all(fd, buf, next(offsets))
+        os.ftruncate(fd, _end(sizes))  # (gaps are holes: zeros)
+    finally:
+        os.close(fd)
+    return sizes
+
+
+def _link_own(source: str, path: Path, size: int) -> bool:
+    """Hard-link source to path if it is a file of size bytes that only this user can write
+    (as the disk cache requires of its files); False when it cannot be (then copy it)."""
+    try:
+        st = os.stat(source)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or \
+                st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or st.st_size != size:
+            return False
+        os.link(source, path)
+    except OSError:  # another file system, links not supported
+        return False
+    return True
+
+
+def _copy_parts(source: str, path: Path, sizes: list[int], src_offsets: list[int],
+                offsets: list[int], end: int) -> None:
+    """Copy a variable file's parts from src_offsets to offsets of a new file, by the kernel."""
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            for size, src_offset, offset in zip(sizes, src_offsets, offsets, strict=True):
+                copy_range(src, src_offset, dst, offset, size)
+            os.ftruncate(dst, end)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _layout(sizes: list[int]) -> list[int]:
+    """Where a variable file's parts start: the pickle at 0, each buffer at an aligned
+    offset after the previous part (the disk cache's layout: arrays come out aligned)."""
+    return [0, *buffer_layout(sizes[0], sizes[1:])[0]]
+
+
+def _end(sizes: list[int]) -> int:
+    return buffer_layout(sizes[0], sizes[1:])[1]
+
+
+def _offsets(var: dict[str, Any]) -> list[int]:
+    """A manifest record's part offsets (entries before version 3: one after the other)."""
+    sizes: list[int] = var["sizes"]
+    return var.get("offsets") or [sum(sizes[:i]) for i in range(len(sizes))]
+
+
+def _entry(manifest: dict[str, Any], variables: dict[str, StoredValue]) -> CacheEntry:
+    return CacheEntry(
+        key=manifest["key"], component_id=manifest["component_id"], name=manifest["name"],
+        parent_keys=manifest["inputs"], variables=variables, deleted=manifest["deleted"],
+        outputs=manifest["outputs"], elapsed=manifest["elapsed"],
+        created=manifest["created"], run_of=manifest.get("run_of"),
+        inputs=manifest.get("key_inputs", {}), source_file=manifest.get("source_file"),
+    )
+
+
+def _intact(parts: list[memoryview], var: dict[str, Any]) -> bool:
+    """Whether a variable's parts are what its manifest record says (its checksum: the
+    content fingerprint, or the xxh3 of the parts one after the other)."""
+    if "xxh3" in var:
+        h = xxhash.xxh3_128()
+        for part in parts:
+            h.update(part)
+        return bool(h.hexdigest() == var["xxh3"])
+    return bool(fingerprint_parts(bytes(parts[0]), parts[1:]) == var["fingerprint"])
+
+
+@contextmanager
+def _mapped(fd: int, size: int) -> Iterator[memoryview]:
+    """The file read-only, mapped (an empty view for an empty file)."""
+    if size == 0:
+        yield memoryview(b"")
+        return
+    mapping = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+    view = memoryview(mapping)
+    try:
+        yield view
+    finally:
+        view.release()
+        mapping.close()
 
 
 def _parts(value: StoredValue) -> tuple[bytes, list[Any]]:

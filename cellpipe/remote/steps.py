@@ -36,6 +36,7 @@ class WorkerSteps:
         self.backends: dict[str, Any] = {}
         self.events: queue.Queue[RemoteEvent] = queue.Queue()
         self.inflight: dict[str, tuple[Any, Any, str]] = {}  # step -> (handle, backend, alias)
+        self._caches: dict[str, CacheStore] = {}  # step -> the cache its result goes to
 
     @property
     def jobs(self) -> int:
@@ -95,6 +96,7 @@ class WorkerSteps:
         except (RemoteError, OSError) as exc:
             raise remote_error(component, exc) from None
         self.inflight[component.id] = (handle, backend, alias)
+        self._caches[component.id] = store
         threading.Thread(target=self._follow, args=(component.id, handle), daemon=True,
                          name=f"cellpipe follow {component.name}").start()
 
@@ -131,15 +133,21 @@ class WorkerSteps:
         return event if self._current(event.step_id, event.task_id) else None
 
     def import_result(self, component: Component, result: TaskResult) -> CacheEntry:
-        """The task's stored entry, read back from the alias's data store."""
+        """The task's stored entry, read back from the alias's data store (into the cache's
+        import directory when it has one: see DataStore.fetch)."""
         _handle, backend, _alias = self.inflight.pop(component.id)
+        cache = self._caches.pop(component.id, None)
+        into = cache.import_store() if cache is not None else None
         try:
+            if into is not None:
+                return backend.store.fetch(result.output_key, into)
             return backend.store.get(result.output_key)
         except (RemoteError, OSError) as exc:
             raise remote_error(component, exc) from None
 
     def finish(self, step_id: str) -> None:
         self.inflight.pop(step_id, None)
+        self._caches.pop(step_id, None)
 
     def cancel_all(self) -> None:
         """Stop every task in flight (an error elsewhere, or an interrupt)."""
@@ -149,3 +157,4 @@ class WorkerSteps:
             except Exception:
                 pass
         self.inflight.clear()
+        self._caches.clear()

@@ -1,0 +1,106 @@
+"""Bytes moved from file to file by the kernel (copy_file_range, else sendfile), never
+through this process's memory: a stored value's buffers going to a data store or a cache
+file, a data store's file coming back into the cache."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from cellpipe.cache.values import Backing
+
+_CHUNK = 1 << 30  # bytes asked of the kernel per call
+_BUFFER = 8 << 20  # the last resort copies through a buffer of this size
+# copy_file_range refuses these pairs (across file systems, a memfd, an old kernel)
+_NOT_HERE = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF,
+             errno.EPERM}
+
+
+def copy_range(src: int, src_offset: int, dst: int, dst_offset: int, count: int) -> None:
+    """Copy count bytes of file src from src_offset into file dst at dst_offset."""
+    done = _copy_file_range(src, src_offset, dst, dst_offset, count)
+    if done < count:
+        done += _sendfile(src, src_offset + done, dst, dst_offset + done, count - done)
+    if done < count:
+        buf = bytearray(min(_BUFFER, count - done))
+        while done < count:
+            n = os.preadv(src, [memoryview(buf)[:count - done]], src_offset + done)
+            if n == 0:
+                raise OSError(f"short copy ({done} of {count} bytes): the source is shorter")
+            _pwrite_all(dst, memoryview(buf)[:n], dst_offset + done)
+            done += n
+
+
+def _copy_file_range(src: int, src_offset: int, dst: int, dst_offset: int, count: int) -> int:
+    copy = getattr(os, "copy_file_range", None)
+    done = 0
+    while copy is not None and done < count:
+        try:
+            n = copy(src, dst, min(count - done, _CHUNK), src_offset + done, dst_offset + done)
+        except OSError as exc:
+            if exc.errno in _NOT_HERE:
+                break
+            raise
+        if n == 0:
+            break
+        done += n
+    return done
+
+
+def _sendfile(src: int, src_offset: int, dst: int, dst_offset: int, count: int) -> int:
+    if not hasattr(os, "sendfile"):
+        return 0
+    done = 0
+    os.lseek(dst, dst_offset, os.SEEK_SET)  # sendfile writes at dst's position
+    while done < count:
+        try:
+            n = os.sendfile(dst, src, src_offset + done, min(count - done, _CHUNK))
+        except OSError as exc:
+            if exc.errno in _NOT_HERE:
+                break
+            raise
+        if n == 0:
+            break
+        done += n
+    return done
+
+
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while view.nbytes:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def write_all(fd: int, data: Any, offset: int) -> int:
+    """pwrite a bytes-like whole at offset; return the offset after it."""
+    view = memoryview(data).cast("B")
+    _pwrite_all(fd, view, offset)
+    return offset + view.nbytes
+
+
+@contextmanager
+def backing_fd(backing: Backing) -> Iterator[int]:
+    """A descriptor of the file holding a Backing's buffers (its memfd, or its cache file
+    opened and checked unchanged since its content was verified)."""
+    if isinstance(backing.source, int):
+        yield backing.source
+        return
+    fd = os.open(backing.source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if backing.stamp is not None and \
+                (st.st_ino, st.st_size, st.st_mtime_ns) != backing.stamp:
+            raise OSError(f"{backing.source} changed on disk since it was verified")
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def copy_buffers(backing: Backing, dst: int, offsets: list[int]) -> None:
+    """Copy each buffer of backing into dst at the matching offset, by the kernel."""
+    with backing_fd(backing) as src:
+        for src_off, size, dst_off in zip(backing.offsets, backing.sizes, offsets, strict=True):
+            copy_range(src, src_off, dst, dst_off, size)
