@@ -63,6 +63,19 @@ def test_a_new_big_array_is_kept_without_a_copy(memfd_arrays):
     assert stored.backing.sizes == [ns["arr"].nbytes]
 
 
+def test_arrays_held_by_other_values_are_kept_in_place_too(memfd_arrays):
+    """An array in a list, in a dict, or with a second name is kept with what holds it
+    (one object for consumers) and still without a copy."""
+    copies_before = set(memfds("value"))
+    r = runner()
+    p = pipe(("import numpy as np\nbig = np.ones(1 << 18)\nbox = [big]\nsame = big\n"
+              "d = {'arr': np.zeros(1 << 18), 'n': 1}", "make", []),
+             ("seen = (box[0] is big, same is big, float(big.sum()), d['arr'].shape)", "use",
+              ["make"]))
+    assert r.run(p, "use").namespace["seen"] == (True, True, float(1 << 18), (1 << 18,))
+    assert set(memfds("value")) == copies_before
+
+
 def test_a_later_write_makes_a_private_page_and_never_reaches_the_stored_value(memfd_arrays):
     r = runner()
     p = pipe((MAKE, "make", []), ("arr[0] = -1.0\nseen = float(view[0])", "w", ["make"]),

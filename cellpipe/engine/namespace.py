@@ -112,7 +112,9 @@ class RunNamespace:
         for name in bound:
             kept = seal_array(self.ns[name])
             if kept is not None:  # made in a memfd: that memfd is the stored copy, and the
-                stored_now[name] = kept  # array, where it was, maps it copy-on-write
+                if memo:  # array, where it was, maps it copy-on-write; another value
+                    kept.refs = {id(self.ns[name]): self.ns[name]}  # holding it groups
+                stored_now[name] = kept  # with it (shared_groups: one copy, one object)
                 moved.add(name)
                 continue
             kept = move_array(name, self.ns[name]) if _sole_array(self.ns[name], False) else None

@@ -61,11 +61,7 @@ def seal_array(arr: Any) -> StoredValue | None:
             arr.dtype.hasobject or arr.nbytes < _SHARE_MIN or \
             not (arr.flags.c_contiguous or arr.flags.f_contiguous):
         return None
-    address = int(arr.__array_interface__["data"][0])
-    region = alloc.region_of(address)
-    # a small view of a big buffer is copied (its memfd would keep all of it); a region
-    # made private in a forked child may still change in the parent
-    if region is None or region.sealed == 2 or arr.nbytes * 2 < region.size:
+    if alloc.region_of(int(arr.__array_interface__["data"][0])) is None:
         return None
     try:
         data, pbuffers = pickle_parts(arr)
@@ -73,20 +69,40 @@ def seal_array(arr: Any) -> StoredValue | None:
         return None
     try:
         raws = [b.raw() for b in pbuffers]
-        if len(raws) != 1 or raws[0].nbytes != arr.nbytes:
-            return None
-        if region.sealed and clean_token(raws[0]) is None:
-            return None  # written since it was sealed: the memfd no longer holds this content
-        if not region.sealed:
-            alloc.seal(address)
-        offset = address - region.base
-        backing = Backing(os.dup(region.fd), offset + arr.nbytes, [offset], [arr.nbytes])
-    except OSError:
-        return None
+        backing = _kept_in_place(raws) if len(raws) == 1 and raws[0].nbytes == arr.nbytes \
+            else None
     finally:
         for b in pbuffers:
             b.release()
+    if backing is None:
+        return None
     return StoredValue("pickle", None, data=data, type_name=type_name_of(arr), backing=backing)
+
+
+def _kept_in_place(raws: list[memoryview]) -> Backing | None:
+    """The memfd a value's one big buffer was made in (alloc.py), sealed, as its backing: no
+    copy. None when the buffer was not made there, is a small part of its memfd (which would
+    keep all of it), or no longer matches it (written since an earlier seal)."""
+    if len(raws) != 1 or not alloc.regions_made():
+        return None
+    np = sys.modules.get("numpy")
+    raw = raws[0]
+    if np is None or raw.nbytes < _SHARE_MIN:
+        return None
+    address = int(np.frombuffer(raw, dtype=np.uint8).__array_interface__["data"][0])
+    region = alloc.region_of(address)
+    # a region made private in a forked child may still change in the parent
+    if region is None or region.sealed == 2 or raw.nbytes * 2 < region.size:
+        return None
+    if region.sealed and clean_token(raw) is None:
+        return None
+    try:
+        if not region.sealed:
+            alloc.seal(address)
+        offset = address - region.base
+        return Backing(os.dup(region.fd), offset + raw.nbytes, [offset], [raw.nbytes])
+    except OSError:
+        return None
 
 
 class StoredValue:
@@ -248,10 +264,11 @@ def _pickled(kind: str, data: bytes, pbuffers: list[pickle.PickleBuffer],
     raws = [b.raw() for b in pbuffers]
     try:
         if _HAVE_MEMFD and sum(r.nbytes for r in raws) >= _SHARE_MIN:
-            # the one copy that protects the entry; consumers map it copy-on-write. Its
-            # content hash is taken when (and if) it is written to disk, off the run.
+            # the one copy that protects the entry (none when its buffer was made in a memfd);
+            # consumers map it copy-on-write. Its content hash is taken when (and if) it is
+            # written to disk, off the run.
             return StoredValue(kind, None, data=data, type_name=tname,
-                               backing=Backing.in_memory(raws))
+                               backing=_kept_in_place(raws) or Backing.in_memory(raws))
         return StoredValue(kind, fingerprint_parts(data, pbuffers), data=data,
                            buffers=[bytes(r) for r in raws], type_name=tname)
     finally:
