@@ -132,6 +132,43 @@ def test_fetch_copies_a_file_others_may_write_and_checks_the_copy(tmp_path):
     assert into.get("k5", verify="full") is not None  # the copy matches its manifest
 
 
+def _record(folder, name):
+    """The manifest record of variable name in an entry directory."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return next(v for v in manifest["variables"] if v["name"] == name)
+
+
+def test_a_disk_cache_file_goes_to_a_file_store_by_link_and_both_stay_checked(env):
+    """Uploading a result the disk cache holds links its file into the store (no copy):
+    readable there as a store file, still private enough for the cache (which checks it
+    again, its stamp having changed), and a worker's read of it is verified."""
+    np = pytest.importorskip("numpy")
+    pipeline, _ = pipe_with_workers([("import numpy as np\nv = np.arange(300_000.0)", "v", [])],
+                                    {})
+    cache = CacheStore(env / "cache")
+    res = PipelineRunner(cache, PythonExecutor()).run(pipeline, "v")
+    cache.flush()
+    key = res.plan.step("v").key
+    store = DataStore((env / "store").as_uri())
+    store.put(cache.on_disk(key))
+    var = _record(env / "store" / "entries" / key, "v")
+    stored = env / "store" / "entries" / key / var["file"]
+    kept = cache.disk.entry_dir(key) / _record(cache.disk.entry_dir(key), "v")["file"]
+    assert os.stat(stored).st_ino == os.stat(kept).st_ino
+    assert not os.stat(stored).st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    got = store.get(key, private=True).variables["v"]
+    assert np.array_equal(pickle.loads(got.data, buffers=got.buffers), np.arange(300_000.0))
+    again = CacheStore(env / "cache")
+    assert again.get(key) is not None and again.take_notices() == []
+    with open(stored, "r+b") as f:  # the file both share, changed in place
+        f.seek(var["offsets"][1] + 16)
+        f.write(b"\x07")
+    with pytest.raises(DataStoreError, match="'v' is damaged"):
+        store.get(key, private=True)  # as a worker reads it
+    third = CacheStore(env / "cache")
+    assert third.get(key) is None and "damaged" in " ".join(third.take_notices())
+
+
 def test_task_with_a_missing_input_fails_clearly():
     store = DataStore("memory://cellpipe-test-missing")
     result = run_task(Task("t", "c", "child", "y = x", "k9", ["nokey"], {}), store)

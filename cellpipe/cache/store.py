@@ -105,6 +105,18 @@ class CacheStore:
                     break
         return entry
 
+    def on_disk(self, key: str) -> CacheEntry | None:
+        """The disk cache's entry for key (its files, mapped when used; not kept in memory),
+        or None: a result to share as files (a data store on the same disk links them)."""
+        if self.disk is None:
+            return None
+        try:
+            return self.disk.get(key)
+        except CorruptEntry as exc:  # never served: removed, so it is computed again
+            self.disk.remove(key)
+            self._notices.append(exc)
+            return None
+
     def discard(self, key: str) -> None:
         """Forget the result for key everywhere (it could not be used)."""
         self._memory.remove(key)

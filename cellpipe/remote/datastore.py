@@ -48,6 +48,12 @@ class DataStore:
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         self._local = "file" in protocols  # renames are atomic; directories must exist
 
+    @property
+    def local(self) -> bool:
+        """Whether this is a file:// store (files on this machine: linked or copied by the
+        kernel, mapped)."""
+        return self._local
+
     def _dir(self, key: str) -> str:
         if not key or not all(c.isalnum() or c in "-_" for c in key):
             raise DataStoreError(f"not a cache key: {key!r}")
@@ -276,6 +282,9 @@ def _write_local(path: str, data: bytes, buffers: list[Any]) -> list[int]:
     sizes = [len(data)]
     for buf in buffers:
         sizes.extend(buf.sizes if isinstance(buf, Backing) else [_nbytes(buf)])
+    if len(buffers) == 1 and isinstance(buffers[0], Backing) and \
+            _link_cache_file(buffers[0], data, sizes, path):
+        return sizes
     offsets = iter(_layout(sizes)[1:])
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
@@ -289,6 +298,44 @@ def _write_local(path: str, data: bytes, buffers: list[Any]) -> list[int]:
     finally:
         os.close(fd)
     return sizes
+
+
+def _link_cache_file(backing: Backing, data: bytes, sizes: list[int], path: str) -> bool:
+    """Hard-link a disk cache's file holding a value to path, when it is laid out as this
+    store lays out values (the disk cache's layout), unchanged since it was verified, and
+    on this file system. It becomes readable as any store file is (the umask's read bits;
+    never writable by others, so the cache still takes it as its own); the cache's
+    directory keeps others out of it there. False when it cannot be (then copy it)."""
+    if not isinstance(backing.source, str) or backing.stamp is None or \
+            [*backing.offsets] != _layout(sizes)[1:]:
+        return False
+    try:
+        with open(backing.source, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_ino, st.st_size, st.st_mtime_ns) != backing.stamp or \
+                    st.st_size != _end(sizes) or st.st_uid != os.geteuid() or \
+                    f.read(len(data)) != data:
+                return False
+        os.link(backing.source, path)
+    except OSError:  # another file system, links not supported
+        return False
+    try:
+        os.chmod(path, 0o644 & ~_umask() | stat.S_IMODE(st.st_mode) & 0o600)
+    except OSError:
+        pass
+    return True
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _link_own(source: str, path: Path, size: int) -> bool:

@@ -82,7 +82,9 @@ class WorkerSteps:
         try:
             for input_key in inputs:
                 if not backend.store.has(input_key):
-                    entry = store.get(input_key)
+                    # a file:// store takes a disk cache's files by hard link (no copy)
+                    entry = (backend.store.local and store.on_disk(input_key)) or \
+                        store.get(input_key)
                     if entry is None:
                         raise RuntimeError(f"the result {input_key[:12]} needed by "
                                            f"{component.name!r} is no longer in the cache")
