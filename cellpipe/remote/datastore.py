@@ -1,7 +1,8 @@
 """A data store over any fsspec URL, addressed by cache key (DESIGN 5).
 
 Layout: `<root>/entries/<key>/manifest.json` plus one file per variable (its pickle
-protocol 5 stream followed by its out-of-band buffers, as the results cache keeps them).
+protocol 5 stream, then its out-of-band buffers at aligned offsets: laid out as the disk
+cache lays out values, so a file:// store and a disk cache can share a file by hard link).
 Variable files carry a per-write id in their name and the manifest is written last, so a
 reader sees a whole entry or none, even when a retried task writes the same key twice;
 putting a key that is already there does nothing (uploads happen once).
