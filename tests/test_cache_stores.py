@@ -113,3 +113,21 @@ def test_consumers_of_a_big_value_never_see_each_others_writes():
     assert fourth[1] == 1.0 and third[1] == 1.0
     fourth[2] = 9.0
     assert third[2] == 2.0
+
+
+def test_results_from_elsewhere_arrive_next_to_the_disk_cache_or_in_memory(tmp_path,
+                                                                          monkeypatch):
+    """The import directory (hard-linked into the disk cache later) is used only on the disk
+    cache's file system: elsewhere (a tmpfs /tmp) it would hold results in memory unseen."""
+    import os
+    import tempfile
+
+    assert CacheStore(None).import_store() is None  # memory only
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    near = CacheStore(tmp_path / "cache").import_store()
+    assert near is not None and os.stat(near.root).st_dev == os.stat(tmp_path).st_dev
+    shm = "/dev/shm"
+    if not os.path.isdir(shm) or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no other file system to put the temp dir on")
+    monkeypatch.setattr(tempfile, "tempdir", shm)
+    assert CacheStore(tmp_path / "cache2").import_store() is None

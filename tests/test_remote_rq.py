@@ -405,3 +405,27 @@ def test_a_result_linked_from_the_store_is_still_checked(rqw, config, tmp_path):
     again = CacheStore(tmp_path / "a" / "cache")
     assert again.get(key) is None
     assert any("damaged" in n for n in again.take_notices())
+
+
+def test_a_local_result_a_worker_needs_is_written_once_for_the_cache_and_the_store(rqw, config,
+                                                                                   tmp_path):
+    """A big result made in this run and needed by a worker goes to the disk cache at once
+    and into a file:// store by hard link: one file, not a copy for the store and another
+    for the cache after the run."""
+    np = pytest.importorskip("numpy")  # noqa: F841
+    pipeline, _ = pipe_with_workers([
+        ("import numpy as np\nbase = np.arange(1 << 18, dtype='float64')", "base", []),
+        ("total = float(base.sum())", "sum", ["base"]),
+    ], {"sum": "rqw"})
+    r = runner(tmp_path)
+    res = r.run(pipeline, "sum")
+    assert res.namespace["total"] == float(sum(range(1 << 18)))
+    key = res.plan.step("base").key
+    folder = r.store.disk.entry_dir(key)  # written before the task, not only after the run
+    cached = next(v for v in json.loads((folder / "manifest.json").read_text())["variables"]
+                  if v["name"] == "base")
+    store = config / "store-rqw" / "entries" / key
+    stored = next(v for v in json.loads((store / "manifest.json").read_text())["variables"]
+                  if v["name"] == "base")
+    assert os.stat(folder / cached["file"]).st_ino == os.stat(store / stored["file"]).st_ino
+    assert r.store.flush() == []

@@ -105,11 +105,22 @@ class CacheStore:
                     break
         return entry
 
-    def on_disk(self, key: str) -> CacheEntry | None:
+    def on_disk(self, key: str, write: bool = False) -> CacheEntry | None:
         """The disk cache's entry for key (its files, mapped when used; not kept in memory),
-        or None: a result to share as files (a data store on the same disk links them)."""
+        or None: a result to share as files (a data store on the same disk links them).
+
+        write: a result of this run still waiting for its disk write is written now (it
+        would be after the run): shared as files, it is then written once, not twice."""
         if self.disk is None:
             return None
+        waiting = [e for e in self._pending if e.key == key] if write else []
+        if waiting:
+            self._pending = [e for e in self._pending if e.key != key]
+            try:
+                self._persist(waiting[0])
+            except Exception as exc:  # as the writer would: reported, the run goes on
+                self._writer.report(f"cache entry for {waiting[0].name!r} not written: {exc}")
+                return None
         try:
             return self.disk.get(key)
         except CorruptEntry as exc:  # never served: removed, so it is computed again
@@ -223,9 +234,17 @@ class CacheStore:
 
     def import_store(self) -> DiskStore | None:
         """Where results made elsewhere (a worker's, from a data store) are kept on arrival:
-        this process's private spill directory, from which one the disk cache takes them
-        by hard link when it is on the same file system; None for a memory-only cache."""
-        return self._spill_store() if self.disk is not None else None
+        this process's private spill directory, from which the disk cache takes them by
+        hard link. None for a memory-only cache, or when the spill directory is on another
+        file system than the disk cache (a tmpfs /tmp would hold them in memory, unseen by
+        the memory limit): they are read into memory then, and written to disk after."""
+        if self.disk is None:
+            return None
+        import tempfile
+
+        if _device(Path(tempfile.gettempdir())) != _device(self.disk.root):
+            return None
+        return self._spill_store()
 
     def take_spill_notice(self) -> str | None:
         """What the memory limit forced to disk since the last call, for the user: only
@@ -346,3 +365,13 @@ class CacheStore:
         for key in done.keys:
             self._memory.remove(key)
         return done
+
+
+def _device(path: Path) -> int | None:
+    """The file system (st_dev) of path, or of its nearest existing parent."""
+    for folder in (path, *path.parents):
+        try:
+            return os.stat(folder).st_dev
+        except OSError:
+            continue
+    return None

@@ -83,7 +83,7 @@ class WorkerSteps:
             for input_key in inputs:
                 if not backend.store.has(input_key):
                     # a file:// store takes a disk cache's files by hard link (no copy)
-                    entry = (backend.store.local and store.on_disk(input_key)) or \
+                    entry = (backend.store.local and store.on_disk(input_key, write=True)) or \
                         store.get(input_key)
                     if entry is None:
                         raise RuntimeError(f"the result {input_key[:12]} needed by "
