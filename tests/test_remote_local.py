@@ -132,6 +132,28 @@ def test_fetch_copies_a_file_others_may_write_and_checks_the_copy(tmp_path):
     assert into.get("k5", verify="full") is not None  # the copy matches its manifest
 
 
+def test_entries_of_an_older_store_layout_are_still_read_and_fetched(tmp_path):
+    """Entries written before buffers were aligned (format 1: parts one after the other)
+    are read by workers and fetched (copied into the aligned layout) by clients."""
+    np = pytest.importorskip("numpy")
+    store, into = _fetched(tmp_path, "k6", "import numpy as np\nc = np.arange(300_000.0)")
+    folder = tmp_path / "store" / "entries" / "k6"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for var in manifest["variables"]:  # rewritten as format 1 laid them out
+        path = folder / var["file"]
+        raw = path.read_bytes()
+        path.write_bytes(b"".join(raw[o:o + n] for o, n in zip(var.pop("offsets"),
+                                                                  var["sizes"], strict=True)))
+    manifest["version"] = 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    got = store.get("k6", private=True).variables["c"]
+    assert np.array_equal(pickle.loads(got.data, buffers=got.buffers), np.arange(300_000.0))
+    c = store.fetch("k6", into).variables["c"]
+    assert np.array_equal(pickle.loads(c.data, buffers=c.backing.views(private=True)),
+                          np.arange(300_000.0))
+    assert into.get("k6", verify="full") is not None
+
+
 def _record(folder, name):
     """The manifest record of variable name in an entry directory."""
     manifest = json.loads((folder / "manifest.json").read_text())
