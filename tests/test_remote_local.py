@@ -132,6 +132,18 @@ def test_fetch_copies_a_file_others_may_write_and_checks_the_copy(tmp_path):
     assert into.get("k5", verify="full") is not None  # the copy matches its manifest
 
 
+def test_a_tasks_own_big_array_is_stored_whole_while_its_pages_go_back(tmp_path):
+    """The array a task alone holds is written to a file:// store in chunks whose pages go
+    back to the system as they are written: every chunk arrives (the checksum says so)."""
+    pytest.importorskip("numpy")
+    store = DataStore((tmp_path / "store").as_uri())
+    _entry("k7", "import numpy as np\nbig = np.arange(10 << 20, dtype='int64')\n"
+                 "small = big[:10].copy()", store=store)
+    got = store.get("k7", private=True).variables["big"]  # checked against its fingerprint
+    arr = pickle.loads(got.data, buffers=got.buffers)
+    assert arr.shape == (10 << 20,) and arr[-1] == (10 << 20) - 1 and arr[12345] == 12345
+
+
 def test_entries_of_an_older_store_layout_are_still_read_and_fetched(tmp_path):
     """Entries written before buffers were aligned (format 1: parts one after the other)
     are read by workers and fetched (copied into the aligned layout) by clients."""

@@ -18,7 +18,7 @@ import shutil
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,8 +96,11 @@ class DataStore:
         except FileNotFoundError:
             pass
 
-    def put(self, entry: CacheEntry) -> None:
-        """Store entry under its key (no-op if present); the manifest is written last."""
+    def put(self, entry: CacheEntry, dead: Collection[str] = ()) -> None:
+        """Store entry under its key (no-op if present); the manifest is written last.
+
+        dead: variables whose buffers this process holds alone and never reads again (a
+        task's result): a file:// store gives their pages back as it writes them."""
         folder = self._dir(entry.key)
         if self.fs.exists(f"{folder}/manifest.json"):
             return
@@ -114,7 +117,7 @@ class DataStore:
             # a content fingerprint (xxh3 of the parts) is the checksum; others get one
             h = None if _content_hashed(fp) else xxhash.xxh3_128()
             if self._local and h is None:
-                sizes = _write_local(f"{folder}/{fname}", *value.parts())
+                sizes = _write_local(f"{folder}/{fname}", *value.parts(), name in dead)
             else:
                 data, buffers = _parts(value)
                 sizes = [len(data), *(_nbytes(b) for b in buffers)]
@@ -277,9 +280,10 @@ class DataStore:
         return buf if got == size else bytes(view[:got])
 
 
-def _write_local(path: str, data: bytes, buffers: list[Any]) -> list[int]:
+def _write_local(path: str, data: bytes, buffers: list[Any], dead: bool = False) -> list[int]:
     """A variable file of a file:// store, laid out by _layout; a value kept in a memfd or
-    a cache file is copied by the kernel (never mapped here). Returns the parts' sizes."""
+    a cache file is copied by the kernel (never mapped here). Returns the parts' sizes.
+    dead: the buffers' pages go back to the system as they are written (write_all)."""
     sizes = [len(data)]
     for buf in buffers:
         sizes.extend(buf.sizes if isinstance(buf, Backing) else [_nbytes(buf)])
@@ -294,7 +298,7 @@ def _write_local(path: str, data: bytes, buffers: list[Any]) -> list[int]:
             if isinstance(buf, Backing):
                 copy_buffers(buf, fd, [next(offsets) for _ in buf.sizes])
             else:
-                write_all(fd, buf, next(offsets))
+                write_all(fd, buf, next(offsets), give_back=dead)
         os.ftruncate(fd, _end(sizes))  # (gaps are holes: zeros)
     finally:
         os.close(fd)

@@ -93,7 +93,7 @@ def run_task(task: Task, store: DataStore, emit: OnOutput | None = None) -> Task
         result.ename, result.evalue, result.traceback = err.ename, err.evalue, err.traceback
         result.finished = time.time()
         return result
-    variables, deleted = _changes(live, before, cachekey.names_used(task.code))
+    variables, deleted, alone = _changes(live, before, cachekey.names_used(task.code))
     entry = CacheEntry(key=task.key, component_id=task.component_id, name=task.component_name,
                        parent_keys=[], variables=variables, deleted=deleted,
                        outputs=outcome.outputs, elapsed=outcome.elapsed, created=time.time(),
@@ -103,7 +103,8 @@ def run_task(task: Task, store: DataStore, emit: OnOutput | None = None) -> Task
                        f"{entry.not_cacheable_reasons[0]}; a remote component's results must "
                        "be picklable to come back")
     try:
-        store.put(entry)
+        # this process ends with the task: the arrays it alone holds are dead once stored
+        store.put(entry, dead=alone)
     except (RemoteError, OSError) as exc:
         return _failed(result, type(exc).__name__, f"cannot store the result: {exc}")
     result.status = "ok"
@@ -112,10 +113,11 @@ def run_task(task: Task, store: DataStore, emit: OnOutput | None = None) -> Task
     return result
 
 
-def _changes(live: RunNamespace, before: dict[str, Any],
-             mentioned: Iterable[str]) -> tuple[dict[str, StoredValue], list[str]]:
+def _changes(live: RunNamespace, before: dict[str, Any], mentioned: Iterable[str],
+             ) -> tuple[dict[str, StoredValue], list[str], list[str]]:
     """RunNamespace.changes, except that big numpy arrays the task bound are stored as they
-    are: a long-lived namespace must copy them, but this process ends with the task."""
+    are: a long-lived namespace must copy them, but this process ends with the task.
+    Returns (variables, deleted, the names of those arrays: nothing else holds them)."""
     # (held by the namespace alone: one another variable refers to is kept with it)
     big = {name: live.ns[name] for name in list(live.ns)
            if _plain_array(live.ns[name])
@@ -133,7 +135,7 @@ def _changes(live: RunNamespace, before: dict[str, Any],
         variables[name] = StoredValue("pickle", fingerprint_parts(data, pbuffers), data=data,
                                       buffers=[b.raw() for b in pbuffers],
                                       type_name=f"{type(arr).__module__}.{type(arr).__qualname__}")
-    return variables, deleted
+    return variables, deleted, list(big)
 
 
 def _held_once(ns: dict[str, Any], name: str) -> bool:
