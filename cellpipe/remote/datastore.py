@@ -190,10 +190,10 @@ class DataStore:
 
     def fetch(self, key: str, into: DiskStore) -> CacheEntry:
         """The entry for key as an entry of into (a private disk store of this process):
-        from a file:// store, each variable file is copied by the kernel, checked there
-        against its checksum and mapped from there by consumers (never read into this
-        process's memory); from other stores, read as get() does. Raises DataStoreError
-        when it is missing or damaged."""
+        from a file:// store, each variable file is hard-linked (or copied by the kernel,
+        see _stage), checked there against its checksum and mapped from there by consumers
+        (never read into this process's memory); from other stores, read as get() does.
+        Raises DataStoreError when it is missing or damaged."""
         if not self._local:
             return self.get(key)
         if into.has(key):
@@ -345,16 +345,22 @@ def _umask() -> int:
 
 def _link_own(source: str, path: Path, size: int) -> bool:
     """Hard-link source to path if it is a file of size bytes that only this user can write
-    (as the disk cache requires of its files); False when it cannot be (then copy it)."""
+    (as the disk cache requires of its files); False when it cannot be (then copy it).
+    The link itself is checked: the store's name may have been swapped meanwhile."""
+    def own(st: os.stat_result) -> bool:
+        return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and \
+            not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and st.st_size == size
+
     try:
-        st = os.stat(source)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or \
-                st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or st.st_size != size:
+        if not own(os.stat(source)):
             return False
-        os.link(source, path)
+        os.link(source, path, follow_symlinks=False)
+        if own(os.lstat(path)):
+            return True
+        os.unlink(path)
     except OSError:  # another file system, links not supported
-        return False
-    return True
+        pass
+    return False
 
 
 def _copy_parts(source: str, path: Path, sizes: list[int], src_offsets: list[int],
