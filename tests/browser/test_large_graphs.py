@@ -136,6 +136,8 @@ def test_the_worker_picker_offers_the_local_worker_apart_from_this_kernel(lab, p
     ui.search(name)
     ui.node_menu(name, "Set Component Worker")
     dialog = page.locator(".jp-Dialog")
+    # the dialog opens once the registered workers have been fetched: wait for it
+    expect(dialog.locator("select option").first).to_have_text("this kernel (no worker)")
     options = dialog.locator("select option").all_inner_texts()
     assert options[:2] == ["this kernel (no worker)", "local (a fresh process on this machine)"]
     dialog.locator("select").select_option("local")
