@@ -4,7 +4,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
-.venv/bin/ruff check cellpipe tests benchmarks
+.venv/bin/ruff check cellpipe tests benchmarks hatch_build.py
 if [[ -f package.json ]]; then
   # the front end: ESLint + Prettier, then its unit tests (vitest)
   PATH="$ROOT/.venv/bin:$PATH" jlpm lint
