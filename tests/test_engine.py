@@ -545,3 +545,28 @@ def test_an_in_place_change_through_one_name_reaches_the_containers_kept_with_it
     r.store.flush()
     again = runner(tmp_path).run(p, "child", rerun_target=True)
     assert again.reused == ["make", "writer"] and again.namespace["after"] == changed
+
+
+VIEWS = (("import numpy as np\nx2 = np.arange(12).reshape(3, 4)\nbig = np.zeros(300_000)", "a", []),
+         ("x2_sub = x2[:2, :2]\nrev = x2[::-1, ::-1]\ntail = big[10:]", "b", ["a"]),
+         ("x2_sub[0, 0] = 99\ntail[0] = 7.0", "c", ["b"]),
+         ("seen = (int(x2[0, 0]), int(rev[-1, -1]), float(big[10]), x2_sub.base is not None,"
+          " bool(np.shares_memory(x2_sub, x2)), bool(np.shares_memory(tail, big)))", "d", ["c"]),
+         ("first = (int(x2[0, 0]), float(big[10]))", "sib", ["a"]))
+
+
+def test_a_write_through_a_numpy_view_reaches_its_array_live_from_memory_and_disk(tmp_path):
+    """pdsh 02.02's `x2_sub = x2[:2, :2]; x2_sub[0, 0] = 99; print(x2)`, across components:
+    a view stays a view of its array downstream (kept with it as one group), so a write
+    through it shows in the array, as in Jupyter; a sibling still sees neither."""
+    p = pipe(*VIEWS)
+    expected = (99, 99, 7.0, True, True, True)
+    r = runner(tmp_path)
+    assert r.run(p, "d").namespace["seen"] == expected
+    assert r.run(p, "sib").namespace["first"] == (0, 0.0)
+    assert r.run(p, "d", rerun_target=True).namespace["seen"] == expected  # from memory
+    r.store.flush()
+    fresh = runner(tmp_path)  # a new process: everything from disk
+    res = fresh.run(p, "d", rerun_target=True)
+    assert res.reused == ["a", "b", "c"] and res.namespace["seen"] == expected
+    assert fresh.run(p, "sib", rerun_target=True).namespace["first"] == (0, 0.0)

@@ -21,6 +21,8 @@ from cellpipe.cache.values import (
     identity_matters,
     load_values,
     move_array,
+    own_refs,
+    root_of,
     seal_array,
     shared_groups,
     store_group,
@@ -113,7 +115,7 @@ class RunNamespace:
             kept = seal_array(self.ns[name])
             if kept is not None:  # made in a memfd: that memfd is the stored copy, and the
                 if memo:  # array, where it was, maps it copy-on-write; another value
-                    kept.refs = {id(self.ns[name]): self.ns[name]}  # holding it groups
+                    kept.refs = own_refs(self.ns[name])  # holding it groups
                 stored_now[name] = kept  # with it (shared_groups: one copy, one object)
                 moved.add(name)
                 continue
@@ -138,7 +140,7 @@ class RunNamespace:
         if mutated:
             for name in mutated.values():  # its aliases are kept with it (shared_groups)
                 if stored_now[name].refs is None:
-                    stored_now[name].refs = {id(self.ns[name]): self.ns[name]}
+                    stored_now[name].refs = own_refs(self.ns[name])
             # the names it was kept with may hold it (holder = [x]): they changed with it
             for name in list(mutated.values()):
                 for other in self.groups.get(name, ()):
@@ -180,6 +182,9 @@ class RunNamespace:
         for name, value in self.ns.items():
             if name not in stored_now and not _is_internal(name) and identity_matters(value):
                 by_id.setdefault(id(value), []).append(name)
+                root = root_of(value)  # a numpy view: found by the array owning its memory
+                if root is not None:  # too (a new view of it shares that memory)
+                    by_id.setdefault(id(root), []).append(name)
         if not by_id:
             return
         found: list[str] = []
@@ -187,7 +192,7 @@ class RunNamespace:
             if stored.refs:
                 for key in stored.refs.keys() & by_id.keys():
                     found.extend(by_id.pop(key))
-        for name in found:
+        for name in dict.fromkeys(found):
             stored_now[name] = store_value(name, self.ns[name], self.ns, True)
 
     def user_items(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ The group is kept under its first name; the other names are 'member' values nami
 from cellpipe.cache.values.backing import Backing, buffer_layout, fresh_copy
 from cellpipe.cache.values.fingerprint import fingerprint, fingerprint_parts
 from cellpipe.cache.values.functions import rebind_function
-from cellpipe.cache.values.pickling import pickle_parts
+from cellpipe.cache.values.pickling import pickle_parts, root_of
 from cellpipe.cache.values.stored import (
     GROUPED,
     StoredValue,
@@ -26,6 +26,7 @@ from cellpipe.cache.values.stored import (
     load_value,
     load_values,
     move_array,
+    own_refs,
     seal_array,
     shared_groups,
     store_group,
@@ -47,6 +48,8 @@ __all__ = [
     "load_value",
     "load_values",
     "move_array",
+    "own_refs",
+    "root_of",
     "seal_array",
     "pickle_parts",
     "rebind_function",

@@ -18,7 +18,7 @@ from cellpipe.cache.values.fingerprint import fingerprint_parts, is_function_of
 from cellpipe.cache.values.frames import cow_frame
 from cellpipe.cache.values.functions import rebind_function
 from cellpipe.cache.values.pagemap import clean_token
-from cellpipe.cache.values.pickling import pickle_parts, type_name_of
+from cellpipe.cache.values.pickling import pickle_parts, root_of, type_name_of
 
 _IMMUTABLE_SCALARS = (int, float, complex, str, bytes, bool, type(None), range)
 
@@ -256,7 +256,15 @@ def store_value(name: str, obj: Any, namespace: dict[str, Any],
     kept = _pickled("pickle", data, pbuffers, tname)
     if memos is not None:
         kept.refs = memos[0] if memos and memos[0] else {id(obj): obj}
+        kept.refs = {**kept.refs, **own_refs(obj)}
     return kept
+
+
+def own_refs(obj: Any) -> dict[int, Any]:
+    """obj, and for a numpy view the array owning its memory: a value holding that array
+    (or another view of it) shares memory with obj, and is kept with it (shared_groups)."""
+    root = root_of(obj)
+    return {id(obj): obj} if root is None else {id(obj): obj, id(root): root}
 
 
 def _pickled(kind: str, data: bytes, pbuffers: list[pickle.PickleBuffer],
@@ -329,7 +337,7 @@ def store_group(names: list[str], namespace: dict[str, Any]) -> dict[str, Stored
     memo: the first name holds it (kind 'group'), the others are 'member's naming it.
     None of them 'shared' (unpicklable): the caller checked."""
     objs = {n: namespace[n] for n in names}
-    data, pbuffers = pickle_parts(objs)
+    data, pbuffers = pickle_parts(objs, views=True)  # views of one array stay its views
     leader = names[0]
     out = {leader: _pickled("group", data, pbuffers, type_name_of(objs[leader]))}
     for n in names[1:]:
