@@ -238,35 +238,50 @@ def _copy_through_huge_pages() -> bool:
     return _HUGE[0] and sys.modules.get("numpy") is not None
 
 
+_WINDOW = 4 << 20  # the memfd is mapped this much at a time (two huge pages)
+
+
 def _copy_mapped(fd: int, size: int, parts: list[memoryview], offsets: list[int],
                  move: bool) -> None:
-    """Copy parts into the memfd through a shared mapping asking for huge pages (chunks in
-    parallel: numpy's copy drops the GIL); moved chunks' pages are given back as they go."""
+    """Copy parts into the memfd through shared mappings asking for huge pages, a window at
+    a time (the memfd's pages never count in this process's RSS more than a window at
+    once; windows in parallel: numpy's copy drops the GIL); moved parts' pages are given
+    back as they are copied."""
     import numpy as np
 
     os.ftruncate(fd, size)
-    mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-    try:
-        mapping.madvise(mmap.MADV_HUGEPAGE)
-        target = [np.frombuffer(mapping, dtype=np.uint8)]  # dropped before the unmapping
+    windows: dict[int, list[tuple[memoryview, int]]] = {}  # window start -> (piece, offset)
+    for part, off in zip(parts, offsets, strict=True):
+        flat = part.cast("B") if part.format != "B" or part.ndim != 1 else part
+        done = 0
+        while done < flat.nbytes:
+            at = off + done
+            start = at // _WINDOW * _WINDOW
+            n = min(flat.nbytes - done, start + _WINDOW - at)
+            windows.setdefault(start, []).append((flat[done:done + n], at))
+            done += n
 
-        def copy(job: tuple[int, memoryview, int]) -> None:
-            _, part, off = job
-            source = np.frombuffer(part.cast("B") if part.format != "B" or part.ndim != 1
-                                   else part, dtype=np.uint8)
-            target[0][off:off + source.nbytes] = source
-            if move:
-                _give_back(part)
+    def copy(start: int) -> None:
+        length = min(_WINDOW, size - start)
+        mapping = mmap.mmap(fd, length, flags=mmap.MAP_SHARED,
+                            prot=mmap.PROT_READ | mmap.PROT_WRITE, offset=start)
+        try:
+            mapping.madvise(mmap.MADV_HUGEPAGE)
+            target = np.frombuffer(mapping, dtype=np.uint8)
+            for piece, at in windows[start]:
+                target[at - start:at - start + piece.nbytes] = np.frombuffer(piece, np.uint8)
+                if move:
+                    _give_back(piece)
+            del target
+        finally:
+            mapping.close()
 
-        jobs = _chunked([(fd, part, off) for part, off in zip(parts, offsets, strict=True)])
-        if len(jobs) > 1 and (os.cpu_count() or 1) > 1:
-            in_pool(copy, jobs)
-        else:
-            for job in jobs:
-                copy(job)
-        target.clear()
-    finally:
-        mapping.close()
+    starts = sorted(windows)
+    if len(starts) > 1 and (os.cpu_count() or 1) > 1:
+        in_pool(copy, starts)
+    else:
+        for start in starts:
+            copy(start)
 
 
 _BIG = 1 << 20
