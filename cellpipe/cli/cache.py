@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cellpipe.cache import CacheStore, default_cache_dir
 from cellpipe.cli.console import human_size, out, shown
+from cellpipe.engine.rng import RNG_NAME
 
 
 def register(main: click.Group) -> None:
@@ -31,10 +32,10 @@ def cache_ls() -> None:
     total = 0
     for info in store.entries():
         total += info.nbytes
+        names = [n for n in info.variables if n != RNG_NAME]  # the random generators' states
         table.add_row(shown(info.name), shown(info.key[:12]), human_size(info.nbytes),
                       datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M"),
-                      shown(", ".join(info.variables[:6]))
-                      + (" ..." if len(info.variables) > 6 else ""))
+                      shown(", ".join(names[:6])) + (" ..." if len(names) > 6 else ""))
     out.print(table)
     out.print(f"{table.row_count} entries, {human_size(total)}")
     broken = list(store.disk.broken()) if store.disk is not None else []

@@ -28,6 +28,7 @@ from cellpipe.cache.values import (
     store_group,
     watch,
 )
+from cellpipe.engine import rng
 
 # IPython's own bookkeeping names (output cache, input history, shell exit code)
 _IPYTHON_NAMES = re.compile(r"^(_|__|___|_\d+|_i|_ii|_iii|_i\d+|_oh|_ih|_dh|In|Out|_exit_code)$")
@@ -52,6 +53,7 @@ class RunNamespace:
             name: watch(value) for name, value in self.parameters.items()
         }
         self.applied: list[str] = []
+        self.rng_before: dict[str, Any] = rng.states()
         # name -> the names it was kept with (values.store_group): what may hold its object
         self.groups: dict[str, frozenset[str]] = {}
 
@@ -73,6 +75,9 @@ class RunNamespace:
         values = load_values(entry.variables, self.ns, entry.source_file)
         for name, stored in entry.variables.items():
             value = values[name]
+            if name == rng.RNG_NAME:  # the random generators as running it left them
+                rng.restore(value)
+                continue
             self.ns[name] = value
             self.fingerprints[name] = watch(value, self.ns, stored)
         values = {}
@@ -83,7 +88,9 @@ class RunNamespace:
         self.applied.append(entry.component_id)
 
     def before(self) -> dict[str, Any]:
-        """A shallow copy of the bindings, taken before a component runs."""
+        """A shallow copy of the bindings, taken before a component runs (and the random
+        generators' states)."""
+        self.rng_before = rng.states()
         return dict(self.ns)
 
     def reachable(self, names: Iterable[str]) -> set[str]:
@@ -171,6 +178,9 @@ class RunNamespace:
         for name in deleted:
             self.fingerprints.pop(name, None)
             self.groups.pop(name, None)
+        now = rng.states()
+        if not rng.same(now, self.rng_before):  # it drew numbers or seeded: kept with it
+            stored_now[rng.RNG_NAME] = store_value(rng.RNG_NAME, now, self.ns)
         return stored_now, deleted
 
     def _add_referred(self, stored_now: dict[str, StoredValue]) -> None:

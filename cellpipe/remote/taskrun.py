@@ -24,7 +24,7 @@ from cellpipe.cache.values import (
     pickle_parts,
     watch,
 )
-from cellpipe.engine import cachekey
+from cellpipe.engine import cachekey, rng
 from cellpipe.engine.errors import RunInterrupted
 from cellpipe.engine.namespace import RunNamespace
 from cellpipe.engine.python_executor import PythonExecutor
@@ -162,6 +162,9 @@ def _apply_private(live: RunNamespace, entry: CacheEntry) -> None:
     values = load_values(entry.variables, live.ns, entry.source_file, load)
     for name, stored in entry.variables.items():
         value = values[name]
+        if name == rng.RNG_NAME:  # the random generators as running it left them
+            rng.restore(value)
+            continue
         live.ns[name] = value
         live.fingerprints[name] = watch(value, live.ns, stored)
     live._note_groups(entry.variables)
