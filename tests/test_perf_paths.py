@@ -16,12 +16,16 @@ from cellpipe.model import jsontext
 from cellpipe.model.jsontext import MAX_DEPTH, _nesting_within, _too_deep
 
 
+def modules_loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter has imported after running code."""
+    proc = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\n"
+                           "print(' '.join(sorted(sys.modules)))"],
+                          capture_output=True, text=True, check=True)
+    return set(proc.stdout.split())
+
+
 def test_merge_driver_imports_only_the_merge_path():
-    code = ("import sys\nimport cellpipe.gitnb.driver\n"
-            "print(' '.join(sorted(sys.modules)))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    loaded = set(proc.stdout.split())
+    loaded = modules_loaded_by("import cellpipe.gitnb.driver")
     for heavy in ("rich", "nbformat", "jsonschema", "cellpipe.model.notebook",
                   "cellpipe.model.link_convert", "cellpipe.model.code", "cellpipe.gitnb.diff"):
         assert heavy not in loaded, f"{heavy} is imported at the merge driver's start-up"
@@ -89,11 +93,7 @@ def test_cli_command_table_names_every_command():
 
 
 def test_cellpipe_run_does_not_import_other_commands():
-    code = ("import sys\nfrom cellpipe.cli import main\n"
-            "main.get_command(None, 'run')\nprint(' '.join(sorted(sys.modules)))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    loaded = set(proc.stdout.split())
+    loaded = modules_loaded_by("from cellpipe.cli import main\nmain.get_command(None, 'run')")
     for other in ("cellpipe.cli.git", "cellpipe.cli.sweep", "cellpipe.cli.share",
                   "cellpipe.gitnb.merge", "optuna"):
         assert other not in loaded, f"{other} is imported by `cellpipe run`"

@@ -21,7 +21,7 @@ from typing import Any
 import platformdirs
 
 from cellpipe.cache.entry import CacheEntry
-from cellpipe.cache.filecopy import copy_buffers, write_all
+from cellpipe.cache.filecopy import backing_fd, copy_buffers, copy_range, write_all
 from cellpipe.cache.integrity import FINGERPRINT, digest, verify_file
 from cellpipe.cache.privacy import (
     DIR_MODE,
@@ -462,7 +462,8 @@ def _write_parts(path: str, data: bytes, buffers: list[Any]) -> dict[str, Any]:
             if isinstance(buf, Backing):  # a memfd: copied by the kernel, never mapped here
                 start = buffer_layout(pos, [0])[0][0]
                 f.flush()
-                buf.copy_into(f.fileno(), start)
+                with backing_fd(buf) as src:
+                    copy_range(src, 0, f.fileno(), start, buf.size)
                 offsets.extend(start + o for o in buf.offsets)
                 sizes.extend(buf.sizes)
                 pos = start + buf.size

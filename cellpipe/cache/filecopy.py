@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cellpipe.cache.values import Backing
-from cellpipe.cache.values.backing import _give_back  # MADV_DONTNEED of a chunk's pages
+from cellpipe.cache.values.backing import _give_back, pwrite_all  # MADV_DONTNEED
 
 _CHUNK = 1 << 30  # bytes asked of the kernel per call
 _BUFFER = 8 << 20  # the last resort copies through a buffer of this size
@@ -31,34 +31,31 @@ def copy_range(src: int, src_offset: int, dst: int, dst_offset: int, count: int)
             n = os.preadv(src, [memoryview(buf)[:count - done]], src_offset + done)
             if n == 0:
                 raise OSError(f"short copy ({done} of {count} bytes): the source is shorter")
-            _pwrite_all(dst, memoryview(buf)[:n], dst_offset + done)
+            pwrite_all(dst, memoryview(buf)[:n], dst_offset + done)
             done += n
 
 
 def _copy_file_range(src: int, src_offset: int, dst: int, dst_offset: int, count: int) -> int:
     copy = getattr(os, "copy_file_range", None)
-    done = 0
-    while copy is not None and done < count:
-        try:
-            n = copy(src, dst, min(count - done, _CHUNK), src_offset + done, dst_offset + done)
-        except OSError as exc:
-            if exc.errno in _NOT_HERE:
-                break
-            raise
-        if n == 0:
-            break
-        done += n
-    return done
+    if copy is None:
+        return 0
+    return _by_kernel(lambda at, n: copy(src, dst, n, src_offset + at, dst_offset + at), count)
 
 
 def _sendfile(src: int, src_offset: int, dst: int, dst_offset: int, count: int) -> int:
     if not hasattr(os, "sendfile"):
         return 0
-    done = 0
     os.lseek(dst, dst_offset, os.SEEK_SET)  # sendfile writes at dst's position
+    return _by_kernel(lambda at, n: os.sendfile(dst, src, src_offset + at, n), count)
+
+
+def _by_kernel(step: Any, count: int) -> int:
+    """Call step(done, n) until count bytes are copied; the bytes done when the kernel
+    refuses this way of copying (the caller goes on another way)."""
+    done = 0
     while done < count:
         try:
-            n = os.sendfile(dst, src, src_offset + done, min(count - done, _CHUNK))
+            n = step(done, min(count - done, _CHUNK))
         except OSError as exc:
             if exc.errno in _NOT_HERE:
                 break
@@ -67,12 +64,6 @@ def _sendfile(src: int, src_offset: int, dst: int, dst_offset: int, count: int) 
             break
         done += n
     return done
-
-
-def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
-    while view.nbytes:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
 
 
 _GIVE_BACK_CHUNK = 32 << 20
@@ -87,11 +78,11 @@ def write_all(fd: int, data: Any, offset: int, give_back: bool = False) -> int:
     fresh pages cost several times what recycled ones do)."""
     view = memoryview(data).cast("B")
     if not give_back or view.readonly:
-        _pwrite_all(fd, view, offset)
+        pwrite_all(fd, view, offset)
         return offset + view.nbytes
     for start in range(0, view.nbytes, _GIVE_BACK_CHUNK):
         chunk = view[start:start + _GIVE_BACK_CHUNK]
-        _pwrite_all(fd, chunk, offset + start)
+        pwrite_all(fd, chunk, offset + start)
         _give_back(chunk)
     return offset + view.nbytes
 

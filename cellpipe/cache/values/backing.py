@@ -127,28 +127,6 @@ class Backing:
                     break
         return h.hexdigest()
 
-    def copy_into(self, out_fd: int, out_offset: int) -> None:
-        """Copy the whole layout into out_fd at out_offset, by the kernel (sendfile): the
-        bytes are never mapped into this process."""
-        assert isinstance(self.source, int)
-        os.lseek(out_fd, out_offset, os.SEEK_SET)
-        done = 0
-        try:
-            while done < self.size:
-                n = os.sendfile(out_fd, self.source, done, min(self.size - done, 1 << 30))
-                if n == 0:
-                    break
-                done += n
-        except OSError:
-            os.lseek(out_fd, out_offset + done, os.SEEK_SET)
-        chunk = bytearray(min(CHUNK, max(self.size - done, 0)))
-        while done < self.size:  # no sendfile here: through one reused buffer
-            n = os.preadv(self.source, [memoryview(chunk)[: self.size - done]], done)
-            if n == 0:
-                raise OSError(f"short copy of a cached value ({done} of {self.size} bytes)")
-            os.write(out_fd, memoryview(chunk)[:n])
-            done += n
-
     def __del__(self) -> None:
         if isinstance(self.source, int):
             try:
@@ -181,10 +159,14 @@ def _chunked(jobs: list[tuple[int, memoryview, int]]) -> list[tuple[int, memoryv
 
 def _pwrite_job(job: tuple[int, memoryview, int]) -> None:
     fd, part, off = job
-    view = part.cast("B") if part.format != "B" or part.ndim != 1 else part
+    pwrite_all(fd, part.cast("B") if part.format != "B" or part.ndim != 1 else part, off)
+
+
+def pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    """pwrite view whole at offset (pwrite may write less than asked)."""
     while view.nbytes:
-        n = os.pwrite(fd, view, off)
-        view, off = view[n:], off + n
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
 
 
 _LIBC: list[Any] = []

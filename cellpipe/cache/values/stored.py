@@ -142,7 +142,7 @@ class StoredValue:
 
     def parts(self) -> tuple[bytes, list[Any]]:
         """(pickle data, buffers) to write this value out: buffers are bytes-likes, or the
-        Backing itself (copy it with Backing.copy_into)."""
+        Backing itself (copy it with filecopy.copy_range)."""
         if self.kind == "frame":
             data, pbuffers = pickle_parts(self.value)
             if self._fingerprint is None:
